@@ -1,0 +1,9 @@
+// Umbrella header: the whole C++ API.
+#pragma once
+
+#include "kvtier/hash.h"
+#include "kvtier/layout.h"
+#include "kvtier/options.h"
+#include "kvtier/stats.h"
+#include "kvtier/status.h"
+#include "kvtier/store.h"

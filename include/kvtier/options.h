@@ -1,0 +1,97 @@
+// Options for Store::Open. Plain aggregates with defaults in place; Open()
+// validates them once and names the offending field in its error.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "kvtier/layout.h"
+
+namespace kvtier {
+
+// How a tier keeps a block's bytes. The codec is part of the namespace: a
+// block stored under one codec configuration is never served to a store
+// opened with another.
+enum class Codec : uint8_t {
+  kRaw = 0,   // bytes as the engine holds them
+  kInt8 = 1,  // symmetric int8, one scale per (token, head) group (not built yet)
+  kFp8 = 2,   // FP8 E4M3, one scale per (token, head) group (not built yet)
+};
+
+enum class Tier : uint8_t { kGpu = 0, kHost = 1, kNvme = 2 };
+inline constexpr int kNumTiers = 3;
+
+enum class EvictionPolicy : uint8_t {
+  kLru = 0,  // least recently used, chain tails first
+};
+
+// When a block saved to a faster tier is written to NVMe.
+enum class WritePolicy : uint8_t {
+  kWriteThrough = 0,  // every saved block goes down in the background
+  kWriteBack = 1,     // only when it is evicted from the tier above
+};
+
+struct GpuTierOptions {
+  // Bytes of device memory for stored blocks; 0 = no GPU tier.
+  // The GPU tier is not built yet: a non-zero value makes Open NotSupported.
+  uint64_t capacity_bytes = 0;
+  int device = 0;
+  Codec codec = Codec::kRaw;
+};
+
+struct HostTierOptions {
+  // Bytes of DRAM for stored blocks, allocated once at Open and never freed
+  // until the store is destroyed. Rounded down to whole slots; must hold at
+  // least one block. 0 = no host tier.
+  uint64_t capacity_bytes = 0;
+  // Page-lock the arena (mmap + mlock; cudaHostAlloc with a CUDA device) so
+  // DMA can reach it. If the memlock limit refuses, the arena stays unlocked,
+  // a warning is logged and Stats().host_memory_locked is false.
+  bool lock_memory = true;
+  Codec codec = Codec::kRaw;
+};
+
+struct NvmeTierOptions {
+  // Bytes of disk for stored blocks across all directories; 0 = no NVMe tier.
+  // The NVMe tier is not built yet: a non-zero value makes Open NotSupported.
+  uint64_t capacity_bytes = 0;
+  std::vector<std::string> directories;  // one cache file per directory
+  uint32_t queue_depth = 16;             // io_uring submissions in flight
+  WritePolicy write_policy = WritePolicy::kWriteThrough;
+  bool allow_buffered_io = false;  // fall back to the page cache if O_DIRECT is refused
+  bool wipe_on_mismatch = false;   // wipe a directory written with another namespace
+  Codec codec = Codec::kRaw;
+};
+
+struct Options {
+  KvLayout layout;
+
+  // Namespace: what must match for KV to be reusable (see hash.h).
+  std::string model_id;  // required: model name and revision
+  std::string tenant_salt;
+  uint32_t rank = 0;
+
+  GpuTierOptions gpu;
+  HostTierOptions host;
+  NvmeTierOptions nvme;
+
+  EvictionPolicy eviction = EvictionPolicy::kLru;
+
+  // Sliding-window trimming keeps sliding layers every this many blocks
+  // (0 = chain ends only). Reserved; not used yet.
+  uint32_t swa_checkpoint_blocks = 0;
+
+  // Where warnings go (e.g. "memlock refused"); nullptr = stderr.
+  void (*log)(const char* message) = nullptr;
+
+  // The codec_tag of this store's namespace: every tier's codec, so a store
+  // with an int8 tier and one with only raw tiers never share a block.
+  uint32_t CodecTag() const {
+    return uint32_t{static_cast<uint8_t>(gpu.codec)} |
+           uint32_t{static_cast<uint8_t>(host.codec)} << 8 |
+           uint32_t{static_cast<uint8_t>(nvme.codec)} << 16;
+  }
+};
+
+}  // namespace kvtier

@@ -1,0 +1,47 @@
+// StoreStats: counters a Store keeps; read them with Store::Stats().
+// A snapshot: each counter is exact, the set is not one atomic cut.
+#pragma once
+
+#include <array>
+#include <cstdint>
+
+#include "kvtier/options.h"
+
+namespace kvtier {
+
+struct TierStats {
+  bool enabled = false;
+  uint64_t capacity_bytes = 0;   // as configured, rounded to whole slots
+  uint64_t used_bytes = 0;       // slots in use * slot size; never > capacity
+  uint64_t slot_bytes = 0;       // size of one slot (header + stored block)
+  uint64_t blocks = 0;           // blocks held now
+  uint64_t hits = 0;             // blocks served from this tier by Load
+  uint64_t inserts = 0;          // blocks written into this tier
+  uint64_t evictions = 0;        // blocks evicted to make room
+  uint64_t orphans_dropped = 0;  // evicted because their parent was gone
+  uint64_t rejected = 0;         // saves not admitted (every slot busy)
+  uint64_t checksum_errors = 0;  // slots that failed verification (served as misses)
+  uint64_t io_errors = 0;        // failed reads or writes (served as misses)
+  uint64_t bytes_written = 0;    // stored bytes written (after codec)
+  uint64_t bytes_read = 0;       // stored bytes read (before decode)
+};
+
+struct StoreStats {
+  std::array<TierStats, kNumTiers> tiers;  // indexed by Tier
+  const TierStats& tier(Tier t) const { return tiers[static_cast<int>(t)]; }
+
+  uint64_t lookups = 0;
+  uint64_t lookup_blocks = 0;      // blocks asked about
+  uint64_t lookup_hit_blocks = 0;  // blocks in the returned prefixes
+  uint64_t loads = 0;
+  uint64_t load_blocks = 0;        // blocks asked for
+  uint64_t load_hit_blocks = 0;    // blocks delivered byte-exact
+  uint64_t saves = 0;
+  uint64_t save_blocks = 0;        // blocks offered
+  uint64_t save_new_blocks = 0;    // stored for the first time
+  uint64_t save_refreshed_blocks = 0;  // already stored; only refreshed
+  uint64_t invalid_calls = 0;      // calls rejected with InvalidArgument
+  bool host_memory_locked = false; // false: arena not page-locked (refused or off)
+};
+
+}  // namespace kvtier

@@ -1,0 +1,113 @@
+// Store: the KV block cache an inference engine links in.
+//
+// The engine describes its layout once (Options), then for each prompt:
+//
+//   auto chain = store->hasher().Chain(tokens);      // one hash per full block
+//   auto hit   = store->Lookup(chain);                // longest loadable prefix
+//   store->Load({chain.data(), hit.blocks}, dst);     // copy those blocks in
+//   ... compute KV for the rest ...
+//   store->Save(chain, src, /*first_block=*/hit.blocks);
+//
+// Thread safety: every method may be called concurrently with any other from
+// any thread. Byte copies run outside the store's lock, so Loads and Saves of
+// different blocks proceed in parallel.
+//
+// Best effort: a failing or full tier degrades to misses and counters in
+// Stats(); only bad arguments produce an error Status from Lookup/Load/Save.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+
+#include "kvtier/hash.h"
+#include "kvtier/layout.h"
+#include "kvtier/options.h"
+#include "kvtier/stats.h"
+#include "kvtier/status.h"
+
+namespace kvtier {
+
+enum class MemoryKind : uint8_t { kHost = 0, kDevice = 1 };
+
+// One contiguous piece of a block in the engine's memory (typically one
+// layer's K or V page). Borrowed for the duration of the call only.
+// Save reads it; Load writes it.
+struct Segment {
+  void* data = nullptr;
+  size_t bytes = 0;  // must equal layout.SegmentBytes()
+  MemoryKind kind = MemoryKind::kHost;  // kDevice needs the GPU tier
+};
+
+struct LookupResult {
+  size_t blocks = 0;  // length of the loadable prefix, in blocks
+  size_t tokens = 0;  // blocks * block_tokens
+  // How many blocks of that prefix each tier serves, indexed by Tier; a block
+  // held by several tiers counts for the fastest. Sums to `blocks`.
+  std::array<size_t, kNumTiers> blocks_per_tier{};
+};
+
+struct LoadResult {
+  // Blocks 0..blocks-1 of the requested prefix were written byte-exact into
+  // their destination segments. Segments of later blocks are unspecified
+  // (partially written, possibly); the engine recomputes them.
+  size_t blocks = 0;
+};
+
+struct SaveResult {
+  size_t stored = 0;     // blocks written for the first time
+  size_t refreshed = 0;  // already stored: only made most recent
+  size_t skipped = 0;    // not admitted (no slot could be freed); not an error
+};
+
+class Store {
+ public:
+  // Opens a store. Errors: InvalidArgument naming the field (bad layout, no
+  // model_id, a tier too small for one block); NotSupported for a tier or
+  // codec this build does not have (never a silent fallback).
+  static Result<std::unique_ptr<Store>> Open(const Options& options);
+
+  virtual ~Store() = default;
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  const KvLayout& layout() const { return layout_; }
+  // The hasher of this store's namespace; chains passed in must come from it.
+  const PrefixHasher& hasher() const { return hasher_; }
+
+  // The longest prefix of `chain` that Load would serve now. Block i counts
+  // only if blocks 0..i-1 count. Touches nothing. Cost: one hash-map probe
+  // per block under a shared lock.
+  virtual LookupResult Lookup(std::span<const BlockHash> chain) = 0;
+
+  // Copies blocks 0..n of `chain` into `dst` and makes them most recent.
+  // `dst` holds chain.size() * layout.SegmentsPerBlock() segments,
+  // block-major. Every served block was verified against its hash and
+  // checksum; a block that fails is dropped, counted, and ends the prefix.
+  // InvalidArgument for a null or mis-sized segment or a wrong count.
+  virtual Result<LoadResult> Load(std::span<const BlockHash> chain,
+                                  std::span<const Segment> dst) = 0;
+
+  // Stores blocks first_block..chain.size()-1 of `chain` from `src`, which
+  // holds (chain.size() - first_block) * layout.SegmentsPerBlock() segments,
+  // block-major. Blocks 0..first_block-1 are only made recent (the engine
+  // loaded them). A block that is already stored is refreshed, not copied.
+  // Full tiers evict in LRU order, chain tails first.
+  virtual Result<SaveResult> Save(std::span<const BlockHash> chain,
+                                  std::span<const Segment> src,
+                                  size_t first_block = 0) = 0;
+
+  virtual StoreStats Stats() const = 0;
+
+ protected:
+  Store(KvLayout layout, PrefixHasher hasher)
+      : layout_(std::move(layout)), hasher_(hasher) {}
+
+ private:
+  const KvLayout layout_;
+  const PrefixHasher hasher_;
+};
+
+}  // namespace kvtier

@@ -1,0 +1,324 @@
+// BlockIndex: queries, admission, eviction and use. The parent/child tree
+// that orders evictions and finds orphans is in block_index_tree.cc.
+#include "lib/index/block_index.h"
+
+#include <algorithm>
+#include <bit>
+#include <cassert>
+#include <limits>
+
+#include "absl/container/flat_hash_set.h"
+
+namespace kvtier::internal {
+namespace {
+
+int Index(Tier tier) { return static_cast<int>(tier); }
+
+// Beyond this many blocks (2-3 GB of index) the index grows on demand.
+constexpr uint64_t kReserveBlocksLimit = uint64_t{1} << 24;
+
+}  // namespace
+
+BlockIndex::BlockIndex(std::array<TierBudget, kNumTiers> budgets, EvictionPolicy policy)
+    : budgets_(budgets) {
+  static_assert(sizeof(Entry) == 72, "update the memory figures in block_index.h");
+  // Sized once for full tiers: growing a slab or the hash map later copies
+  // all of it under the Store's lock (0.7 s at 4M blocks), and a cache fills.
+  uint64_t blocks = 0;
+  for (int t = 0; t < kNumTiers; ++t) {
+    if (budgets_[t].enabled) {
+      blocks =
+          std::min(blocks + std::min(budgets_[t].capacity_units, kReserveBlocksLimit),
+                   kReserveBlocksLimit);
+    }
+  }
+  entries_.reserve(blocks);
+  by_hash_.reserve(blocks);
+  for (int t = 0; t < kNumTiers; ++t) {
+    orders_[t] = MakeEvictionOrder(policy);
+    if (budgets_[t].enabled) {
+      enabled_ |= Bit(t);
+      orders_[t]->Reserve(blocks);
+    }
+  }
+}
+
+BlockIndex::~BlockIndex() = default;
+
+// ---- Queries ------------------------------------------------------------------
+
+PrefixInfo BlockIndex::LongestPrefix(std::span<const BlockHash> chain) const {
+  PrefixInfo info;
+  for (const BlockHash& hash : chain) {
+    const EntryId id = Find(hash);
+    if (id == kNoEntry) break;
+    const unsigned ready = entries_[id].ready & enabled_;
+    if (ready == 0) break;
+    ++info.blocks_per_tier[std::countr_zero(ready)];  // lowest Tier is fastest
+    ++info.blocks;
+  }
+  return info;
+}
+
+std::optional<Tier> BlockIndex::FastestReadyTier(const BlockHash& hash) const {
+  const EntryId id = Find(hash);
+  if (id == kNoEntry) return std::nullopt;
+  const unsigned ready = entries_[id].ready & enabled_;
+  if (ready == 0) return std::nullopt;
+  return static_cast<Tier>(std::countr_zero(ready));
+}
+
+bool BlockIndex::IsReady(const BlockHash& hash, Tier tier) const {
+  const EntryId id = Find(hash);
+  return id != kNoEntry && (entries_[id].ready & Bit(Index(tier))) != 0;
+}
+
+bool BlockIndex::IsPresent(const BlockHash& hash, Tier tier) const {
+  return FindPresent(hash, tier) != nullptr;
+}
+
+uint32_t BlockIndex::SlotOf(const BlockHash& hash, Tier tier) const {
+  const Entry* e = FindPresent(hash, tier);
+  assert(e != nullptr && "SlotOf: block not present in tier");
+  return e->tiers[Index(tier)].slot;
+}
+
+uint64_t BlockIndex::used_units(Tier tier) const { return used_units_[Index(tier)]; }
+
+uint64_t BlockIndex::capacity_units(Tier tier) const {
+  return budgets_[Index(tier)].capacity_units;
+}
+
+size_t BlockIndex::blocks_in(Tier tier) const { return blocks_[Index(tier)]; }
+
+size_t BlockIndex::entries() const { return live_entries_; }
+
+size_t BlockIndex::memory_bytes() const {
+  // absl's flat_hash_map: one slot and one control byte per bucket.
+  size_t bytes = by_hash_.capacity() * (sizeof(decltype(by_hash_)::slot_type) + 1) +
+                 entries_.capacity() * sizeof(Entry) +
+                 (free_ids_.capacity() + scratch_.capacity()) * sizeof(EntryId);
+  for (const auto& order : orders_) bytes += order->memory_bytes();
+  return bytes;
+}
+
+// ---- Admission ----------------------------------------------------------------
+
+std::optional<std::vector<Eviction>> BlockIndex::MakeRoom(Tier tier, uint64_t units) {
+  const int t = Index(tier);
+  const uint64_t capacity = budgets_[t].capacity_units;
+  if (!budgets_[t].enabled || units > capacity) return std::nullopt;
+  const uint64_t free = capacity - used_units_[t];
+  if (units <= free) return std::vector<Eviction>{};
+  // Plan first, then evict: a failed MakeRoom must leave the index untouched.
+  const std::optional<std::vector<EntryId>> plan = PlanEvictions(t, units - free);
+  if (!plan) return std::nullopt;
+  std::vector<Eviction> evicted;
+  evicted.reserve(plan->size());
+  for (const EntryId id : *plan) evicted.push_back(Evict(id, t));
+  return evicted;
+}
+
+void BlockIndex::AddPending(Tier tier, const BlockHash& hash, const BlockHash* parent,
+                            uint32_t slot, uint64_t units) {
+  const int t = Index(tier);
+  assert(budgets_[t].enabled && "AddPending to a disabled tier");
+  assert(units >= 1 && units <= std::numeric_limits<uint16_t>::max());
+  assert(used_units_[t] + units <= budgets_[t].capacity_units && "call MakeRoom first");
+  const EntryId id = FindOrAdd(hash);
+  assert((entries_[id].present & Bit(t)) == 0 && "AddPending: already present");
+  // Links never break while both ends exist, so only a new entry or one
+  // that is in no tier (a tombstone, or a parent seen only as a parent)
+  // can lack its parent link.
+  if (parent != nullptr && entries_[id].parent == kNoEntry && entries_[id].present == 0) {
+    assert(*parent != hash);
+    const EntryId parent_id = FindOrAdd(*parent);  // may add a tombstone
+    LinkChild(parent_id, id);
+  }
+  EnterTier(id, t, slot, units);
+}
+
+void BlockIndex::MarkReady(Tier tier, const BlockHash& hash) {
+  const int t = Index(tier);
+  const EntryId id = Find(hash);
+  assert(id != kNoEntry && (entries_[id].present & Bit(t)) && "MarkReady: not present");
+  Entry& e = entries_[id];
+  assert((e.ready & Bit(t)) == 0 && "MarkReady: already ready");
+  e.ready |= Bit(t);
+  if (e.orphan) {
+    orders_[t]->Demote(id);
+  } else {
+    orders_[t]->Touch(id);
+  }
+}
+
+uint32_t BlockIndex::Remove(Tier tier, const BlockHash& hash) {
+  const int t = Index(tier);
+  const EntryId id = Find(hash);
+  assert(id != kNoEntry && (entries_[id].present & Bit(t)) && "Remove: not present");
+  assert(entries_[id].tiers[t].pins == 0 && "Remove: pinned");
+  const uint32_t slot = entries_[id].tiers[t].slot;
+  LeaveTier(id, t);
+  return slot;
+}
+
+// ---- Use ----------------------------------------------------------------------
+
+void BlockIndex::TouchChain(std::span<const BlockHash> chain) {
+  for (size_t i = chain.size(); i-- > 0;) {
+    const EntryId id = Find(chain[i]);
+    if (id == kNoEntry) continue;
+    const Entry& e = entries_[id];
+    if (e.orphan) continue;  // dead weight stays at the cold end
+    for (unsigned ready = e.ready; ready != 0; ready &= ready - 1) {
+      orders_[std::countr_zero(ready)]->Touch(id);
+    }
+  }
+}
+
+void BlockIndex::Pin(const BlockHash& hash, Tier tier) {
+  const EntryId id = Find(hash);
+  assert(id != kNoEntry && (entries_[id].ready & Bit(Index(tier))) && "Pin: not ready");
+  uint16_t& pins = entries_[id].tiers[Index(tier)].pins;
+  assert(pins < std::numeric_limits<uint16_t>::max());
+  ++pins;
+}
+
+void BlockIndex::Unpin(const BlockHash& hash, Tier tier) {
+  const EntryId id = Find(hash);
+  assert(id != kNoEntry && (entries_[id].ready & Bit(Index(tier))) && "Unpin: not ready");
+  uint16_t& pins = entries_[id].tiers[Index(tier)].pins;
+  assert(pins > 0 && "Unpin without Pin");
+  --pins;
+}
+
+bool BlockIndex::IsPinned(const BlockHash& hash, Tier tier) const {
+  const Entry* e = FindPresent(hash, tier);
+  return e != nullptr && e->tiers[Index(tier)].pins > 0;
+}
+
+// ---- Private ------------------------------------------------------------------
+
+EntryId BlockIndex::Find(const BlockHash& hash) const {
+  const auto it = by_hash_.find(hash);
+  return it == by_hash_.end() ? kNoEntry : it->second;
+}
+
+EntryId BlockIndex::FindOrAdd(const BlockHash& hash) {
+  const auto [it, inserted] = by_hash_.try_emplace(hash, kNoEntry);
+  if (!inserted) return it->second;
+  EntryId id;
+  if (!free_ids_.empty()) {
+    id = free_ids_.back();
+    free_ids_.pop_back();
+  } else {
+    assert(entries_.size() < kNoEntry - 1 && "index full");
+    id = static_cast<EntryId>(entries_.size());
+    entries_.emplace_back();
+  }
+  entries_[id].hash = hash;
+  it->second = id;
+  return id;
+}
+
+const BlockIndex::Entry* BlockIndex::FindPresent(const BlockHash& hash, Tier tier) const {
+  const EntryId id = Find(hash);
+  if (id == kNoEntry || (entries_[id].present & Bit(Index(tier))) == 0) return nullptr;
+  return &entries_[id];
+}
+
+bool BlockIndex::Evictable(EntryId id, int tier) const {
+  const Entry& e = entries_[id];
+  const TierPart& part = e.tiers[tier];
+  return (e.ready & Bit(tier)) != 0 && part.pins == 0 && part.resident_children == 0;
+}
+
+std::optional<std::vector<EntryId>> BlockIndex::PlanEvictions(int tier,
+                                                              uint64_t need) const {
+  // Common case: one block frees enough, and the coldest evictable one is it.
+  const EntryId first =
+      orders_[tier]->FindVictim([&](EntryId id) { return Evictable(id, tier); });
+  if (first == kNoEntry) return std::nullopt;
+  if (entries_[first].tiers[tier].units >= need) return std::vector<EntryId>{first};
+  return PlanManyEvictions(tier, need);
+}
+
+std::optional<std::vector<EntryId>> BlockIndex::PlanManyEvictions(int tier,
+                                                                  uint64_t need) const {
+  // Walks from the cold end as if the planned blocks were gone: a parent
+  // becomes evictable once all its resident children are planned. Children
+  // are normally colder than their parents, so one pass suffices; another
+  // pass picks up parents that were visited before their children.
+  std::vector<EntryId> plan;
+  absl::flat_hash_set<EntryId> planned;
+  absl::flat_hash_map<EntryId, uint32_t> planned_children;
+  uint64_t freed = 0;
+  const auto accept = [&](EntryId id) {
+    const Entry& e = entries_[id];
+    const TierPart& part = e.tiers[tier];
+    if ((e.ready & Bit(tier)) == 0 || part.pins != 0 || planned.contains(id))
+      return false;
+    if (part.resident_children != 0) {
+      const auto it = planned_children.find(id);
+      if (it == planned_children.end() || it->second != part.resident_children) {
+        return false;
+      }
+    }
+    plan.push_back(id);
+    planned.insert(id);
+    if (e.parent != kNoEntry) ++planned_children[e.parent];
+    freed += part.units;
+    return freed >= need;
+  };
+  for (;;) {
+    const size_t before = plan.size();
+    orders_[tier]->FindVictim(accept);
+    if (freed >= need) return plan;
+    if (plan.size() == before) return std::nullopt;
+  }
+}
+
+Eviction BlockIndex::Evict(EntryId id, int tier) {
+  const Entry& e = entries_[id];
+  assert(Evictable(id, tier));
+  const Eviction eviction{e.hash, e.tiers[tier].slot, e.orphan};
+  LeaveTier(id, tier);
+  return eviction;
+}
+
+void BlockIndex::EnterTier(EntryId id, int tier, uint32_t slot, uint64_t units) {
+  Entry& e = entries_[id];
+  const bool was_in_no_tier = e.present == 0;
+  TierPart& part = e.tiers[tier];
+  part.slot = slot;
+  part.units = static_cast<uint16_t>(units);
+  part.pins = 0;
+  e.present |= Bit(tier);
+  e.ready &= static_cast<uint8_t>(~Bit(tier));
+  if (e.parent != kNoEntry) ++entries_[e.parent].tiers[tier].resident_children;
+  used_units_[tier] += units;
+  ++blocks_[tier];
+  orders_[tier]->Insert(id);
+  if (e.orphan) orders_[tier]->Demote(id);
+  if (was_in_no_tier) {
+    ++live_entries_;
+    if (!e.orphan) AdoptDescendants(id);
+  }
+}
+
+void BlockIndex::LeaveTier(EntryId id, int tier) {
+  Entry& e = entries_[id];
+  assert(e.tiers[tier].pins == 0);
+  orders_[tier]->Remove(id);
+  used_units_[tier] -= e.tiers[tier].units;
+  --blocks_[tier];
+  if (e.parent != kNoEntry) --entries_[e.parent].tiers[tier].resident_children;
+  e.present &= static_cast<uint8_t>(~Bit(tier));
+  e.ready &= static_cast<uint8_t>(~Bit(tier));
+  if (e.present == 0) {
+    --live_entries_;
+    OnLeftLastTier(id);
+  }
+}
+
+}  // namespace kvtier::internal

@@ -1,0 +1,44 @@
+// EvictionOrder: the order in which one tier gives up its blocks. Works on
+// entry ids only; it knows nothing about hashes, bytes or other tiers, so the
+// store and the trace-replay simulator drive the very same code.
+//
+// Thread safety: externally synchronized (BlockIndex's owner holds the lock).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+
+#include "kvtier/options.h"
+
+namespace kvtier::internal {
+
+using EntryId = uint32_t;
+inline constexpr EntryId kNoEntry = ~EntryId{0};
+
+class EvictionOrder {
+ public:
+  virtual ~EvictionOrder() = default;
+
+  // A block newly admitted to the tier; it becomes most recent.
+  virtual void Insert(EntryId id) = 0;
+  // A block that was used; it becomes most recent.
+  virtual void Touch(EntryId id) = 0;
+  // A block that left the tier.
+  virtual void Remove(EntryId id) = 0;
+  // Moves a block to the cold end: it is the next candidate for eviction
+  // (orphans: their parent is gone from every tier, so they can never hit).
+  virtual void Demote(EntryId id) = 0;
+  // The coldest block for which `acceptable` returns true, or kNoEntry.
+  // Visits candidates from the cold end; cost is the number visited.
+  virtual EntryId FindVictim(const std::function<bool(EntryId)>& acceptable) const = 0;
+  virtual size_t size() const = 0;
+  // Makes room for ids below `ids` up front, so no later call allocates.
+  virtual void Reserve(size_t ids) {}
+  // Heap bytes held, for the index's memory figure (DESIGN invariant 4).
+  virtual size_t memory_bytes() const = 0;
+};
+
+std::unique_ptr<EvictionOrder> MakeEvictionOrder(EvictionPolicy policy);
+
+}  // namespace kvtier::internal

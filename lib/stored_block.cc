@@ -1,0 +1,315 @@
+// The stored-block format: header encode/verify, and the chunked copy that
+// moves a payload between engine segments and a slot while hashing it.
+#include "lib/stored_block.h"
+
+#include <algorithm>
+#include <cassert>
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+// GCC 12 reports a false -Wmaybe-uninitialized inside its own AVX-512
+// intrinsics as XXH3 inlines them.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+#pragma GCC diagnostic pop
+
+#if defined(__SSE2__)
+#include <immintrin.h>
+#endif
+
+namespace kvtier::internal {
+namespace {
+
+// Copy and hash in pieces that stay in L1/L2 between the copy and the hash:
+// the hash then reads cached bytes and the block costs one trip to memory.
+constexpr size_t kChunkBytes = size_t{64} << 10;
+// Payloads at least this big are copied with streaming (non-temporal) stores:
+// out of cache they beat glibc's memcpy, and a block that size would evict
+// the destination from L1/L2 before anyone used it anyway.
+constexpr size_t kStreamMinPayload = size_t{64} << 10;
+
+// ---- streaming copy -------------------------------------------------------
+
+#if defined(__AVX512F__)
+using Vec = __m512i;
+inline Vec LoadVec(const std::byte* s) { return _mm512_loadu_si512(s); }
+inline void StreamVec(std::byte* d, Vec v) {
+  _mm512_stream_si512(reinterpret_cast<Vec*>(d), v);
+}
+#elif defined(__AVX__)
+using Vec = __m256i;
+inline Vec LoadVec(const std::byte* s) {
+  return _mm256_loadu_si256(reinterpret_cast<const Vec*>(s));
+}
+inline void StreamVec(std::byte* d, Vec v) {
+  _mm256_stream_si256(reinterpret_cast<Vec*>(d), v);
+}
+#elif defined(__SSE2__)
+using Vec = __m128i;
+inline Vec LoadVec(const std::byte* s) {
+  return _mm_loadu_si128(reinterpret_cast<const Vec*>(s));
+}
+inline void StreamVec(std::byte* d, Vec v) {
+  _mm_stream_si128(reinterpret_cast<Vec*>(d), v);
+}
+#endif
+
+#if defined(__SSE2__)
+constexpr size_t kV = sizeof(Vec);
+constexpr size_t kStride = 4 * kV;  // four loads in flight, then four stores
+
+// memcpy with non-temporal stores for the 64-byte-aligned middle of `d`.
+// Named registers, not an array: GCC 12 spills an array to the stack.
+void StreamCopy(std::byte* d, const std::byte* s, size_t n) {
+  const size_t head = std::min(n, (0 - reinterpret_cast<uintptr_t>(d)) & 63);
+  std::memcpy(d, s, head);
+  d += head, s += head, n -= head;
+  for (; n >= kStride; d += kStride, s += kStride, n -= kStride) {
+    const Vec a = LoadVec(s), b = LoadVec(s + kV), c = LoadVec(s + 2 * kV),
+              e = LoadVec(s + 3 * kV);
+    StreamVec(d, a);
+    StreamVec(d + kV, b);
+    StreamVec(d + 2 * kV, c);
+    StreamVec(d + 3 * kV, e);
+  }
+  std::memcpy(d, s, n);
+}
+// Orders the streaming stores before whatever publishes the slot next.
+void StreamFence() { _mm_sfence(); }
+#else
+void StreamCopy(std::byte* d, const std::byte* s, size_t n) { std::memcpy(d, s, n); }
+void StreamFence() {}
+#endif
+
+void CopyChunk(std::byte* d, const std::byte* s, size_t n, bool stream) {
+  if (stream) {
+    StreamCopy(d, s, n);
+  } else {
+    std::memcpy(d, s, n);
+  }
+}
+
+// XXH3-64 of a payload, seeded with the block hash's low word. INITSTATE
+// first: xxhash 0.8.1's reset_withSeed skips deriving the secret when the
+// state's stale `seed` field already equals the seed, so a stack state left
+// over from an earlier call with the same seed hashes with garbage.
+void StartPayloadHash(XXH3_state_t* state, uint64_t seed) {
+  XXH3_INITSTATE(state);
+  XXH3_64bits_reset_withSeed(state, seed);
+}
+
+size_t PayloadBytes(std::span<const Segment> segments) {
+  size_t total = 0;
+  for (const Segment& seg : segments) total += seg.bytes;
+  return total;
+}
+
+// ---- header -----------------------------------------------------------------
+
+constexpr size_t kOffMagic = 0, kOffVersion = 4, kOffCodec = 6, kOffReserved = 7,
+                 kOffPayloadBytes = 8, kOffHashLo = 16, kOffHashHi = 24,
+                 kOffPayloadSum = 32, kOffHeaderSum = 40, kHeaderSummed = 40;
+
+template <typename T>
+void PutLe(std::byte* p, T v) {
+  for (size_t i = 0; i < sizeof(T); ++i) p[i] = static_cast<std::byte>(v >> (8 * i));
+}
+template <typename T>
+T GetLe(const std::byte* p) {
+  T v = 0;
+  for (size_t i = 0; i < sizeof(T); ++i) v |= static_cast<T>(p[i]) << (8 * i);
+  return v;
+}
+
+struct Header {
+  uint32_t magic;
+  uint16_t version;
+  uint8_t codec;
+  uint64_t payload_bytes;
+  BlockHash hash;
+  uint64_t payload_sum;
+  uint64_t header_sum;
+};
+
+uint64_t HeaderSum(const std::byte* header) {
+  return XXH3_64bits_withSeed(header, kHeaderSummed, 0);
+}
+
+void EncodeHeader(const Header& h, std::byte* out) {
+  std::memset(out, 0, kStoredHeaderBytes);
+  PutLe<uint32_t>(out + kOffMagic, h.magic);
+  PutLe<uint16_t>(out + kOffVersion, h.version);
+  PutLe<uint8_t>(out + kOffCodec, h.codec);
+  PutLe<uint64_t>(out + kOffPayloadBytes, h.payload_bytes);
+  PutLe<uint64_t>(out + kOffHashLo, h.hash.lo);
+  PutLe<uint64_t>(out + kOffHashHi, h.hash.hi);
+  PutLe<uint64_t>(out + kOffPayloadSum, h.payload_sum);
+  PutLe<uint64_t>(out + kOffHeaderSum, HeaderSum(out));
+}
+
+Header DecodeHeader(const std::byte* in) {
+  return Header{
+      .magic = GetLe<uint32_t>(in + kOffMagic),
+      .version = GetLe<uint16_t>(in + kOffVersion),
+      .codec = GetLe<uint8_t>(in + kOffCodec),
+      .payload_bytes = GetLe<uint64_t>(in + kOffPayloadBytes),
+      .hash = {GetLe<uint64_t>(in + kOffHashLo), GetLe<uint64_t>(in + kOffHashHi)},
+      .payload_sum = GetLe<uint64_t>(in + kOffPayloadSum),
+      .header_sum = GetLe<uint64_t>(in + kOffHeaderSum),
+  };
+}
+
+std::string Hex(uint64_t v) {
+  char buf[24];
+  std::snprintf(buf, sizeof(buf), "0x%llx", static_cast<unsigned long long>(v));
+  return buf;
+}
+
+std::string CodecName(uint8_t codec) {
+  switch (static_cast<Codec>(codec)) {
+    case Codec::kRaw:
+      return "raw";
+    case Codec::kInt8:
+      return "int8";
+    case Codec::kFp8:
+      return "fp8";
+  }
+  return "unknown codec " + std::to_string(codec);
+}
+
+// Corruption "stored block: <what>", noting whether the header checksum also
+// fails: a field that differs under a valid checksum is a slot holding
+// something else, not a damaged one.
+Status Mismatch(const std::string& what, bool header_sum_ok) {
+  return Corruption("stored block: " + what +
+                    (header_sum_ok ? "" : "; header checksum fails too: header damaged"));
+}
+
+// Checks every header field against what the reader expects, before any
+// payload byte is touched.
+Status CheckHeader(const Header& h, const std::byte* raw, const BlockHash& expected,
+                   Codec codec, size_t want_payload, size_t slot_bytes) {
+  const bool sum_ok = HeaderSum(raw) == h.header_sum;
+  if (h.magic != kStoredMagic) {
+    return Mismatch("bad magic (slot holds " + Hex(h.magic) + ", wanted " +
+                        Hex(kStoredMagic) + ")",
+                    sum_ok);
+  }
+  if (h.version != kStoredVersion) {
+    return Mismatch("version mismatch (slot holds " + std::to_string(h.version) +
+                        ", wanted " + std::to_string(kStoredVersion) + ")",
+                    sum_ok);
+  }
+  if (h.codec != static_cast<uint8_t>(codec)) {
+    return Mismatch("codec mismatch (slot holds " + CodecName(h.codec) + ", wanted " +
+                        CodecName(static_cast<uint8_t>(codec)) + ")",
+                    sum_ok);
+  }
+  if (h.hash != expected) {
+    return Mismatch("hash mismatch (slot holds " + h.hash.ToHex() + ", wanted " +
+                        expected.ToHex() + ")",
+                    sum_ok);
+  }
+  if (h.payload_bytes != want_payload) {
+    return Mismatch("payload size mismatch (slot holds " +
+                        std::to_string(h.payload_bytes) + " bytes, destination takes " +
+                        std::to_string(want_payload) + ")",
+                    sum_ok);
+  }
+  if (h.payload_bytes > slot_bytes - kStoredHeaderBytes) {
+    return Mismatch("payload of " + std::to_string(h.payload_bytes) +
+                        " bytes overruns the slot of " + std::to_string(slot_bytes) +
+                        " bytes",
+                    sum_ok);
+  }
+  if (!sum_ok) {
+    return Corruption("stored block: header checksum mismatch (slot holds " +
+                      Hex(h.header_sum) + ", header hashes to " + Hex(HeaderSum(raw)) +
+                      ")");
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+void WriteStoredBlock(const BlockHash& hash, Codec codec, std::span<const Segment> src,
+                      std::span<std::byte> slot) {
+  assert(codec == Codec::kRaw && "int8/fp8 codecs are not built yet");
+  const size_t payload = PayloadBytes(src);
+  assert(slot.size() >= StoredBlockBytes(payload));
+  const bool stream = payload >= kStreamMinPayload;
+
+  XXH3_state_t state;
+  StartPayloadHash(&state, hash.lo);
+  std::byte* out = slot.data() + kStoredHeaderBytes;
+  for (const Segment& seg : src) {
+    const auto* in = static_cast<const std::byte*>(seg.data);
+    for (size_t done = 0; done < seg.bytes;) {
+      const size_t n = std::min(kChunkBytes, seg.bytes - done);
+      // Hash the source chunk: the copy just pulled it into cache, while
+      // streaming stores left the destination in memory only.
+      CopyChunk(out, in + done, n, stream);
+      XXH3_64bits_update(&state, in + done, n);
+      out += n;
+      done += n;
+    }
+  }
+  if (stream) StreamFence();
+
+  EncodeHeader(Header{.magic = kStoredMagic,
+                      .version = kStoredVersion,
+                      .codec = static_cast<uint8_t>(codec),
+                      .payload_bytes = payload,
+                      .hash = hash,
+                      .payload_sum = XXH3_64bits_digest(&state),
+                      .header_sum = 0},
+               slot.data());
+}
+
+Status ReadStoredBlock(const BlockHash& expected, Codec codec,
+                       std::span<const std::byte> slot, std::span<const Segment> dst) {
+  if (slot.size() < kStoredHeaderBytes) {
+    return Corruption("stored block: slot of " + std::to_string(slot.size()) +
+                      " bytes cannot hold the " + std::to_string(kStoredHeaderBytes) +
+                      "-byte header");
+  }
+  const Header h = DecodeHeader(slot.data());
+  const size_t payload = PayloadBytes(dst);
+  if (Status s = CheckHeader(h, slot.data(), expected, codec, payload, slot.size());
+      !s.ok()) {
+    return s;
+  }
+  if (codec != Codec::kRaw) {
+    return NotSupported("stored block: codec " + CodecName(h.codec) +
+                        " is not built yet");
+  }
+
+  const bool stream = payload >= kStreamMinPayload;
+  XXH3_state_t state;
+  StartPayloadHash(&state, expected.lo);
+  const std::byte* in = slot.data() + kStoredHeaderBytes;
+  for (const Segment& seg : dst) {
+    auto* out = static_cast<std::byte*>(seg.data);
+    for (size_t done = 0; done < seg.bytes;) {
+      const size_t n = std::min(kChunkBytes, seg.bytes - done);
+      CopyChunk(out + done, in, n, stream);
+      XXH3_64bits_update(&state, in, n);  // the slot chunk, cached by the copy
+      in += n;
+      done += n;
+    }
+  }
+  if (stream) StreamFence();
+
+  const uint64_t sum = XXH3_64bits_digest(&state);
+  if (sum != h.payload_sum) {
+    return Corruption("stored block: payload checksum mismatch (slot holds " +
+                      Hex(h.payload_sum) + ", payload of " + std::to_string(payload) +
+                      " bytes hashes to " + Hex(sum) + ")");
+  }
+  return Status::Ok();
+}
+
+}  // namespace kvtier::internal

@@ -1,0 +1,55 @@
+// The bytes a tier keeps for one block: a 64-byte header naming the block's
+// hash, codec and checksum, then the payload (the block's segments after the
+// codec, in segment order). Every tier stores exactly this, so a block read
+// back from any tier is verified the same way (DESIGN invariant 1).
+//
+//   offset size field
+//        0    4 magic "KVTB" (0x4254564B little-endian)
+//        4    2 format version (1)
+//        6    1 codec (Codec)
+//        7    1 reserved, 0
+//        8    8 payload bytes
+//       16   16 block hash (lo, hi)
+//       32    8 payload checksum: XXH3-64 of the payload, seed = hash.lo
+//       40    8 header checksum: XXH3-64 of bytes 0..39, seed 0
+//       48   16 reserved, 0
+//       64    . payload
+//
+// Integers little-endian. The payload checksum is computed chunk by chunk as
+// the bytes are copied, while each chunk is still in cache.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+#include "kvtier/hash.h"
+#include "kvtier/options.h"
+#include "kvtier/status.h"
+#include "kvtier/store.h"
+
+namespace kvtier::internal {
+
+inline constexpr size_t kStoredHeaderBytes = 64;
+inline constexpr uint32_t kStoredMagic = 0x4254564B;  // "KVTB"
+inline constexpr uint16_t kStoredVersion = 1;
+
+// Bytes a slot needs for a block of `payload_bytes`.
+inline size_t StoredBlockBytes(size_t payload_bytes) {
+  return kStoredHeaderBytes + payload_bytes;
+}
+
+// Writes header + payload (raw codec: the segments concatenated) into `slot`.
+// REQUIRES: slot.size() >= StoredBlockBytes(sum of src sizes); segments
+// are host memory.
+void WriteStoredBlock(const BlockHash& hash, Codec codec,
+                      std::span<const Segment> src, std::span<std::byte> slot);
+
+// Checks the header (magic, version, codec, hash, size, header checksum),
+// copies the payload into `dst` and checks the payload checksum. Any
+// mismatch is Corruption naming what differed; `dst` is then unspecified.
+Status ReadStoredBlock(const BlockHash& expected, Codec codec,
+                       std::span<const std::byte> slot,
+                       std::span<const Segment> dst);
+
+}  // namespace kvtier::internal
