@@ -20,7 +20,7 @@ TEST_CASE("8 threads of mixed Lookup/Load/Save never see a wrong byte",
   o.layout = testing::SmallLayout(4, 8);
   o.model_id = "concurrency-model@1";
   const size_t slot = (64 + o.layout.BlockBytes() + 63) / 64 * 64;
-  o.host.capacity_bytes = 150 * slot;  // small: constant eviction under load
+  o.host.capacity_bytes = 60 * slot;  // small: constant eviction under load
   o.host.lock_memory = false;
   auto opened = Store::Open(o);
   REQUIRE(opened.ok());
@@ -62,7 +62,7 @@ TEST_CASE("8 threads of mixed Lookup/Load/Save never see a wrong byte",
   CHECK(failures == 0);
   CHECK(loaded_blocks > 0);
   const StoreStats s = store.Stats();
-  CHECK(s.tier(Tier::kHost).blocks <= 150);
+  CHECK(s.tier(Tier::kHost).blocks <= 60);
   CHECK(s.tier(Tier::kHost).used_bytes <= s.tier(Tier::kHost).capacity_bytes);
   CHECK(s.tier(Tier::kHost).checksum_errors == 0);
   CHECK(s.tier(Tier::kHost).evictions > 0);
