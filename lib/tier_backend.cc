@@ -44,13 +44,16 @@ void CountFailure(const Status& s, std::atomic<uint64_t>& checksum_errors,
   }
 }
 
+std::string Where(const TierBackend& tier) {
+  return std::string("tier ") + TierName(tier.tier()) + ": ";
+}
+
 // Checks one request against this tier and sums the segments' bytes into
 // *payload. Bad arguments are the caller's bug; nothing is counted for them.
 Status CheckRequest(const TierBackend& tier, uint32_t slot,
-                           std::span<const Segment> segments, size_t* payload) {
-  const std::string where = std::string("tier ") + TierName(tier.tier()) + ": ";
+                    std::span<const Segment> segments, size_t* payload) {
   if (slot >= tier.slot_count()) {
-    return InvalidArgument(where + "slot " + std::to_string(slot) +
+    return InvalidArgument(Where(tier) + "slot " + std::to_string(slot) +
                            " out of range (slot_count " +
                            std::to_string(tier.slot_count()) + ")");
   }
@@ -58,21 +61,22 @@ Status CheckRequest(const TierBackend& tier, uint32_t slot,
   for (size_t i = 0; i < segments.size(); ++i) {
     const Segment& seg = segments[i];
     if (seg.kind == MemoryKind::kDevice) {
-      return NotSupported(where + "segment " + std::to_string(i) +
+      return NotSupported(Where(tier) + "segment " + std::to_string(i) +
                           ": segment memory kind device needs the GPU tier");
     }
     if (seg.kind != MemoryKind::kHost) {
-      return InvalidArgument(where + "segment " + std::to_string(i) +
+      return InvalidArgument(Where(tier) + "segment " + std::to_string(i) +
                              ": unknown memory kind " +
                              std::to_string(static_cast<int>(seg.kind)));
     }
     if (seg.data == nullptr && seg.bytes != 0) {
-      return InvalidArgument(where + "segment " + std::to_string(i) + ": null data");
+      return InvalidArgument(Where(tier) + "segment " + std::to_string(i) +
+                             ": null data");
     }
     total += seg.bytes;
   }
   if (StoredBlockBytes(total) > tier.slot_bytes()) {
-    return InvalidArgument(where + "segments of " + std::to_string(total) +
+    return InvalidArgument(Where(tier) + "segments of " + std::to_string(total) +
                            " bytes make a stored block of " +
                            std::to_string(StoredBlockBytes(total)) +
                            " bytes, larger than a slot (" +
