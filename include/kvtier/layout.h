@@ -33,11 +33,12 @@ struct KvLayout {
   uint32_t kv_heads = 0;
   uint32_t head_dim = 0;
   DType dtype = DType::kFp16;
-  uint32_t block_tokens = 16;     // tokens per block; a chain hashes only full blocks
-  uint32_t parts_per_layer = 2;   // 2 = separate K and V pages; 1 = combined
+  uint32_t block_tokens = 16;    // tokens per block; a chain hashes only full blocks
+  uint32_t parts_per_layer = 2;  // 2 = separate K and V pages; 1 = combined
   // Per-layer attention window in tokens; 0 = full attention. Empty means
   // every layer is full attention; otherwise exactly num_layers entries.
-  std::vector<uint32_t> layer_windows;
+  // ("= {}" lets designated initializers omit it without a -Wextra warning.)
+  std::vector<uint32_t> layer_windows = {};
 
   // InvalidArgument naming the field ("layout.head_dim: ...") when a field is
   // zero, out of range, or layer_windows has the wrong length.

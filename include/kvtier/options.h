@@ -56,8 +56,8 @@ struct NvmeTierOptions {
   // Bytes of disk for stored blocks across all directories; 0 = no NVMe tier.
   // The NVMe tier is not built yet: a non-zero value makes Open NotSupported.
   uint64_t capacity_bytes = 0;
-  std::vector<std::string> directories;  // one cache file per directory
-  uint32_t queue_depth = 16;             // io_uring submissions in flight
+  std::vector<std::string> directories = {};  // one cache file per directory
+  uint32_t queue_depth = 16;                  // io_uring submissions in flight
   WritePolicy write_policy = WritePolicy::kWriteThrough;
   bool allow_buffered_io = false;  // fall back to the page cache if O_DIRECT is refused
   bool wipe_on_mismatch = false;   // wipe a directory written with another namespace
