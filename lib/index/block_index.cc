@@ -3,6 +3,7 @@
 #include "lib/index/block_index.h"
 
 #include <algorithm>
+#include <array>
 #include <bit>
 #include <cassert>
 #include <limits>
@@ -16,6 +17,11 @@ int Index(Tier tier) { return static_cast<int>(tier); }
 
 // Beyond this many blocks (2-3 GB of index) the index grows on demand.
 constexpr uint64_t kReserveBlocksLimit = uint64_t{1} << 24;
+
+// How far ahead LongestPrefix prefetches hash-map buckets and entries; about
+// the number of cache misses a core keeps in flight, times two stages.
+constexpr size_t kMapAhead = 16;
+constexpr size_t kEntryAhead = 8;
 
 }  // namespace
 
@@ -48,16 +54,38 @@ BlockIndex::~BlockIndex() = default;
 // ---- Queries ------------------------------------------------------------------
 
 PrefixInfo BlockIndex::LongestPrefix(std::span<const BlockHash> chain) const {
+  // A long hit is memory-latency bound: each block costs a hash-map probe and
+  // an entry read, both cache misses in a large index. The probes are
+  // independent, so they are pipelined: the map bucket of block i +
+  // kMapAhead and the entry of block i + kEntryAhead are prefetched while
+  // block i is checked. Block 0 is probed alone first, so a miss (a new
+  // prompt) costs one probe, not a pipeline's worth.
   PrefixInfo info;
-  for (const BlockHash& hash : chain) {
-    const EntryId id = Find(hash);
-    if (id == kNoEntry) break;
-    const unsigned ready = entries_[id].ready & enabled_;
-    if (ready == 0) break;
-    ++info.blocks_per_tier[std::countr_zero(ready)];  // lowest Tier is fastest
-    ++info.blocks;
+  const size_t n = chain.size();
+  if (n == 0 || !CountReady(Find(chain[0]), info)) return info;
+  std::array<EntryId, kEntryAhead> ahead;  // ring: the ids of blocks i..i+kEntryAhead-1
+  const auto probe = [&](size_t k) {
+    const EntryId id = Find(chain[k]);
+    if (id != kNoEntry) __builtin_prefetch(&entries_[id].ready);
+    ahead[k % kEntryAhead] = id;
+  };
+  for (size_t k = 1; k < std::min(n, 1 + kMapAhead); ++k) by_hash_.prefetch(chain[k]);
+  for (size_t k = 1; k < std::min(n, 1 + kEntryAhead); ++k) probe(k);
+  for (size_t i = 1; i < n; ++i) {
+    if (!CountReady(ahead[i % kEntryAhead], info)) break;
+    if (i + kMapAhead < n) by_hash_.prefetch(chain[i + kMapAhead]);
+    if (i + kEntryAhead < n) probe(i + kEntryAhead);
   }
   return info;
+}
+
+bool BlockIndex::CountReady(EntryId id, PrefixInfo& info) const {
+  if (id == kNoEntry) return false;
+  const unsigned ready = entries_[id].ready & enabled_;
+  if (ready == 0) return false;
+  ++info.blocks_per_tier[std::countr_zero(ready)];  // lowest Tier is fastest
+  ++info.blocks;
+  return true;
 }
 
 std::optional<Tier> BlockIndex::FastestReadyTier(const BlockHash& hash) const {

@@ -147,6 +147,8 @@ class BlockIndex {
 
   static uint8_t Bit(int tier) { return static_cast<uint8_t>(1u << tier); }
   EntryId Find(const BlockHash& hash) const;
+  // LongestPrefix's step: adds the block to `info` if a tier holds it ready.
+  bool CountReady(EntryId id, PrefixInfo& info) const;
   EntryId FindOrAdd(const BlockHash& hash);
   const Entry* FindPresent(const BlockHash& hash, Tier tier) const;
   Entry& Present(const BlockHash& hash, Tier tier);
