@@ -5,6 +5,8 @@
 //       store that indexes 1M blocks (the 128K-token goal: < 0.3 ms).
 #include <benchmark/benchmark.h>
 
+#include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <vector>
 
@@ -32,17 +34,19 @@ kvtier::Options BlockOptions(size_t block_bytes, size_t capacity) {
 
 struct StoreBench {
   explicit StoreBench(size_t block_bytes)
-      : store(std::move(kvtier::Store::Open(BlockOptions(block_bytes, kWorkingSetBytes +
-                                                             (kWorkingSetBytes >> 4))))
+      : store(std::move(kvtier::Store::Open(BlockOptions(
+                            block_bytes, kWorkingSetBytes + (kWorkingSetBytes >> 4))))
                   .value()),
-        blocks(kWorkingSetBytes / block_bytes), memory(kWorkingSetBytes, std::byte{1}) {
+        blocks(kWorkingSetBytes / block_bytes),
+        memory(static_cast<std::byte*>(std::aligned_alloc(4096, kWorkingSetBytes))) {
+    std::memset(memory.get(), 1, kWorkingSetBytes);
     const kvtier::KvLayout& l = store->layout();
     for (size_t b = 0; b < blocks; ++b) {
       std::vector<uint32_t> tokens(16, static_cast<uint32_t>(b));
       chains.push_back(store->hasher().Chain(tokens));
       for (size_t s = 0; s < l.SegmentsPerBlock(); ++s)
-        segments.push_back(Segment{memory.data() + b * l.BlockBytes() + s * l.SegmentBytes(),
-                                   l.SegmentBytes()});
+        segments.push_back(Segment{
+            memory.get() + b * l.BlockBytes() + s * l.SegmentBytes(), l.SegmentBytes()});
     }
   }
   std::span<const Segment> SegmentsOf(size_t b) const {
@@ -51,7 +55,11 @@ struct StoreBench {
   }
   std::unique_ptr<kvtier::Store> store;
   size_t blocks;
-  std::vector<std::byte> memory;
+  // Page-aligned, as an engine's KV tensors are (see bm_host.cc).
+  struct Free {
+    void operator()(std::byte* p) const { std::free(p); }
+  };
+  std::unique_ptr<std::byte, Free> memory;
   std::vector<std::vector<BlockHash>> chains;
   std::vector<Segment> segments;
 };
@@ -63,10 +71,10 @@ void BM_StoreSave(benchmark::State& state) {
     // A fresh hash each pass so every Save really copies (no refresh).
     state.PauseTiming();
     if (i == b.blocks) {
-      b.store = std::move(kvtier::Store::Open(BlockOptions(state.range(0),
-                                                           kWorkingSetBytes +
-                                                               (kWorkingSetBytes >> 4))))
-                    .value();
+      b.store =
+          std::move(kvtier::Store::Open(BlockOptions(
+                        state.range(0), kWorkingSetBytes + (kWorkingSetBytes >> 4))))
+              .value();
       i = 0;
     }
     state.ResumeTiming();
@@ -95,7 +103,10 @@ BENCHMARK(BM_StoreLoad)->Arg(256 << 10)->Arg(1 << 20)->Arg(2 << 20);
 void BM_HashAndLookup(benchmark::State& state) {
   constexpr size_t kIndexed = 1 << 20;
   kvtier::Options o;
-  o.layout = {.num_layers = 1, .kv_heads = 1, .head_dim = 2, .block_tokens = 16};
+  o.layout.num_layers = 1;
+  o.layout.kv_heads = 1;
+  o.layout.head_dim = 2;
+  o.layout.block_tokens = 16;
   o.model_id = "bench-index";
   o.host.capacity_bytes = kIndexed * 192;
   o.host.lock_memory = false;
@@ -112,9 +123,8 @@ void BM_HashAndLookup(benchmark::State& state) {
     for (size_t i = 0; i < chain.size() * store->layout().SegmentsPerBlock(); ++i)
       segs.push_back({kv.data() + i * store->layout().SegmentBytes(),
                       store->layout().SegmentBytes()});
-    for (uint32_t p = 1; store->Stats().tier(kvtier::Tier::kHost).blocks + chain.size() <
-                         kIndexed;
-         ++p) {
+    for (uint32_t p = 1;
+         store->Stats().tier(kvtier::Tier::kHost).blocks + chain.size() < kIndexed; ++p) {
       std::vector<uint32_t> other(prompt.size(), p);
       other[0] = p * 7;
       (void)store->Save(store->hasher().Chain(other), segs);
