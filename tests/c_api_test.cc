@@ -1,0 +1,137 @@
+// The C API's error paths: every null or wrong argument is a code and a
+// message naming the field, never a crash, and the store stays usable.
+// (The happy path runs as examples/c_example.c, compiled as C.)
+#include <catch2/catch.hpp>
+
+#include <string>
+#include <vector>
+
+#include "kvtier/kvtier_c.h"
+
+namespace {
+
+kvtier_options SmallOptions() {
+  kvtier_options o;
+  kvtier_options_init(&o);
+  o.num_layers = 2;
+  o.kv_heads = 2;
+  o.head_dim = 8;
+  o.block_tokens = 4;
+  o.model_id = "c-api-model@1";
+  o.host_capacity_bytes = 1 << 20;
+  o.host_lock_memory = 0;
+  return o;
+}
+
+struct CStore {
+  CStore() {
+    kvtier_options o = SmallOptions();
+    REQUIRE(kvtier_open(&o, &store, &err) == KVTIER_OK);
+  }
+  ~CStore() { kvtier_close(store); }
+  kvtier_store* store = nullptr;
+  kvtier_error err{};
+};
+
+void CheckNames(const kvtier_error& err, const std::string& field) {
+  INFO(err.message);
+  CHECK(std::string(err.message).find(field) != std::string::npos);
+}
+
+TEST_CASE("c api: null arguments are INVALID_ARGUMENT naming the argument", "[c_api]") {
+  CStore s;
+  kvtier_error err{};
+  kvtier_store* out = nullptr;
+  CHECK(kvtier_open(nullptr, &out, &err) == KVTIER_INVALID_ARGUMENT);
+  CheckNames(err, "options");
+  kvtier_options o = SmallOptions();
+  CHECK(kvtier_open(&o, nullptr, &err) == KVTIER_INVALID_ARGUMENT);
+  CheckNames(err, "out");
+
+  size_t n = 0;
+  kvtier_block_hash h{};
+  CHECK(kvtier_lookup(nullptr, &h, 1, &n, &err) == KVTIER_INVALID_ARGUMENT);
+  CheckNames(err, "store");
+  CHECK(kvtier_lookup(s.store, nullptr, 1, &n, &err) == KVTIER_INVALID_ARGUMENT);
+  CheckNames(err, "chain");
+  CHECK(kvtier_lookup(s.store, &h, 1, nullptr, &err) == KVTIER_INVALID_ARGUMENT);
+  CheckNames(err, "hit_blocks");
+  CHECK(kvtier_load(s.store, &h, 1, nullptr, 4, &n, &err) == KVTIER_INVALID_ARGUMENT);
+  CheckNames(err, "dst");
+  CHECK(kvtier_save(s.store, &h, 1, 0, nullptr, 4, &n, &err) == KVTIER_INVALID_ARGUMENT);
+  CheckNames(err, "src");
+  CHECK(kvtier_hash_chain(s.store, nullptr, 8, &h, 1, &err) == KVTIER_INVALID_ARGUMENT);
+  CheckNames(err, "tokens");
+  CHECK(kvtier_stats_get(s.store, nullptr) == KVTIER_INVALID_ARGUMENT);
+  // A null error buffer is allowed: the code alone reports the failure.
+  CHECK(kvtier_lookup(nullptr, &h, 1, &n, nullptr) == KVTIER_INVALID_ARGUMENT);
+  kvtier_close(nullptr);  // a no-op
+}
+
+TEST_CASE("c api: options not set up by kvtier_options_init are refused", "[c_api]") {
+  kvtier_options o = SmallOptions();
+  o.struct_size = 8;
+  kvtier_store* out = nullptr;
+  kvtier_error err{};
+  CHECK(kvtier_open(&o, &out, &err) == KVTIER_INVALID_ARGUMENT);
+  CheckNames(err, "options.struct_size");
+  CHECK(out == nullptr);
+}
+
+TEST_CASE("c api: Open's errors name the option", "[c_api]") {
+  kvtier_store* out = nullptr;
+  kvtier_error err{};
+  kvtier_options o = SmallOptions();
+  o.model_id = nullptr;
+  CHECK(kvtier_open(&o, &out, &err) == KVTIER_INVALID_ARGUMENT);
+  CheckNames(err, "options.model_id");
+  o = SmallOptions();
+  o.head_dim = 0;
+  CHECK(kvtier_open(&o, &out, &err) == KVTIER_INVALID_ARGUMENT);
+  CheckNames(err, "layout.head_dim");
+  o = SmallOptions();
+  o.host_codec = KVTIER_CODEC_INT8;
+  CHECK(kvtier_open(&o, &out, &err) == KVTIER_NOT_SUPPORTED);
+  CheckNames(err, "options.host.codec");
+  CHECK(out == nullptr);
+}
+
+TEST_CASE("c api: a wrong segment count is refused and the store still round-trips",
+          "[c_api]") {
+  CStore s;
+  const size_t per_block = kvtier_segments_per_block(s.store);
+  const size_t seg_bytes = kvtier_segment_bytes(s.store);
+  REQUIRE(per_block == 4);
+  std::vector<uint32_t> tokens(8);
+  for (size_t i = 0; i < tokens.size(); ++i) tokens[i] = static_cast<uint32_t>(i * 31);
+  kvtier_block_hash chain[2];
+  REQUIRE(kvtier_hash_chain(s.store, tokens.data(), tokens.size(), chain, 2, &s.err) ==
+          KVTIER_OK);
+
+  std::vector<unsigned char> src(2 * per_block * seg_bytes), dst(src.size());
+  for (size_t i = 0; i < src.size(); ++i) src[i] = static_cast<unsigned char>(i * 7 + 3);
+  std::vector<kvtier_segment> src_segs, dst_segs;
+  for (size_t i = 0; i < 2 * per_block; ++i) {
+    src_segs.push_back({src.data() + i * seg_bytes, seg_bytes, 0});
+    dst_segs.push_back({dst.data() + i * seg_bytes, seg_bytes, 0});
+  }
+  size_t stored = 0;
+  CHECK(kvtier_save(s.store, chain, 2, 0, src_segs.data(), src_segs.size() - 1, &stored,
+                    &s.err) == KVTIER_INVALID_ARGUMENT);
+  CheckNames(s.err, "save.src");
+
+  REQUIRE(kvtier_save(s.store, chain, 2, 0, src_segs.data(), src_segs.size(), &stored,
+                      &s.err) == KVTIER_OK);
+  CHECK(stored == 2);
+  size_t loaded = 0;
+  REQUIRE(kvtier_load(s.store, chain, 2, dst_segs.data(), dst_segs.size(), &loaded,
+                      &s.err) == KVTIER_OK);
+  CHECK(loaded == 2);
+  CHECK(dst == src);
+  kvtier_stats stats;
+  REQUIRE(kvtier_stats_get(s.store, &stats) == KVTIER_OK);
+  CHECK(stats.invalid_calls == 1);
+  CHECK(stats.host_blocks == 2);
+}
+
+}  // namespace
