@@ -15,7 +15,7 @@ constexpr double kLeft = 70, kRight = 170, kTop = 40, kBottom = 60;
 constexpr const char* kColors[] = {"#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e"};
 
 struct Axes {
-  double x_min, x_max, y_max;
+  double x_min, x_max, y_max, y_step;
   bool log_x;
   double X(double capacity) const {
     const double a = log_x ? std::log10(capacity) : capacity;
@@ -38,18 +38,25 @@ std::string Polyline(const std::vector<std::pair<double, double>>& pts, const Ax
   std::string s =
       "<polyline fill=\"none\" stroke=\"" + std::string(color) + "\" stroke-width=\"2\"" +
       (dash[0] ? std::string(" stroke-dasharray=\"") + dash + "\"" : "") + " points=\"";
-  char xy[64];
+  std::string dots;  // the measured points of a policy's line
+  char xy[160];
   for (const auto& [x, y] : pts) {
     std::snprintf(xy, sizeof xy, "%.1f,%.1f ", a.X(x), a.Y(y));
     s += xy;
+    if (dash[0] == '\0') {
+      std::snprintf(xy, sizeof xy,
+                    "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"%s\"/>", a.X(x),
+                    a.Y(y), color);
+      dots += xy;
+    }
   }
-  return s + "\"/>\n";
+  return s + "\"/>\n" + dots + "\n";
 }
 
 void Grid(const Axes& a, std::ostream& out) {
   char text[256];
-  for (int i = 0; i <= 5; ++i) {
-    const double rate = a.y_max * i / 5;
+  for (int i = 0; i * a.y_step <= a.y_max + 1e-9; ++i) {
+    const double rate = i * a.y_step;
     std::snprintf(
         text, sizeof text,
         "<line x1=\"%.0f\" y1=\"%.1f\" x2=\"%.0f\" y2=\"%.1f\" stroke=\"#ddd\"/>"
@@ -109,7 +116,7 @@ void Legend(const std::vector<std::pair<std::string, std::string>>& entries,
 void WriteSweepSvg(const std::vector<Report>& rows, const std::string& title,
                    std::ostream& out) {
   if (rows.empty()) return;
-  Axes a{Capacity(rows[0]), Capacity(rows[0]), 0.0, false};
+  Axes a{Capacity(rows[0]), Capacity(rows[0]), 0.0, 0.05, false};
   std::map<std::string, std::vector<std::pair<double, double>>> lines;
   std::map<double, double> belady;
   for (const Report& r : rows) {
@@ -120,7 +127,13 @@ void WriteSweepSvg(const std::vector<Report>& rows, const std::string& title,
     belady[Capacity(r)] = BeladyRate(r);
   }
   a.log_x = a.x_min > 0 && a.x_max / a.x_min > 10;
-  a.y_max = std::max(0.05, std::ceil(a.y_max * 1.1 * 20) / 20);  // next 5% above
+  // Gridlines at a round step, at most ten of them.
+  const double top = std::max(0.01, a.y_max * 1.08);
+  for (const double step : {0.01, 0.02, 0.05, 0.1, 0.2}) {
+    a.y_step = step;
+    if (top / step <= 10) break;
+  }
+  a.y_max = std::ceil(top / a.y_step) * a.y_step;
   out << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << kWidth << "\" height=\""
       << kHeight << "\" font-family=\"sans-serif\" font-size=\"12\">\n"
       << "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
