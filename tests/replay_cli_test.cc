@@ -92,6 +92,7 @@ TEST_CASE("cli: argument errors exit 2 with a message", "[replay][cli]") {
   check("--trace " + trace + " --sweep 1,y", "--sweep");
   check("--trace " + trace + " --capacity-blocks 2 --policy lru,slru", "--sweep");
   check("--trace " + trace + " --capacity-blocks 2 --dir /tmp", "--real");
+  check("--trace " + trace + " --host-blocks 2 --nvme-blocks 4 --real", "--nvme-bytes");
   check("--trace " + trace + " --capacity-blocks 2 --bogus", "bogus");
 }
 

@@ -84,6 +84,7 @@ int Check(Args& a) {
     if (a.host_blocks == 0)
       return ArgError("--real needs host blocks (--capacity-blocks)");
     if (a.nvme_bytes > 0 && a.dir.empty()) return ArgError("--nvme-bytes needs --dir");
+    if (a.nvme_blocks > 0) return ArgError("--real sizes NVMe with --nvme-bytes");
   } else if (!a.dir.empty() || a.nvme_bytes > 0) {
     return ArgError("--dir and --nvme-bytes are for --real; simulate uses --nvme-blocks");
   }
