@@ -126,6 +126,30 @@ TEST_CASE("sessions: ids are namespaced per file, a folder reads its files in or
   CHECK_FALSE(t.chain(0)[0] == t.chain(2)[0]);
 }
 
+// Two files, two conversations, interleaved in time: a:[1] b:[1] a:[1,2]
+// (b's 1 is another block: ids are per file). Without timestamps the files
+// are replayed one after the other.
+TEST_CASE("sessions: requests of several files are replayed in timestamp order",
+          "[replay][trace]") {
+  TempDir dir;
+  WriteFile(dir, "a.json", R"({"block_size": 4, "requests": [
+      {"hash_ids": [1], "timestamp": 0}, {"hash_ids": [1, 2], "timestamp": 20}]})");
+  WriteFile(dir, "b.json", R"({"block_size": 4, "requests": [
+      {"hash_ids": [1], "timestamp": 10}]})");
+  const Trace t = ReadOk(dir.path().string(), TraceFormat::kSessions);
+  REQUIRE(t.requests() == 3);
+  CHECK(t.chain(0)[0] == HashOfTraceId(1, 0));
+  CHECK(t.chain(1)[0] == HashOfTraceId(1, 1));
+  CHECK(t.chain(2).size() == 2);
+  CHECK(t.references == 4);
+  CHECK(BeladyHits(t, 1).hits == 1);  // keeps a's block 1 by bypassing b's
+  CHECK(CeilingHits(t) == 1);
+
+  WriteFile(dir, "b.json", R"({"block_size": 4, "requests": [{"hash_ids": [1]}]})");
+  const Trace untimed = ReadOk(dir.path().string(), TraceFormat::kSessions);
+  CHECK(untimed.chain(1).size() == 2);  // file order: a's two requests first
+}
+
 TEST_CASE("sessions: malformed documents name the file and the field",
           "[replay][trace]") {
   TempDir dir;

@@ -48,9 +48,12 @@ std::string AddSessionRequest(const nlohmann::json& r, uint64_t ns, uint32_t blo
       return "hash_ids[" + std::to_string(i) + "]: repeats in the request";
     }
   }
+  const auto time = r.find("timestamp");
+  if (time != r.end() && !time->is_number()) return "timestamp: not a number";
   const size_t full = std::min<uint64_t>(chain.size(), tokens / block_tokens);
   const BlockHash* tail = full < chain.size() ? &chain[full] : nullptr;
   trace.AddRequest(std::span(chain).first(full), tokens, tail);
+  trace.SetTimestamp(time != r.end() ? std::optional(time->get<double>()) : std::nullopt);
   return {};
 }
 

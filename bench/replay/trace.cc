@@ -1,6 +1,9 @@
 // Trace: request bookkeeping and the id -> BlockHash mapping.
 #include "bench/replay/trace.h"
 
+#include <algorithm>
+#include <numeric>
+
 #include "absl/container/flat_hash_set.h"
 
 namespace kvtier::replay {
@@ -51,6 +54,34 @@ void Trace::AddRequest(std::span<const BlockHash> chain, uint64_t tokens,
     partial_tails.push_back(*partial_tail);
     ++references;
   }
+}
+
+void Trace::SetTimestamp(std::optional<double> t) {
+  if (!t) all_timestamped = false;
+  if (!all_timestamped) {
+    timestamps.clear();
+    return;
+  }
+  timestamps.push_back(*t);
+}
+
+void Trace::SortByTimestamp() {
+  if (!all_timestamped || timestamps.size() != requests()) return;
+  std::vector<size_t> order(requests());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return timestamps[a] < timestamps[b]; });
+  Trace sorted;
+  sorted.block_tokens = block_tokens;
+  sorted.blocks.reserve(blocks.size());
+  for (const size_t r : order) {
+    sorted.AddRequest(chain(r), input_tokens[r]);
+    sorted.timestamps.push_back(timestamps[r]);
+  }
+  sorted.partial_tails = std::move(partial_tails);
+  sorted.references = references;
+  sorted.bad_lines = bad_lines;
+  *this = std::move(sorted);
 }
 
 }  // namespace kvtier::replay

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -26,6 +27,10 @@ struct Trace {
   std::vector<BlockHash> partial_tails;  // hashes of trailing partial blocks
   uint64_t references = 0;               // block references, partial ones included
   uint64_t bad_lines = 0;                // malformed records skipped (--skip-bad)
+  // Arrival time of each request, when every record so far carried one
+  // (sessions: "timestamp"); otherwise empty.
+  std::vector<double> timestamps;
+  bool all_timestamped = true;
 
   size_t requests() const { return input_tokens.size(); }
   std::span<const BlockHash> chain(size_t r) const {
@@ -40,6 +45,10 @@ struct Trace {
   // its trailing partial block, if the format names one.
   void AddRequest(std::span<const BlockHash> chain, uint64_t tokens,
                   const BlockHash* partial_tail = nullptr);
+  // Records the arrival time of the request just added (nullopt: none).
+  void SetTimestamp(std::optional<double> t);
+  // Reorders requests by timestamp (stable), if every one has one.
+  void SortByTimestamp();
 };
 
 // The BlockHash that stands for trace id `id` in namespace `ns` (a sessions

@@ -36,6 +36,9 @@ Result<Trace> ReadSessionsPath(const std::string& path, const ReadOptions& optio
     if (!in) return NotFound(files[i] + ": cannot open");
     if (Status s = ReadSessions(in, files[i], i, options, trace); !s.ok()) return s;
   }
+  // Sessions in several files run side by side: interleave them by time
+  // when every request has one, else replay file after file.
+  trace.SortByTimestamp();
   return trace;
 }
 

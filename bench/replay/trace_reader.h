@@ -36,7 +36,9 @@ Status ReadTokens(std::istream& in, const std::string& name, const ReadOptions& 
                   Trace& trace);
 // Sessions: one JSON document {"block_size": N, "requests": [{"hash_ids":
 // [...], "input_length"?: tokens, "timestamp"?: ms}, ...]}; ids are local to
-// the document, so they are namespaced by `ns` (the file's index).
+// the document, so they are namespaced by `ns` (the file's index). ReadTrace
+// on a folder orders all files' requests by timestamp (stable) when every
+// request has one, else replays the files one after another, sorted by name.
 Status ReadSessions(std::istream& in, const std::string& name, uint64_t ns,
                     const ReadOptions& options, Trace& trace);
 
