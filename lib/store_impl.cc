@@ -152,7 +152,7 @@ void StoreImpl::FinishLoad(std::span<const BlockHash> chain,
     if (!index_.IsPinned(h, bad.tier))
       FreeSlotLocked(bad.tier, index_.Remove(bad.tier, h));
   }
-  index_.TouchChain(chain.first(loaded));
+  index_.TouchChain(chain.first(loaded), /*hit=*/true);
 }
 
 // ---- Save -------------------------------------------------------------------

@@ -44,7 +44,7 @@ Status ValidateOptions(const Options& o) {
         "options.model_id: required (model name and revision); it keeps the KV of "
         "different models apart");
   }
-  if (o.eviction != EvictionPolicy::kLru) {
+  if (o.eviction != EvictionPolicy::kLru && o.eviction != EvictionPolicy::kSlru) {
     return InvalidArgument("options.eviction: unknown policy " +
                            std::to_string(static_cast<int>(o.eviction)));
   }

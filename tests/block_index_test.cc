@@ -167,8 +167,9 @@ TEST_CASE("pending blocks are neither servable nor evictable", "[index]") {
   CHECK(EvictOne(index, kHost).hash == chain[1]);
 }
 
-TEST_CASE("pinned blocks are not evicted; all pinned means nullopt and nothing evicted",
-          "[index]") {
+TEST_CASE(
+    "pinned blocks are not evicted, and all pinned means nullopt and nothing evicted",
+    "[index]") {
   BlockIndex index = HostOnly(3);
   const auto roots = Chain(1, 3);
   for (uint32_t i = 0; i < 3; ++i)
@@ -500,14 +501,15 @@ class Model {
 struct Workload {
   std::mt19937 rng{20240611};
   Model model{rng};
-  BlockIndex index{Budgets(16, 48, 128), EvictionPolicy::kLru};
+  BlockIndex index;
   std::array<std::vector<uint32_t>, kNumTiers> free_slots;
   std::vector<std::pair<BlockHash, int>> writes;   // pending
   std::vector<std::pair<BlockHash, int>> readers;  // pinned
   size_t orphan_evictions = 0;
   size_t evictions = 0;
 
-  Workload() {
+  explicit Workload(EvictionPolicy policy = EvictionPolicy::kLru)
+      : index(Budgets(16, 48, 128), policy) {
     for (int t = 0; t < kNumTiers; ++t) {
       for (uint32_t s = 0; s < index.capacity_units(static_cast<Tier>(t)); ++s) {
         free_slots[t].push_back(s);
@@ -634,7 +636,7 @@ struct Workload {
     } else if (op < 93) {
       Drop(chain, t);
     } else {
-      index.TouchChain(chain);
+      index.TouchChain(chain, /*hit=*/(rng() & 1) != 0);
     }
   }
 
@@ -659,6 +661,17 @@ TEST_CASE("capacity is never exceeded and counts match a reference under 100k ra
     w.CheckCounts();
   }
   INFO("evictions " << w.evictions << ", orphan evictions " << w.orphan_evictions);
+  CHECK(w.evictions > 10'000);
+  CHECK(w.orphan_evictions > 100);
+}
+
+TEST_CASE("slru keeps the index's rules: capacity and counts under 100k random ops",
+          "[index][random][slru]") {
+  Workload w(EvictionPolicy::kSlru);
+  for (int op = 0; op < 100'000; ++op) {
+    w.Step();
+    w.CheckCounts();
+  }
   CHECK(w.evictions > 10'000);
   CHECK(w.orphan_evictions > 100);
 }

@@ -94,7 +94,7 @@ class Store {
   // holds (chain.size() - first_block) * layout.SegmentsPerBlock() segments,
   // block-major. Blocks 0..first_block-1 are only made recent (the engine
   // loaded them). A block that is already stored is refreshed, not copied.
-  // Full tiers evict in LRU order, chain tails first.
+  // Full tiers evict in Options::eviction's order, chain tails first.
   virtual Result<SaveResult> Save(std::span<const BlockHash> chain,
                                   std::span<const Segment> src,
                                   size_t first_block = 0) = 0;

@@ -192,14 +192,19 @@ uint32_t BlockIndex::Remove(Tier tier, const BlockHash& hash) {
 
 // ---- Use ----------------------------------------------------------------------
 
-void BlockIndex::TouchChain(std::span<const BlockHash> chain) {
+void BlockIndex::TouchChain(std::span<const BlockHash> chain, bool hit) {
   for (size_t i = chain.size(); i-- > 0;) {
     const EntryId id = Find(chain[i]);
     if (id == kNoEntry) continue;
     const Entry& e = entries_[id];
     if (e.orphan) continue;  // dead weight stays at the cold end
     for (unsigned ready = e.ready; ready != 0; ready &= ready - 1) {
-      orders_[std::countr_zero(ready)]->Touch(id);
+      EvictionOrder& order = *orders_[std::countr_zero(ready)];
+      if (hit) {
+        order.Hit(id);
+      } else {
+        order.Touch(id);
+      }
     }
   }
 }

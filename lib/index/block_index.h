@@ -109,8 +109,10 @@ class BlockIndex {
 
   // --- Use -------------------------------------------------------------------
   // Makes every block of the chain that any tier holds most recent in those
-  // tiers, tail first (the root ends most recent).
-  void TouchChain(std::span<const BlockHash> chain);
+  // tiers, tail first (the root ends most recent). `hit`: the blocks were
+  // just served (Load), which frequency-aware policies count as a reuse;
+  // false after a save.
+  void TouchChain(std::span<const BlockHash> chain, bool hit = false);
   // A pinned block is not evicted; pins nest.
   // REQUIRES: IsReady(hash, tier).
   void Pin(const BlockHash& hash, Tier tier);

@@ -2,6 +2,7 @@
 #include "lib/index/eviction_order.h"
 
 #include "lib/index/lru_order.h"
+#include "lib/index/slru_order.h"
 
 namespace kvtier::internal {
 
@@ -9,8 +10,30 @@ std::unique_ptr<EvictionOrder> MakeEvictionOrder(EvictionPolicy policy) {
   switch (policy) {
     case EvictionPolicy::kLru:
       return std::make_unique<LruOrder>();
+    case EvictionPolicy::kSlru:
+      return std::make_unique<SlruOrder>();
   }
   return nullptr;  // unreachable: Options validation rejects unknown policies
 }
 
 }  // namespace kvtier::internal
+
+namespace kvtier {
+
+const char* EvictionPolicyName(EvictionPolicy policy) {
+  switch (policy) {
+    case EvictionPolicy::kLru:
+      return "lru";
+    case EvictionPolicy::kSlru:
+      return "slru";
+  }
+  return "unknown";
+}
+
+std::optional<EvictionPolicy> ParseEvictionPolicy(std::string_view name) {
+  if (name == "lru") return EvictionPolicy::kLru;
+  if (name == "slru") return EvictionPolicy::kSlru;
+  return std::nullopt;
+}
+
+}  // namespace kvtier

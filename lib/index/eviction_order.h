@@ -8,6 +8,8 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
+#include <string_view>
 
 #include "kvtier/options.h"
 
@@ -22,8 +24,11 @@ class EvictionOrder {
 
   // A block newly admitted to the tier; it becomes most recent.
   virtual void Insert(EntryId id) = 0;
-  // A block that was used; it becomes most recent.
+  // A block that was written or saved again; it becomes most recent.
   virtual void Touch(EntryId id) = 0;
+  // A block that was served (loaded as part of a hit). Frequency-aware
+  // orders count it as a reuse; for LRU it is a Touch.
+  virtual void Hit(EntryId id) { Touch(id); }
   // A block that left the tier.
   virtual void Remove(EntryId id) = 0;
   // Moves a block to the cold end: it is the next candidate for eviction
@@ -42,3 +47,11 @@ class EvictionOrder {
 std::unique_ptr<EvictionOrder> MakeEvictionOrder(EvictionPolicy policy);
 
 }  // namespace kvtier::internal
+
+namespace kvtier {
+
+// "lru", "slru": the names tools (kvtier-replay) accept and print.
+const char* EvictionPolicyName(EvictionPolicy policy);
+std::optional<EvictionPolicy> ParseEvictionPolicy(std::string_view name);
+
+}  // namespace kvtier

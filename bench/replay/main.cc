@@ -1,0 +1,216 @@
+// kvtier-replay: what hit rate would a store of this shape have given on
+// this traffic, and how far is that from the best possible? Replays a trace
+// on the store's own index and eviction code (simulate mode, the default)
+// or on a real Store (--real). Argument errors exit 2; trace errors exit 1.
+#include <CLI/CLI.hpp>
+
+#include <chrono>
+#include <fstream>
+#include <iostream>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "bench/replay/bounds.h"
+#include "bench/replay/progress.h"
+#include "bench/replay/real_mode.h"
+#include "bench/replay/report.h"
+#include "bench/replay/simulator.h"
+#include "bench/replay/sweep.h"
+#include "bench/replay/trace_reader.h"
+#include "lib/index/eviction_order.h"
+
+namespace kvtier::replay {
+namespace {
+
+constexpr int kArgError = 2;
+
+struct Args {
+  std::string trace, format = "mooncake", policy = "lru", sweep, csv = "replay-sweep.csv",
+                     plot = "replay-sweep.svg", dir;
+  uint32_t block_tokens = 512;
+  uint64_t capacity_blocks = 0, host_blocks = 0, nvme_blocks = 0, nvme_bytes = 0;
+  // Llama-3.1-8B in fp16: 32 layers x 8 KV heads x 128 dims x K,V x 2 bytes.
+  uint64_t kv_bytes_per_token = 131072;
+  std::optional<double> price_hit, price_miss;
+  bool json = false, skip_bad = false, real = false, no_progress = false;
+  // Derived.
+  TraceFormat trace_format = TraceFormat::kMooncake;
+  std::vector<EvictionPolicy> policies;
+  std::vector<SweepPoint> points;
+};
+
+int ArgError(const std::string& message) {
+  std::cerr << "kvtier-replay: " << message << "\n(see --help)\n";
+  return kArgError;
+}
+
+// Checks what CLI11 cannot: values that depend on each other.
+int Check(Args& a) {
+  const auto format = ParseTraceFormat(a.format);
+  if (!format)
+    return ArgError("--format: '" + a.format + "'; use mooncake, sessions or tokens");
+  a.trace_format = *format;
+  for (size_t begin = 0; begin <= a.policy.size();) {
+    const size_t comma = std::min(a.policy.find(',', begin), a.policy.size());
+    const std::string name = a.policy.substr(begin, comma - begin);
+    const auto policy = ParseEvictionPolicy(name);
+    if (!policy) return ArgError("--policy: '" + name + "'; use lru or slru");
+    a.policies.push_back(*policy);
+    begin = comma + 1;
+  }
+  if (a.policies.size() > 1 && a.sweep.empty()) {
+    return ArgError("--policy: a list of policies needs --sweep");
+  }
+  if (a.price_hit.has_value() != a.price_miss.has_value()) {
+    return ArgError("--price-hit and --price-miss go together");
+  }
+  const bool split = a.host_blocks > 0 || a.nvme_blocks > 0;
+  const int shapes = (a.capacity_blocks > 0) + split + !a.sweep.empty();
+  if (shapes != 1) {
+    return ArgError(
+        "give exactly one of --capacity-blocks, --host-blocks/--nvme-blocks, "
+        "or --sweep");
+  }
+  if (a.capacity_blocks > 0) a.host_blocks = a.capacity_blocks;
+  if (!a.sweep.empty()) {
+    auto points = ParseSweep(a.sweep);
+    if (!points)
+      return ArgError("--sweep: '" + a.sweep + "'; e.g. 1000,2000,4000 or 1000+8000");
+    a.points = *points;
+  }
+  if (a.real) {
+    if (!a.sweep.empty()) return ArgError("--real does not sweep; give one capacity");
+    if (a.host_blocks == 0)
+      return ArgError("--real needs host blocks (--capacity-blocks)");
+    if (a.nvme_bytes > 0 && a.dir.empty()) return ArgError("--nvme-bytes needs --dir");
+    if (a.nvme_blocks > 0) return ArgError("--real sizes NVMe with --nvme-bytes");
+  } else if (!a.dir.empty() || a.nvme_bytes > 0) {
+    return ArgError("--dir and --nvme-bytes are for --real; simulate uses --nvme-blocks");
+  }
+  return 0;
+}
+
+Report BaseReport(const Args& a, const Trace& trace) {
+  Report r;
+  r.trace = a.trace;
+  r.format = a.format;
+  r.block_tokens = trace.block_tokens;
+  r.block_bytes = a.real ? RealBlockBytes(trace.block_tokens)
+                         : a.kv_bytes_per_token * trace.block_tokens;
+  r.distinct_blocks = trace.distinct_references();
+  r.bad_lines = trace.bad_lines;
+  if (a.price_hit) r.prices = Prices{*a.price_hit, *a.price_miss};
+  return r;
+}
+
+int RunSweepMode(const Args& a, const Trace& trace, Report base) {
+  ProgressLine line("sweep runs", !a.no_progress);
+  const std::vector<Report> rows = RunSweep(
+      trace, base, a.points, a.policies, [&](size_t d, size_t t) { line.Update(d, t); });
+  std::ofstream csv(a.csv), plot(a.plot);
+  if (!csv || !plot) {
+    std::cerr << "kvtier-replay: cannot write " << a.csv << " or " << a.plot << "\n";
+    return 1;
+  }
+  WriteSweepCsv(rows, csv);
+  WriteSweepSvg(rows, "kvtier-replay: " + a.trace, plot);
+  WriteSweepCsv(rows, std::cout);
+  std::cout << "wrote " << a.csv << " and " << a.plot << "\n";
+  if (a.json) {
+    nlohmann::json all = {{"sweep", nlohmann::json::array()}};
+    for (const Report& r : rows) all["sweep"].push_back(ToJson(r));
+    std::cout << all.dump() << std::endl;
+  }
+  return 0;
+}
+
+int RunOne(const Args& a, const Trace& trace, Report r,
+           std::chrono::steady_clock::time_point start) {
+  r.config = SimConfig{a.host_blocks, a.nvme_blocks, a.policies[0]};
+  r.policy = EvictionPolicyName(a.policies[0]);
+  {
+    ProgressLine line("replay requests", !a.no_progress);
+    const ProgressFn progress = [&](size_t d, size_t t) { line.Update(d, t); };
+    if (a.real) {
+      r.mode = "real";
+      const RealConfig config{a.host_blocks, a.nvme_bytes, a.dir, a.policies[0]};
+      if (Status s = RunReal(trace, config, r, progress); !s.ok()) {
+        std::cerr << "kvtier-replay: real mode: " << StatusCodeName(s.code()) << ": "
+                  << s.message() << "\n";
+        return 1;
+      }
+    } else {
+      r.sim = Simulate(trace, r.config, progress);
+    }
+  }
+  r.ceiling_hits = CeilingHits(trace);
+  r.belady = BeladyHits(trace, a.host_blocks + a.nvme_blocks);
+  r.seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  PrintTable(r, std::cout);
+  if (a.json) std::cout << ToJson(r).dump() << std::endl;
+  return 0;
+}
+
+int Main(int argc, char** argv) {
+  Args a;
+  CLI::App app{
+      "kvtier-replay: prefix-cache hit rate of a trace on kvtier's own policy code"};
+  app.add_option("--trace", a.trace, "trace file (sessions: file or folder)")->required();
+  app.add_option("--format", a.format, "mooncake | sessions | tokens")
+      ->capture_default_str();
+  app.add_option("--block-tokens", a.block_tokens, "tokens per block (mooncake, tokens)")
+      ->check(CLI::Range(1u, 1u << 20))
+      ->capture_default_str();
+  app.add_option("--capacity-blocks", a.capacity_blocks, "one tier (host) of N blocks")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--host-blocks", a.host_blocks, "host tier blocks (tier split)");
+  app.add_option("--nvme-blocks", a.nvme_blocks,
+                 "NVMe tier blocks (tier split, simulate)");
+  app.add_option("--policy", a.policy, "lru | slru (with --sweep: a list, lru,slru)")
+      ->capture_default_str();
+  app.add_option("--sweep", a.sweep,
+                 "capacities: 1000,2000 or host+nvme splits 1000+8000");
+  app.add_option("--csv", a.csv, "sweep CSV output")->capture_default_str();
+  app.add_option("--plot", a.plot, "sweep SVG plot output")->capture_default_str();
+  app.add_option("--price-hit", a.price_hit, "price per 1M cached input tokens");
+  app.add_option("--price-miss", a.price_miss, "price per 1M recomputed input tokens");
+  app.add_option("--kv-bytes-per-token", a.kv_bytes_per_token,
+                 "KV bytes per token, for bytes read per tier (simulate)")
+      ->capture_default_str();
+  app.add_flag("--json", a.json, "print one JSON object as the last line");
+  app.add_flag("--skip-bad", a.skip_bad, "skip malformed records, count them");
+  app.add_flag("--no-progress", a.no_progress, "no progress line even on a terminal");
+  app.add_flag("--real", a.real,
+               "drive a real Store (host + NVMe) instead of simulating");
+  app.add_option("--dir", a.dir, "real mode: NVMe cache directory");
+  app.add_option("--nvme-bytes", a.nvme_bytes, "real mode: NVMe tier bytes");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    return ArgError(e.what());
+  }
+  if (int rc = Check(a); rc != 0) return rc;
+
+  const auto start = std::chrono::steady_clock::now();
+  Result<Trace> trace =
+      ReadTrace(a.trace, ReadOptions{a.trace_format, a.block_tokens, a.skip_bad});
+  if (!trace.ok()) {
+    std::cerr << "kvtier-replay: " << trace.status().message() << "\n";
+    return 1;
+  }
+  if (trace->bad_lines > 0) {
+    std::cerr << "kvtier-replay: skipped " << trace->bad_lines << " malformed records\n";
+  }
+  Report base = BaseReport(a, *trace);
+  if (!a.sweep.empty()) return RunSweepMode(a, *trace, std::move(base));
+  return RunOne(a, *trace, std::move(base), start);
+}
+
+}  // namespace
+}  // namespace kvtier::replay
+
+int main(int argc, char** argv) { return kvtier::replay::Main(argc, argv); }

@@ -1,0 +1,92 @@
+// Sweep: the runs and their CSV. The SVG plot is in sweep_plot.cc.
+#include "bench/replay/sweep.h"
+
+#include <charconv>
+#include <cstdio>
+#include <map>
+
+#include "lib/index/eviction_order.h"
+
+namespace kvtier::replay {
+namespace {
+
+std::optional<uint64_t> ParseCount(std::string_view text) {
+  uint64_t value = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  return value;
+}
+
+}  // namespace
+
+std::optional<std::vector<SweepPoint>> ParseSweep(std::string_view text) {
+  std::vector<SweepPoint> points;
+  while (!text.empty()) {
+    const size_t comma = text.find(',');
+    const std::string_view item = text.substr(0, comma);
+    text = comma == std::string_view::npos ? std::string_view() : text.substr(comma + 1);
+    const size_t plus = item.find('+');
+    SweepPoint p;
+    const auto host = ParseCount(item.substr(0, plus));
+    if (!host) return std::nullopt;
+    p.host_blocks = *host;
+    if (plus != std::string_view::npos) {
+      const auto nvme = ParseCount(item.substr(plus + 1));
+      if (!nvme) return std::nullopt;
+      p.nvme_blocks = *nvme;
+    }
+    if (p.host_blocks + p.nvme_blocks == 0) return std::nullopt;
+    points.push_back(p);
+  }
+  if (points.empty()) return std::nullopt;
+  return points;
+}
+
+std::vector<Report> RunSweep(const Trace& trace, const Report& base,
+                             const std::vector<SweepPoint>& points,
+                             const std::vector<EvictionPolicy>& policies,
+                             const ProgressFn& progress) {
+  const uint64_t ceiling = CeilingHits(trace);
+  std::map<uint64_t, BoundHits> belady;  // by total capacity
+  std::vector<Report> rows;
+  const size_t runs = points.size() * policies.size();
+  for (const SweepPoint& p : points) {
+    const uint64_t capacity = p.host_blocks + p.nvme_blocks;
+    if (!belady.contains(capacity)) belady[capacity] = BeladyHits(trace, capacity);
+    for (const EvictionPolicy policy : policies) {
+      Report r = base;
+      r.config = SimConfig{p.host_blocks, p.nvme_blocks, policy};
+      r.policy = EvictionPolicyName(policy);
+      r.sim = Simulate(trace, r.config);
+      r.ceiling_hits = ceiling;
+      r.belady = belady[capacity];
+      rows.push_back(r);
+      if (progress) progress(rows.size(), runs);
+    }
+  }
+  return rows;
+}
+
+void WriteSweepCsv(const std::vector<Report>& rows, std::ostream& out) {
+  out << kSweepColumns << '\n';
+  char line[512];
+  for (const Report& r : rows) {
+    uint64_t evictions = 0;
+    for (const TierCounts& c : r.sim.tiers) evictions += c.evictions;
+    std::snprintf(
+        line, sizeof line,
+        "%llu,%llu,%llu,%s,%llu,%.6f,%.6f,%.6f,%.6f,%llu,%llu,%llu,%s\n",
+        static_cast<unsigned long long>(r.config.host_blocks),
+        static_cast<unsigned long long>(r.config.nvme_blocks),
+        static_cast<unsigned long long>(r.config.host_blocks + r.config.nvme_blocks),
+        r.policy.c_str(), static_cast<unsigned long long>(r.sim.requests),
+        HitRateBlocks(r), HitRateTokens(r), BeladyRate(r), CeilingRate(r),
+        static_cast<unsigned long long>(evictions),
+        static_cast<unsigned long long>(r.sim.tiers[1].hits),
+        static_cast<unsigned long long>(r.sim.tiers[2].hits),
+        r.prices ? std::to_string(BlendedPrice(r, *r.prices)).c_str() : "");
+    out << line;
+  }
+}
+
+}  // namespace kvtier::replay

@@ -1,0 +1,174 @@
+// kvtier-replay, the program: the JSON contract (one object, last line of
+// stdout), argument errors exit 2, trace errors exit 1, sweeps write files.
+#include <catch2/catch.hpp>
+
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "tests/replay_support.h"
+
+namespace kvtier::replay {
+namespace {
+
+using kvtier::testing::TempDir;
+using testing::WriteFile;
+
+struct Run {
+  int exit_code = -1;
+  std::string out;  // stdout; stderr goes to err
+  std::string err;
+};
+
+Run Replay(const TempDir& dir, const std::string& args) {
+  const std::string err_path = (dir.path() / "stderr.txt").string();
+  const std::string command =
+      std::string(KVTIER_REPLAY_BIN) + " " + args + " 2>" + err_path;
+  Run run;
+  FILE* pipe = popen(command.c_str(), "r");
+  REQUIRE(pipe != nullptr);
+  char buffer[4096];
+  for (size_t n; (n = fread(buffer, 1, sizeof buffer, pipe)) > 0;)
+    run.out.append(buffer, n);
+  const int status = pclose(pipe);
+  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  std::ifstream err(err_path);
+  run.err.assign(std::istreambuf_iterator<char>(err), std::istreambuf_iterator<char>());
+  return run;
+}
+
+nlohmann::json LastLineJson(const std::string& out) {
+  std::string text = out;
+  while (!text.empty() && text.back() == '\n') text.pop_back();
+  const size_t start = text.rfind('\n');
+  return nlohmann::json::parse(start == std::string::npos ? text
+                                                          : text.substr(start + 1));
+}
+
+TEST_CASE(
+    "cli: --json prints one JSON object as the last line, with the contract's fields",
+    "[replay][cli]") {
+  TempDir dir;
+  const std::string trace = WriteFile(dir, "hand.jsonl", testing::kHandTrace);
+  const Run run =
+      Replay(dir, "--trace " + trace +
+                      " --format mooncake --block-tokens 4 --capacity-blocks 2"
+                      " --policy lru --json --price-hit 0.5 --price-miss 2");
+  INFO(run.err);
+  REQUIRE(run.exit_code == 0);
+  CHECK(run.out.find("hit rate (blocks)") != std::string::npos);  // the table first
+  const nlohmann::json j = LastLineJson(run.out);
+  CHECK(j["requests"] == 5);
+  CHECK(j["hit_rate_blocks"].get<double>() == Approx(2.0 / 9));
+  CHECK(j["hit_rate_tokens"].get<double>() == Approx(8.0 / 34));
+  CHECK(j["ceiling_hit_rate_blocks"].get<double>() == Approx(5.0 / 9));
+  CHECK(j["belady_hit_rate_blocks"].get<double>() == Approx(4.0 / 9));
+  CHECK(j["evictions"] == 4);
+  CHECK(j["tiers"]["host"]["hits"] == 2);
+  CHECK(j["tiers"]["host"]["bytes_read"] == 2 * 4 * 131072);
+  CHECK(j["blended_price"].get<double>() == Approx((8 * 0.5 + 26 * 2.0) / 1e6));
+}
+
+TEST_CASE("cli: argument errors exit 2 with a message", "[replay][cli]") {
+  TempDir dir;
+  const std::string trace = WriteFile(dir, "hand.jsonl", testing::kHandTrace);
+  const auto check = [&](const std::string& args, const std::string& says) {
+    const Run run = Replay(dir, args);
+    INFO(args << " -> " << run.err);
+    CHECK(run.exit_code == 2);
+    CHECK(run.err.find(says) != std::string::npos);
+  };
+  check("--capacity-blocks 2", "--trace");
+  check("--trace " + trace + " --capacity-blocks 2 --policy arc", "--policy");
+  check("--trace " + trace + " --capacity-blocks 2 --format csv", "--format");
+  check("--trace " + trace, "--capacity-blocks");
+  check("--trace " + trace + " --capacity-blocks 2 --sweep 1,2", "exactly one");
+  check("--trace " + trace + " --capacity-blocks x", "--capacity-blocks");
+  check("--trace " + trace + " --capacity-blocks 2 --price-hit 1", "--price-miss");
+  check("--trace " + trace + " --sweep 1,y", "--sweep");
+  check("--trace " + trace + " --capacity-blocks 2 --policy lru,slru", "--sweep");
+  check("--trace " + trace + " --capacity-blocks 2 --dir /tmp", "--real");
+  check("--trace " + trace + " --host-blocks 2 --nvme-blocks 4 --real", "--nvme-bytes");
+  check("--trace " + trace + " --capacity-blocks 2 --bogus", "bogus");
+}
+
+TEST_CASE("cli: a malformed trace exits 1 naming file and line, with skip-bad it goes on",
+          "[replay][cli]") {
+  TempDir dir;
+  const std::string trace =
+      WriteFile(dir, "bad.jsonl", std::string(testing::kHandTrace) + "{oops\n");
+  const Run bad =
+      Replay(dir, "--trace " + trace + " --block-tokens 4 --capacity-blocks 2");
+  CHECK(bad.exit_code == 1);
+  CHECK(bad.err.find(trace + ":6: not valid JSON") != std::string::npos);
+  const Run skip =
+      Replay(dir, "--trace " + trace +
+                      " --block-tokens 4 --capacity-blocks 2 --skip-bad --json");
+  INFO(skip.err);
+  REQUIRE(skip.exit_code == 0);
+  CHECK(LastLineJson(skip.out)["bad_lines"] == 1);
+  CHECK(LastLineJson(skip.out)["requests"] == 5);
+  CHECK(skip.err.find("skipped 1 malformed") != std::string::npos);
+  CHECK(skip.err.find('\r') == std::string::npos);  // no progress line into a pipe
+}
+
+TEST_CASE("cli: an empty trace reports zero requests", "[replay][cli]") {
+  TempDir dir;
+  const std::string trace = WriteFile(dir, "empty.jsonl", "");
+  const Run run = Replay(dir, "--trace " + trace + " --capacity-blocks 2 --json");
+  REQUIRE(run.exit_code == 0);
+  const nlohmann::json j = LastLineJson(run.out);
+  CHECK(j["requests"] == 0);
+  CHECK(j["hit_rate_blocks"] == 0.0);
+}
+
+TEST_CASE("cli: --sweep writes the CSV and the SVG plot", "[replay][cli][sweep]") {
+  TempDir dir;
+  const std::string trace = WriteFile(dir, "hand.jsonl", testing::kHandTrace);
+  const std::string csv = (dir.path() / "s.csv").string();
+  const std::string svg = (dir.path() / "s.svg").string();
+  const Run run = Replay(dir, "--trace " + trace +
+                                  " --block-tokens 4 --sweep 1,2,4 "
+                                  "--policy lru,slru --csv " +
+                                  csv + " --plot " + svg + " --json");
+  INFO(run.err);
+  REQUIRE(run.exit_code == 0);
+  std::ifstream in(csv);
+  std::string header;
+  std::getline(in, header);
+  CHECK(header.rfind("host_blocks,nvme_blocks,capacity_blocks,policy,", 0) == 0);
+  int rows = 0;
+  for (std::string line; std::getline(in, line);) ++rows;
+  CHECK(rows == 6);
+  std::ifstream plot(svg);
+  std::stringstream text;
+  text << plot.rdbuf();
+  CHECK(text.str().find("</svg>") != std::string::npos);
+  CHECK(LastLineJson(run.out)["sweep"].size() == 6);
+}
+
+TEST_CASE("cli: --real with --dir and NVMe bytes says NotSupported and exits non-zero",
+          "[replay][cli][real]") {
+  TempDir dir;
+  const std::string trace = WriteFile(dir, "hand.jsonl", testing::kHandTrace);
+  const Run run = Replay(dir, "--trace " + trace +
+                                  " --block-tokens 4 --capacity-blocks 2 "
+                                  "--real --dir " +
+                                  dir.path().string() + " --nvme-bytes 1048576");
+  CHECK(run.exit_code == 1);
+  CHECK(run.err.find("NotSupported") != std::string::npos);
+  const Run host = Replay(dir, "--trace " + trace +
+                                   " --block-tokens 4 --capacity-blocks 2 "
+                                   "--real --json");
+  INFO(host.err);
+  REQUIRE(host.exit_code == 0);
+  CHECK(LastLineJson(host.out)["mode"] == "real");
+  CHECK(LastLineJson(host.out)["hit_rate_blocks"].get<double>() == Approx(2.0 / 9));
+}
+
+}  // namespace
+}  // namespace kvtier::replay
