@@ -376,6 +376,59 @@ TEST_CASE("the AVX2 and scalar kernels decode any code byte identically",
   }
 }
 
+// Groups led by the code range's end (448 or 127) have inverse scale 1, so
+// every other value is quantized as given: here every rounding tie and its
+// float neighbours.
+KvData TieGroups(Codec c) {
+  std::vector<float> ties;
+  if (c == Codec::kFp8) {
+    for (int code = 0; code < 0x7E; ++code) {
+      const float a = cm::E4M3ToFloat(static_cast<uint8_t>(code));
+      const float b = cm::E4M3ToFloat(static_cast<uint8_t>(code + 1));
+      ties.push_back(a + (b - a) / 2);
+    }
+  } else {
+    for (int q = -127; q < 127; ++q) ties.push_back(q + 0.5f);
+  }
+  std::vector<float> v;
+  const float lead = c == Codec::kFp8 ? 448.0f : 127.0f;
+  for (float t : ties) {
+    for (float x : {t, std::nextafter(t, -1e9f), std::nextafter(t, 1e9f)}) {
+      for (float signed_x : {x, -x}) {
+        if (v.size() % 16 == 0) v.push_back(lead);
+        v.push_back(signed_x);
+      }
+    }
+  }
+  while (v.size() % 16 != 0) v.push_back(0.0f);
+  KvData d;
+  d.dtype = DType::kFp32;
+  d.head_dim = 16;
+  testing::SetValues(&d, v);
+  return d;
+}
+
+TEST_CASE("every rounding tie is broken the same way, to even, on both paths",
+          "[codec][kernels]") {
+  for (Codec c : {Codec::kInt8, Codec::kFp8}) {
+    const KvData d = TieGroups(c);
+    const Encoded es = Encode(internal::ScalarCodecKernels(), c, d);
+    for (size_t g = 0; g < d.groups(); ++g) REQUIRE(es.scale(g) == 1.0f);
+    for (size_t i = 0; i < d.values.size(); ++i) {
+      const float x = d.values[i];
+      const uint8_t want =
+          c == Codec::kFp8 ? cm::FloatToE4M3(x)
+                           : static_cast<uint8_t>(static_cast<int8_t>(std::nearbyint(x)));
+      INFO(internal::CodecName(c) << " x " << x);
+      REQUIRE(es.codes[i] == want);
+    }
+    const CodecKernels* avx2 = internal::Avx2CodecKernels();
+    if (avx2 == nullptr) continue;
+    const Encoded ev = Encode(*avx2, c, d);
+    REQUIRE(ev.codes == es.codes);
+  }
+}
+
 // ---- the stored size -------------------------------------------------------------
 
 TEST_CASE("a segment stores its codes then one float scale per group",

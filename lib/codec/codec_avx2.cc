@@ -76,48 +76,54 @@ inline void StoreValue(uint8_t* p, float v) {
 
 // ---- the group scale ----------------------------------------------------------
 
-inline float HorizontalMax(__m256 v) {
-  __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  m = _mm_max_ps(m, _mm_movehl_ps(m, m));
-  m = _mm_max_ss(m, _mm_shuffle_ps(m, m, 1));
-  return _mm_cvtss_f32(m);
-}
-
-// FiniteAbs and the max over a group, eight lanes at a time. max is exact,
-// so the order of the reduction cannot change the result.
+// The group's largest |x| as float bits: for non-negative floats, integer
+// order is float order, and NaN/Inf compare above every finite value, so
+// one integer max per eight values finds both the absmax and whether the
+// group holds anything non-finite.
 template <DType D>
-float FiniteAbsmax(const uint8_t* src, uint32_t n) {
-  const __m256 abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF));
-  const __m256 flt_max = _mm256_set1_ps(0x1.fffffep127f);
-  __m256 m = _mm256_setzero_ps();
+uint32_t MaxAbsBits(const uint8_t* src, uint32_t n) {
+  const __m256i abs_mask = _mm256_set1_epi32(0x7FFFFFFF);
+  __m256i m = _mm256_setzero_si256();
   uint32_t i = 0;
   for (; i + 8 <= n; i += 8) {
-    const __m256 a = _mm256_and_ps(Load8<D>(src + i * kElemBytes<D>), abs_mask);
-    m = _mm256_max_ps(m, _mm256_and_ps(a, _mm256_cmp_ps(a, flt_max, _CMP_LE_OQ)));
+    const __m256i a = _mm256_and_si256(
+        _mm256_castps_si256(Load8<D>(src + i * kElemBytes<D>)), abs_mask);
+    m = _mm256_max_epi32(m, a);
   }
-  float fm = HorizontalMax(m);
+  __m128i h = _mm_max_epi32(_mm256_castsi256_si128(m), _mm256_extracti128_si256(m, 1));
+  h = _mm_max_epi32(h, _mm_shuffle_epi32(h, 0x4E));
+  h = _mm_max_epi32(h, _mm_shuffle_epi32(h, 0xB1));
+  uint32_t bits = static_cast<uint32_t>(_mm_cvtsi128_si32(h));
   for (; i < n; ++i) {
-    const float a = FiniteAbs(LoadValue<D>(src + i * kElemBytes<D>));
-    fm = a > fm ? a : fm;
+    const uint32_t a = FloatBits(LoadValue<D>(src + i * kElemBytes<D>)) & 0x7FFFFFFFu;
+    bits = a > bits ? a : bits;
   }
-  return fm;
+  return bits;
 }
 
-// ScaleAndClamp then RoundEven, eight lanes.
-inline __m256 ScaleClampRound(__m256 x, __m256 inv, __m256 limit, bool round) {
+// FiniteAbs and the max over a group that holds NaN or Inf (rare).
+template <DType D>
+float FiniteAbsmaxSlow(const uint8_t* src, uint32_t n) {
+  float m = 0.0f;
+  for (uint32_t i = 0; i < n; ++i) {
+    const float a = FiniteAbs(LoadValue<D>(src + i * kElemBytes<D>));
+    m = a > m ? a : m;
+  }
+  return m;
+}
+
+// ScaleAndClamp, eight lanes, for groups that hold NaN or Inf.
+inline __m256 ScaleClamp(__m256 x, __m256 inv, float limit) {
   __m256 p = _mm256_mul_ps(x, inv);
   p = _mm256_and_ps(p, _mm256_cmp_ps(p, p, _CMP_ORD_Q));  // NaN -> +0
-  p = _mm256_min_ps(_mm256_max_ps(p, _mm256_sub_ps(_mm256_setzero_ps(), limit)), limit);
-  if (!round) return p;
-  const __m256 magic = _mm256_set1_ps(12582912.0f);
-  return _mm256_sub_ps(_mm256_add_ps(p, magic), magic);
+  return _mm256_min_ps(_mm256_max_ps(p, _mm256_set1_ps(-limit)), _mm256_set1_ps(limit));
 }
 
 // ---- int8 ---------------------------------------------------------------------
 
-inline __m256i Int8Codes8(__m256 x, __m256 inv) {
-  return _mm256_cvttps_epi32(ScaleClampRound(x, inv, _mm256_set1_ps(kInt8Max), true));
-}
+// Rounded code values as int32. cvtps rounds to nearest even (the default
+// MXCSR), exactly as RoundEven does for |p| <= 127.
+inline __m256i Int8Codes8(__m256 p) { return _mm256_cvtps_epi32(p); }
 
 // Eight int32 lanes to eight bytes: int8 codes (-127..127) pack with signed
 // saturation, FP8 codes (0..254) with unsigned; neither ever saturates.
@@ -129,26 +135,43 @@ inline void StoreBytes8(uint8_t* out, __m256i v) {
   _mm_storel_epi64(reinterpret_cast<__m128i*>(out), b);
 }
 
+// 4 x 8 int32 lanes to 32 bytes, in order.
+template <Codec C>
+inline void StoreBytes32(uint8_t* out, __m256i a, __m256i b, __m256i c, __m256i d) {
+  const __m256i ab = _mm256_packs_epi32(a, b);  // a0-3 b0-3 | a4-7 b4-7
+  const __m256i cd = _mm256_packs_epi32(c, d);
+  const __m256i bytes =
+      C == Codec::kInt8 ? _mm256_packs_epi16(ab, cd) : _mm256_packus_epi16(ab, cd);
+  // a0-3 b0-3 c0-3 d0-3 | a4-7 b4-7 c4-7 d4-7 -> a b c d
+  const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(out),
+                      _mm256_permutevar8x32_epi32(bytes, order));
+}
+
 // ---- FP8 E4M3 -----------------------------------------------------------------
 
-inline __m256i Fp8Codes8(__m256 x, __m256 inv) {
-  const __m256 y = ScaleClampRound(x, inv, _mm256_set1_ps(kFp8Max), false);
+// FloatToE4M3, eight lanes, letting the float adder do the rounding: with
+// E = max(exponent field of |y|, that of 2^-6) and m = 2^(E - 127 + 20),
+// |y| + m rounds |y| to the E4M3 grid at |y|'s binade (ulp 2^(E-127-3);
+// the clamp at 2^-6 gives the subnormal grid 2^-9), ties to even, and
+// bits(|y| + m) - bits(m) = k is |y| in those ulps. The code is then
+// ((E - 121) << 3) + k, carries included. Same result as FloatToE4M3's
+// integer rounding (tests compare every path).
+// REQUIRES |y| <= 448.0001 (ScaleAndClamp's result, or the product of a
+// finite group's value and its inverse scale: both round to at most 0x7E).
+inline __m256i Fp8Codes8(__m256 y) {
   const __m256i u = _mm256_castps_si256(y);
+  const __m256 a = _mm256_and_ps(y, _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF)));
+  const __m256i e = _mm256_max_epi32(_mm256_and_si256(u, _mm256_set1_epi32(0x7F800000)),
+                                     _mm256_set1_epi32(121 << 23));
+  const __m256i m = _mm256_add_epi32(e, _mm256_set1_epi32(20 << 23));
+  const __m256i k =
+      _mm256_sub_epi32(_mm256_castps_si256(_mm256_add_ps(a, _mm256_castsi256_ps(m))), m);
+  const __m256i code = _mm256_add_epi32(
+      _mm256_sub_epi32(_mm256_srli_epi32(e, 20), _mm256_set1_epi32(121 << 3)), k);
   const __m256i sign =
       _mm256_and_si256(_mm256_srli_epi32(u, 24), _mm256_set1_epi32(0x80));
-  const __m256i a = _mm256_and_si256(u, _mm256_set1_epi32(0x7FFFFFFF));
-  const __m256i lsb = _mm256_and_si256(_mm256_srli_epi32(a, 20), _mm256_set1_epi32(1));
-  const __m256i normal = _mm256_srli_epi32(
-      _mm256_sub_epi32(
-          _mm256_add_epi32(_mm256_add_epi32(a, _mm256_set1_epi32(0x7FFFF)), lsb),
-          _mm256_set1_epi32(120 << 23)),
-      20);
-  const __m256 magic = _mm256_set1_ps(12582912.0f);
-  const __m256 sub_f = _mm256_mul_ps(_mm256_castsi256_ps(a), _mm256_set1_ps(512.0f));
-  const __m256i sub =
-      _mm256_cvttps_epi32(_mm256_sub_ps(_mm256_add_ps(sub_f, magic), magic));
-  const __m256i is_normal = _mm256_cmpgt_epi32(a, _mm256_set1_epi32(0x3C7FFFFF));
-  return _mm256_or_si256(_mm256_blendv_epi8(sub, normal, is_normal), sign);
+  return _mm256_or_si256(code, sign);
 }
 
 inline __m256 Fp8Values8(__m128i codes8) {  // E4M3ToFloat, eight lanes
@@ -167,25 +190,63 @@ inline __m256 Fp8Values8(__m128i codes8) {  // E4M3ToFloat, eight lanes
 
 // ---- group loops ------------------------------------------------------------------
 
+template <Codec C>
+inline __m256i Codes8(__m256 p) {
+  return C == Codec::kInt8 ? Int8Codes8(p) : Fp8Codes8(p);
+}
+
+// One group whose values are all finite: |x * inv| cannot pass the code
+// range or be NaN, so ScaleAndClamp is a plain multiply.
+template <DType D, Codec C>
+void QuantizeFinite(const uint8_t* src, uint32_t n, float inv, uint8_t* codes) {
+  const __m256 vinv = _mm256_set1_ps(inv);
+  auto codes8 = [&](uint32_t i) {
+    return Codes8<C>(_mm256_mul_ps(Load8<D>(src + i * kElemBytes<D>), vinv));
+  };
+  uint32_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    StoreBytes32<C>(codes + i, codes8(i), codes8(i + 8), codes8(i + 16), codes8(i + 24));
+  }
+  for (; i + 8 <= n; i += 8) StoreBytes8<C>(codes + i, codes8(i));
+  for (; i < n; ++i) {
+    const float x = LoadValue<D>(src + i * kElemBytes<D>);
+    codes[i] = C == Codec::kInt8 ? static_cast<uint8_t>(QuantizeInt8(x, inv))
+                                 : QuantizeFp8(x, inv);
+  }
+}
+
+// One group holding NaN or Inf: the full rule.
+template <DType D, Codec C>
+void QuantizeAny(const uint8_t* src, uint32_t n, float inv, uint8_t* codes) {
+  const __m256 vinv = _mm256_set1_ps(inv);
+  const float limit = C == Codec::kInt8 ? kInt8Max : kFp8Max;
+  uint32_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 p = ScaleClamp(Load8<D>(src + i * kElemBytes<D>), vinv, limit);
+    StoreBytes8<C>(codes + i, Codes8<C>(p));
+  }
+  for (; i < n; ++i) {
+    const float x = LoadValue<D>(src + i * kElemBytes<D>);
+    codes[i] = C == Codec::kInt8 ? static_cast<uint8_t>(QuantizeInt8(x, inv))
+                                 : QuantizeFp8(x, inv);
+  }
+}
+
 template <DType D, Codec C>
 void EncodeT(uint32_t n, size_t groups, const uint8_t* src, uint8_t* codes,
              uint8_t* scales) {
   for (size_t g = 0; g < groups; ++g, src += n * kElemBytes<D>, codes += n) {
-    const float absmax = GroupAbsmax(FiniteAbsmax<D>(src, n));
+    const uint32_t max_bits = MaxAbsBits<D>(src, n);
+    const bool finite = max_bits < 0x7F800000u;
+    const float absmax =
+        GroupAbsmax(finite ? BitsFloat(max_bits) : FiniteAbsmaxSlow<D>(src, n));
     const float scale = C == Codec::kInt8 ? Int8Scale(absmax) : Fp8Scale(absmax);
     const float inv = C == Codec::kInt8 ? Int8Inverse(absmax) : Fp8Inverse(absmax);
     std::memcpy(scales + 4 * g, &scale, 4);
-    const __m256 vinv = _mm256_set1_ps(inv);
-    uint32_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-      const __m256 x = Load8<D>(src + i * kElemBytes<D>);
-      StoreBytes8<C>(codes + i,
-                     C == Codec::kInt8 ? Int8Codes8(x, vinv) : Fp8Codes8(x, vinv));
-    }
-    for (; i < n; ++i) {
-      const float x = LoadValue<D>(src + i * kElemBytes<D>);
-      codes[i] = C == Codec::kInt8 ? static_cast<uint8_t>(QuantizeInt8(x, inv))
-                                   : QuantizeFp8(x, inv);
+    if (finite) {
+      QuantizeFinite<D, C>(src, n, inv, codes);
+    } else {
+      QuantizeAny<D, C>(src, n, inv, codes);
     }
   }
 }
