@@ -5,15 +5,22 @@
 // and destination span 512 MiB of fp16 and its stored form, so every
 // iteration streams from memory, like bm_memcpy.cc. The *Scalar variants
 // time the baseline-ISA kernels a CPU without AVX2 would run.
+// BM_HostSave{Int8,Fp8} / BM_HostLoad{Int8,Fp8}: the same block through an
+// 8-bit host tier (encode + XXH3 of the stored bytes + header, and back),
+// to be read against BM_HostSave / BM_HostLoad (raw) and BM_Memcpy.
 #include <benchmark/benchmark.h>
 
 #include <cstdlib>
 #include <cstring>
+#include <map>
+#include <memory>
 #include <vector>
 
+#include "backends/host/host_tier.h"
 #include "lib/codec/block_codec.h"
 #include "lib/codec/codec_kernels.h"
 #include "lib/codec/codec_math.h"
+#include "lib/stored_block.h"
 
 namespace kvtier {
 namespace {
@@ -114,6 +121,100 @@ void BM_Fp8EncodeScalar(benchmark::State& s) {
 void BM_Fp8DecodeScalar(benchmark::State& s) {
   Decode(s, Codec::kFp8, internal::ScalarCodecKernels());
 }
+
+// ---- through the host tier: encode + checksum + header, and back ----------
+
+constexpr size_t kSegmentsPerBlock = 64;  // as bm_host.cc: 32 layers, K and V
+
+std::vector<Segment> BlockSegments(const uint8_t* base, size_t block, size_t j) {
+  std::vector<Segment> segs(kSegmentsPerBlock);
+  const size_t seg = block / kSegmentsPerBlock;
+  for (size_t s = 0; s < kSegmentsPerBlock; ++s) {
+    segs[s] = Segment{const_cast<uint8_t*>(base) + j * block + s * seg, seg};
+  }
+  return segs;
+}
+
+// A host tier of 256 MiB (it holds about 512 MiB of fp16) per codec and size.
+internal::HostTier* TierFor(Codec codec, size_t block) {
+  static std::map<std::pair<Codec, size_t>, std::unique_ptr<internal::HostTier>> tiers;
+  auto& tier = tiers[{codec, block}];
+  if (!tier) {
+    KvLayout layout;
+    layout.num_layers = 32;
+    layout.kv_heads = 1;
+    layout.head_dim = kHeadDim;
+    layout.block_tokens = static_cast<uint32_t>(block / kSegmentsPerBlock / kGroupBytes);
+    internal::HostTierConfig config;
+    config.capacity_bytes = kWorkingSetBytes / 2;
+    config.codec = internal::BlockCodec::For(codec, layout);
+    config.slot_bytes =
+        internal::StoredBlockBytes(internal::StoredPayloadBytes(layout, codec));
+    config.lock_memory = false;
+    auto created = internal::HostTier::Create(config);
+    if (created.ok()) tier = std::move(created).value();
+  }
+  return tier.get();
+}
+
+BlockHash HashOf(size_t slot) {
+  return BlockHash{slot * 0x9E3779B97F4A7C15ull + 1, slot};
+}
+
+void HostSave(benchmark::State& state, Codec codec) {
+  const size_t block = static_cast<size_t>(state.range(0));
+  internal::HostTier* tier = TierFor(codec, block);
+  if (tier == nullptr) return state.SkipWithError("HostTier::Create failed");
+  const size_t blocks = kWorkingSetBytes / block;
+  size_t i = 0;
+  for (auto _ : state) {
+    const uint32_t slot = static_cast<uint32_t>(i % tier->slot_count());
+    if (!tier->Write(slot, HashOf(slot), BlockSegments(Fp16Memory(), block, i % blocks))
+             .ok()) {
+      state.SkipWithError("HostTier::Write failed");
+      break;
+    }
+    ++i;
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * block));
+}
+
+void HostLoad(benchmark::State& state, Codec codec) {
+  const size_t block = static_cast<size_t>(state.range(0));
+  internal::HostTier* tier = TierFor(codec, block);
+  if (tier == nullptr) return state.SkipWithError("HostTier::Create failed");
+  const size_t blocks = kWorkingSetBytes / block;
+  for (uint32_t s = 0; s < tier->slot_count(); ++s) {
+    if (!tier->Write(s, HashOf(s), BlockSegments(Fp16Memory(), block, s % blocks)).ok()) {
+      return state.SkipWithError("HostTier::Write failed while filling");
+    }
+  }
+  static uint8_t* engine = [] {
+    auto* m = static_cast<uint8_t*>(std::aligned_alloc(4096, kWorkingSetBytes));
+    std::memset(m, 0, kWorkingSetBytes);
+    return m;
+  }();
+  size_t i = 0;
+  for (auto _ : state) {
+    const uint32_t slot = static_cast<uint32_t>(i % tier->slot_count());
+    if (!tier->Read(slot, HashOf(slot), BlockSegments(engine, block, i % blocks)).ok()) {
+      state.SkipWithError("HostTier::Read failed");
+      break;
+    }
+    ++i;
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * block));
+}
+
+void BM_HostSaveInt8(benchmark::State& s) { HostSave(s, Codec::kInt8); }
+void BM_HostLoadInt8(benchmark::State& s) { HostLoad(s, Codec::kInt8); }
+void BM_HostSaveFp8(benchmark::State& s) { HostSave(s, Codec::kFp8); }
+void BM_HostLoadFp8(benchmark::State& s) { HostLoad(s, Codec::kFp8); }
+
+BENCHMARK(BM_HostSaveInt8)->Arg(1 << 20);
+BENCHMARK(BM_HostLoadInt8)->Arg(1 << 20);
+BENCHMARK(BM_HostSaveFp8)->Arg(1 << 20);
+BENCHMARK(BM_HostLoadFp8)->Arg(1 << 20);
 
 BENCHMARK(BM_Int8Encode)->Arg(256 << 10)->Arg(1 << 20)->Arg(2 << 20);
 BENCHMARK(BM_Int8Decode)->Arg(256 << 10)->Arg(1 << 20)->Arg(2 << 20);

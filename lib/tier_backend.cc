@@ -65,7 +65,7 @@ Status CheckRequest(const TierBackend& tier, uint32_t slot,
       return InvalidArgument(Where(tier) + "segment " + std::to_string(i) +
                              ": null data");
     }
-    if (seg.bytes % codec.GroupBytes() != 0) {
+    if (!codec.raw() && seg.bytes % codec.GroupBytes() != 0) {
       return InvalidArgument(Where(tier) + "segment " + std::to_string(i) + ": " +
                              std::to_string(seg.bytes) + " bytes is not whole " +
                              CodecName(codec.codec()) + " groups of " +

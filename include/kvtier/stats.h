@@ -41,7 +41,7 @@ struct StoreStats {
   uint64_t lookup_hit_blocks = 0;  // blocks in the returned prefixes
   uint64_t loads = 0;
   uint64_t load_blocks = 0;        // blocks asked for
-  uint64_t load_hit_blocks = 0;    // blocks delivered byte-exact
+  uint64_t load_hit_blocks = 0;    // blocks delivered (verified; decoded if 8-bit)
   uint64_t saves = 0;
   uint64_t save_blocks = 0;        // blocks offered
   uint64_t save_new_blocks = 0;    // stored for the first time
