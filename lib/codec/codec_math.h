@@ -5,8 +5,9 @@
 //
 // Rules every path follows (pinned by tests/codec_test.cc):
 //  - A group's absmax is the largest |x| over its *finite* values.
-//  - absmax below kMinAbsmax (2^-100) counts as 0: scale 0, every code 0,
-//    so an all-zero group decodes to exact zeros and never to NaN.
+//  - absmax below kMinAbsmax (2^-100) counts as 0: scale 0, every code a zero,
+//    so an all-zero group decodes to exact zeros and never to NaN (fp8 keeps
+//    the sign of a negative value as -0).
 //  - x is quantized as x * inv (inv = 127/absmax or 448/absmax; 0 when the
 //    scale is 0). A NaN product (NaN input; Inf times inv 0) becomes 0; the
 //    product is clamped to +-127 (int8) or +-448 (fp8), so +-Inf saturates
