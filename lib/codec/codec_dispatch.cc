@@ -8,9 +8,11 @@ namespace kvtier::internal {
 extern const CodecKernels kAvx2CodecKernels;  // codec_avx2.cc
 
 const CodecKernels* Avx2CodecKernels() {
-  static const bool supported = __builtin_cpu_supports("avx2") &&
-                                __builtin_cpu_supports("f16c") &&
-                                __builtin_cpu_supports("fma");
+  static const bool supported = [] {
+    __builtin_cpu_init();  // needed if the first call runs in a static initializer
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("f16c") &&
+           __builtin_cpu_supports("fma");
+  }();
   return supported ? &kAvx2CodecKernels : nullptr;
 }
 #else
