@@ -26,15 +26,14 @@ StoreImpl::StoreImpl(const Options& options, TierBackends backends,
                      bool host_memory_locked)
     : Store(options.layout,
             PrefixHasher(Namespace{options.model_id, options.layout.Fingerprint(),
-                                   options.CodecTag(), options.rank,
-                                   options.tenant_salt},
+                                   options.CodecTag(), options.rank, options.tenant_salt},
                          options.layout.block_tokens)),
       backends_(std::move(backends)),
       host_memory_locked_(host_memory_locked),
       segments_per_block_(options.layout.SegmentsPerBlock()),
       segment_bytes_(options.layout.SegmentBytes()),
       index_(BudgetsOf(backends_), options.eviction) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   for (int t = 0; t < kNumTiers; ++t) {
     if (backends_[t]) slots_[t].emplace(backends_[t]->slot_count());
   }
@@ -65,8 +64,9 @@ Status StoreImpl::CheckSegments(std::span<const Segment> segments, size_t blocks
                              std::to_string(segment_bytes_) + " bytes");
     }
     if (s.kind == MemoryKind::kDevice) {
-      return NotSupported(where + ".kind: device memory needs the GPU tier, which "
-                                  "this build does not have");
+      return NotSupported(where +
+                          ".kind: device memory needs the GPU tier, which "
+                          "this build does not have");
     }
   }
   return Status::Ok();
@@ -77,7 +77,7 @@ Status StoreImpl::CheckSegments(std::span<const Segment> segments, size_t blocks
 LookupResult StoreImpl::Lookup(std::span<const BlockHash> chain) {
   PrefixInfo info;
   {
-    absl::ReaderMutexLock lock(&mu_);
+    ReaderMutexLock lock(&mu_);
     info = index_.LongestPrefix(chain);
   }
   lookups_.fetch_add(1, std::memory_order_relaxed);
@@ -111,7 +111,7 @@ Result<LoadResult> StoreImpl::Load(std::span<const BlockHash> chain,
 
 std::vector<StoreImpl::SlotWork> StoreImpl::PinPrefix(std::span<const BlockHash> chain) {
   std::vector<SlotWork> pinned;
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   for (size_t i = 0; i < chain.size(); ++i) {
     const std::optional<Tier> tier = index_.FastestReadyTier(chain[i]);
     if (!tier) break;
@@ -125,9 +125,9 @@ size_t StoreImpl::ReadPinned(std::span<const BlockHash> chain,
                              std::span<const Segment> dst,
                              const std::vector<SlotWork>& pinned, Status* failure) {
   for (const SlotWork& w : pinned) {
-    Status s = backend(w.tier)->Read(w.slot, chain[w.block],
-                                     dst.subspan(w.block * segments_per_block_,
-                                                 segments_per_block_));
+    Status s = backend(w.tier)->Read(
+        w.slot, chain[w.block],
+        dst.subspan(w.block * segments_per_block_, segments_per_block_));
     if (!s.ok()) {
       *failure = std::move(s);
       return w.block;
@@ -139,7 +139,7 @@ size_t StoreImpl::ReadPinned(std::span<const BlockHash> chain,
 void StoreImpl::FinishLoad(std::span<const BlockHash> chain,
                            const std::vector<SlotWork>& pinned, size_t loaded,
                            const Status& failure) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   for (const SlotWork& w : pinned) index_.Unpin(chain[w.block], w.tier);
   for (size_t i = 0; i < loaded; ++i) {
     ++tier_counters_[static_cast<int>(pinned[i].tier)].hits;
@@ -149,7 +149,8 @@ void StoreImpl::FinishLoad(std::span<const BlockHash> chain,
     // so drop it (unless another reader still holds it; the last one drops).
     const SlotWork& bad = pinned[loaded];
     const BlockHash& h = chain[bad.block];
-    if (!index_.IsPinned(h, bad.tier)) FreeSlotLocked(bad.tier, index_.Remove(bad.tier, h));
+    if (!index_.IsPinned(h, bad.tier))
+      FreeSlotLocked(bad.tier, index_.Remove(bad.tier, h));
   }
   index_.TouchChain(chain.first(loaded));
 }
@@ -191,7 +192,7 @@ std::vector<StoreImpl::SlotWork> StoreImpl::ReserveSlots(std::span<const BlockHa
                                                          SaveResult* result) {
   const Tier tier = SaveTier();
   std::vector<SlotWork> work;
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   for (size_t i = first_block; i < chain.size(); ++i) {
     if (index_.IsPresent(chain[i], tier)) {
       ++result->refreshed;
@@ -209,7 +210,8 @@ std::vector<StoreImpl::SlotWork> StoreImpl::ReserveSlots(std::span<const BlockHa
   return work;
 }
 
-std::optional<uint32_t> StoreImpl::AdmitLocked(Tier tier, std::span<const BlockHash> chain,
+std::optional<uint32_t> StoreImpl::AdmitLocked(Tier tier,
+                                               std::span<const BlockHash> chain,
                                                size_t block) {
   std::optional<std::vector<Eviction>> evicted = index_.MakeRoom(tier, 1);
   if (!evicted) return std::nullopt;
@@ -233,7 +235,7 @@ void StoreImpl::FreeSlotLocked(Tier tier, uint32_t slot) {
 void StoreImpl::FinishSave(std::span<const BlockHash> chain,
                            const std::vector<SlotWork>& work,
                            const std::vector<Status>& written, SaveResult* result) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   for (size_t k = 0; k < work.size(); ++k) {
     const SlotWork& w = work[k];
     if (written[k].ok()) {
@@ -254,7 +256,7 @@ void StoreImpl::FinishSave(std::span<const BlockHash> chain,
 StoreStats StoreImpl::Stats() const {
   StoreStats s;
   {
-    absl::ReaderMutexLock lock(&mu_);
+    ReaderMutexLock lock(&mu_);
     for (int t = 0; t < kNumTiers; ++t) {
       const TierBackend* b = backends_[t].get();
       if (b == nullptr) continue;

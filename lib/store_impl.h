@@ -22,9 +22,9 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
 #include "kvtier/store.h"
 #include "lib/index/block_index.h"
+#include "lib/mutex.h"
 #include "lib/slot_allocator.h"
 #include "lib/tier_backend.h"
 
@@ -90,7 +90,7 @@ class StoreImpl final : public Store {
   const size_t segments_per_block_;
   const size_t segment_bytes_;
 
-  mutable absl::Mutex mu_;
+  mutable Mutex mu_;
   BlockIndex index_ ABSL_GUARDED_BY(mu_);
   std::array<std::optional<SlotAllocator>, kNumTiers> slots_ ABSL_GUARDED_BY(mu_);
   std::array<TierCounters, kNumTiers> tier_counters_ ABSL_GUARDED_BY(mu_);
