@@ -52,8 +52,9 @@ struct LookupResult {
 struct LoadResult {
   // Blocks 0..blocks-1 of the requested prefix were written into their
   // destination segments: byte-exact from a raw tier; from an int8/fp8 tier,
-  // the decode of exactly what was stored (options.h, Codec). Segments of later blocks are unspecified
-  // (partially written, possibly); the engine recomputes them.
+  // the decode of exactly what was stored (options.h, Codec). Segments of
+  // later blocks are unspecified (partially written, possibly); the engine
+  // recomputes them.
   size_t blocks = 0;
 };
 
