@@ -277,6 +277,9 @@ StoreStats StoreImpl::Stats() const {
       ts.io_errors = b->io_errors();
       ts.bytes_written = b->bytes_written();
       ts.bytes_read = b->bytes_read();
+      ts.codec = b->codec();
+      ts.logical_bytes_written = b->logical_bytes_written();
+      ts.logical_bytes_read = b->logical_bytes_read();
     }
   }
   s.lookups = lookups_.load(std::memory_order_relaxed);

@@ -1,38 +1,26 @@
 // Store::Open: validates Options once, builds the tiers this build has, and
 // refuses (NotSupported) the ones it does not — never a silent fallback.
+#include <array>
 #include <memory>
 #include <string>
 
 #include "backends/host/host_tier.h"
-#include "lib/stored_block.h"
+#include "lib/codec/block_codec.h"
 #include "lib/store_impl.h"
+#include "lib/stored_block.h"
 
 namespace kvtier {
 namespace internal {
 namespace {
 
-const char* CodecName(Codec c) {
-  switch (c) {
-    case Codec::kRaw: return "raw";
-    case Codec::kInt8: return "int8";
-    case Codec::kFp8: return "fp8";
-  }
-  return "unknown";
-}
-
-Status CheckCodec(Codec codec, const char* field) {
-  if (codec == Codec::kRaw) return Status::Ok();
-  if (codec == Codec::kInt8 || codec == Codec::kFp8) {
-    return NotSupported(std::string(field) + ": the " + CodecName(codec) +
-                        " codec is not built yet; use raw");
-  }
-  return InvalidArgument(std::string(field) + ": unknown codec " +
-                         std::to_string(static_cast<int>(codec)));
-}
-
-size_t HostSlotBytes(const KvLayout& layout) {
-  const size_t bytes = StoredBlockBytes(layout.BlockBytes());
+size_t HostSlotBytes(const KvLayout& layout, Codec codec) {
+  const size_t bytes = StoredBlockBytes(StoredPayloadBytes(layout, codec));
   return (bytes + 63) / 64 * 64;
+}
+
+// The codec each tier's options ask for, indexed by Tier.
+std::array<Codec, kNumTiers> TierCodecs(const Options& o) {
+  return {o.gpu.codec, o.host.codec, o.nvme.codec};
 }
 
 }  // namespace
@@ -56,14 +44,22 @@ Status ValidateOptions(const Options& o) {
     return NotSupported(
         "options.nvme.capacity_bytes: the NVMe tier is not built yet; set it to 0");
   }
-  if (Status s = CheckCodec(o.gpu.codec, "options.gpu.codec"); !s.ok()) return s;
-  if (Status s = CheckCodec(o.host.codec, "options.host.codec"); !s.ok()) return s;
-  if (Status s = CheckCodec(o.nvme.codec, "options.nvme.codec"); !s.ok()) return s;
+  // Every tier's codec is checked, enabled or not: all of them seed the
+  // namespace (Options::CodecTag).
+  if (Status s = CheckCodec(o.gpu.codec, o.layout, "options.gpu.codec"); !s.ok()) {
+    return s;
+  }
+  if (Status s = CheckCodec(o.host.codec, o.layout, "options.host.codec"); !s.ok()) {
+    return s;
+  }
+  if (Status s = CheckCodec(o.nvme.codec, o.layout, "options.nvme.codec"); !s.ok()) {
+    return s;
+  }
   if (o.host.capacity_bytes == 0) {
     return InvalidArgument(
         "options.host.capacity_bytes: 0, and no other tier has capacity; a store "
         "needs room for at least one block (" +
-        std::to_string(HostSlotBytes(o.layout)) + " bytes)");
+        std::to_string(HostSlotBytes(o.layout, o.host.codec)) + " bytes)");
   }
   return Status::Ok();
 }
@@ -72,9 +68,17 @@ Result<std::unique_ptr<Store>> OpenStoreWithTiers(const Options& options,
                                                   TierBackends backends,
                                                   bool host_memory_locked) {
   if (Status s = ValidateOptions(options); !s.ok()) return s;
-  const size_t block_bytes = StoredBlockBytes(options.layout.BlockBytes());
+  const std::array<Codec, kNumTiers> codecs = TierCodecs(options);
   for (int t = 0; t < kNumTiers; ++t) {
-    if (backends[t] && backends[t]->slot_bytes() < block_bytes) {
+    if (!backends[t]) continue;
+    if (backends[t]->codec() != codecs[t]) {
+      return InvalidArgument("tier " + std::to_string(t) + ": the backend stores " +
+                             CodecName(backends[t]->codec()) + ", the options ask for " +
+                             CodecName(codecs[t]));
+    }
+    const size_t block_bytes =
+        StoredBlockBytes(StoredPayloadBytes(options.layout, codecs[t]));
+    if (backends[t]->slot_bytes() < block_bytes) {
       return InvalidArgument("tier " + std::to_string(t) + ": slots of " +
                              std::to_string(backends[t]->slot_bytes()) +
                              " bytes cannot hold a block of " +
@@ -91,9 +95,9 @@ Result<std::unique_ptr<Store>> Store::Open(const Options& options) {
   if (Status s = internal::ValidateOptions(options); !s.ok()) return s;
   internal::HostTierConfig host;
   host.capacity_bytes = options.host.capacity_bytes;
-  host.slot_bytes = internal::HostSlotBytes(options.layout);
+  host.slot_bytes = internal::HostSlotBytes(options.layout, options.host.codec);
   host.lock_memory = options.host.lock_memory;
-  host.codec = options.host.codec;
+  host.codec = internal::BlockCodec::For(options.host.codec, options.layout);
   host.log = options.log;
   Result<std::unique_ptr<internal::HostTier>> tier = internal::HostTier::Create(host);
   if (!tier.ok()) return tier.status();

@@ -101,10 +101,52 @@ void StartPayloadHash(XXH3_state_t* state, uint64_t seed) {
   XXH3_64bits_reset_withSeed(state, seed);
 }
 
-size_t PayloadBytes(std::span<const Segment> segments) {
-  size_t total = 0;
-  for (const Segment& seg : segments) total += seg.bytes;
-  return total;
+// ---- 8-bit codecs: encode/decode a segment in runs of groups ----------------
+
+// Groups per run: about kChunkBytes of engine bytes, so a run's codes are
+// still in cache when they are hashed (write) or decoded (read).
+size_t GroupsPerRun(const BlockCodec& codec) {
+  return std::max<size_t>(1, kChunkBytes / codec.GroupBytes());
+}
+
+// Encodes one segment at `out` (codes, then scales) and hashes what it
+// stored, in stored order. Returns the end of the stored segment.
+std::byte* EncodeSegment(const BlockCodec& codec, const Segment& seg, std::byte* out,
+                         XXH3_state_t* state) {
+  const size_t groups = seg.bytes / codec.GroupBytes();
+  const size_t per_run = GroupsPerRun(codec);
+  const size_t n = codec.group_values();
+  auto* codes = reinterpret_cast<uint8_t*>(out);
+  uint8_t* scales = codes + groups * n;
+  const auto* src = static_cast<const std::byte*>(seg.data);
+  for (size_t g = 0; g < groups; g += per_run) {
+    const size_t run = std::min(per_run, groups - g);
+    codec.Encode(src + g * codec.GroupBytes(), run, codes + g * n,
+                 scales + g * kCodecScaleBytes);
+    XXH3_64bits_update(state, codes + g * n, run * n);
+  }
+  XXH3_64bits_update(state, scales, groups * kCodecScaleBytes);
+  return reinterpret_cast<std::byte*>(scales + groups * kCodecScaleBytes);
+}
+
+// Hashes and decodes one stored segment at `in` into `seg`. Returns the end
+// of the stored segment.
+const std::byte* DecodeSegment(const BlockCodec& codec, const std::byte* in,
+                               const Segment& seg, XXH3_state_t* state) {
+  const size_t groups = seg.bytes / codec.GroupBytes();
+  const size_t per_run = GroupsPerRun(codec);
+  const size_t n = codec.group_values();
+  const auto* codes = reinterpret_cast<const uint8_t*>(in);
+  const uint8_t* scales = codes + groups * n;
+  auto* dst = static_cast<std::byte*>(seg.data);
+  for (size_t g = 0; g < groups; g += per_run) {
+    const size_t run = std::min(per_run, groups - g);
+    XXH3_64bits_update(state, codes + g * n, run * n);  // pulls the run into cache
+    codec.Decode(codes + g * n, scales + g * kCodecScaleBytes, run,
+                 dst + g * codec.GroupBytes());
+  }
+  XXH3_64bits_update(state, scales, groups * kCodecScaleBytes);
+  return reinterpret_cast<const std::byte*>(scales + groups * kCodecScaleBytes);
 }
 
 // ---- header -----------------------------------------------------------------
@@ -168,16 +210,9 @@ std::string Hex(uint64_t v) {
   return buf;
 }
 
-std::string CodecName(uint8_t codec) {
-  switch (static_cast<Codec>(codec)) {
-    case Codec::kRaw:
-      return "raw";
-    case Codec::kInt8:
-      return "int8";
-    case Codec::kFp8:
-      return "fp8";
-  }
-  return "unknown codec " + std::to_string(codec);
+std::string CodecNameOf(uint8_t codec) {
+  const char* name = CodecName(static_cast<Codec>(codec));
+  return name[0] != 'u' ? name : "unknown codec " + std::to_string(codec);
 }
 
 // Corruption "stored block: <what>", noting whether the header checksum also
@@ -204,8 +239,8 @@ Status CheckHeader(const Header& h, const std::byte* raw, const BlockHash& expec
                     sum_ok);
   }
   if (h.codec != static_cast<uint8_t>(codec)) {
-    return Mismatch("codec mismatch (slot holds " + CodecName(h.codec) + ", wanted " +
-                        CodecName(static_cast<uint8_t>(codec)) + ")",
+    return Mismatch("codec mismatch (slot holds " + CodecNameOf(h.codec) + ", wanted " +
+                        CodecNameOf(static_cast<uint8_t>(codec)) + ")",
                     sum_ok);
   }
   if (h.hash != expected) {
@@ -235,17 +270,26 @@ Status CheckHeader(const Header& h, const std::byte* raw, const BlockHash& expec
 
 }  // namespace
 
-void WriteStoredBlock(const BlockHash& hash, Codec codec, std::span<const Segment> src,
-                      std::span<std::byte> slot) {
-  assert(codec == Codec::kRaw && "int8/fp8 codecs are not built yet");
-  const size_t payload = PayloadBytes(src);
+size_t StoredPayloadBytes(const BlockCodec& codec, std::span<const Segment> segments) {
+  size_t total = 0;
+  for (const Segment& seg : segments) total += codec.StoredBytes(seg.bytes);
+  return total;
+}
+
+void WriteStoredBlock(const BlockHash& hash, const BlockCodec& codec,
+                      std::span<const Segment> src, std::span<std::byte> slot) {
+  const size_t payload = StoredPayloadBytes(codec, src);
   assert(slot.size() >= StoredBlockBytes(payload));
-  const bool stream = payload >= kStreamMinPayload;
+  const bool stream = codec.raw() && payload >= kStreamMinPayload;
 
   XXH3_state_t state;
   StartPayloadHash(&state, hash.lo);
   std::byte* out = slot.data() + kStoredHeaderBytes;
   for (const Segment& seg : src) {
+    if (!codec.raw()) {
+      out = EncodeSegment(codec, seg, out, &state);
+      continue;
+    }
     const auto* in = static_cast<const std::byte*>(seg.data);
     for (size_t done = 0; done < seg.bytes;) {
       const size_t n = std::min(kChunkBytes, seg.bytes - done);
@@ -261,7 +305,7 @@ void WriteStoredBlock(const BlockHash& hash, Codec codec, std::span<const Segmen
 
   EncodeHeader(Header{.magic = kStoredMagic,
                       .version = kStoredVersion,
-                      .codec = static_cast<uint8_t>(codec),
+                      .codec = static_cast<uint8_t>(codec.codec()),
                       .payload_bytes = payload,
                       .hash = hash,
                       .payload_sum = XXH3_64bits_digest(&state),
@@ -269,7 +313,7 @@ void WriteStoredBlock(const BlockHash& hash, Codec codec, std::span<const Segmen
                slot.data());
 }
 
-Status ReadStoredBlock(const BlockHash& expected, Codec codec,
+Status ReadStoredBlock(const BlockHash& expected, const BlockCodec& codec,
                        std::span<const std::byte> slot, std::span<const Segment> dst) {
   if (slot.size() < kStoredHeaderBytes) {
     return Corruption("stored block: slot of " + std::to_string(slot.size()) +
@@ -277,21 +321,22 @@ Status ReadStoredBlock(const BlockHash& expected, Codec codec,
                       "-byte header");
   }
   const Header h = DecodeHeader(slot.data());
-  const size_t payload = PayloadBytes(dst);
-  if (Status s = CheckHeader(h, slot.data(), expected, codec, payload, slot.size());
+  const size_t payload = StoredPayloadBytes(codec, dst);
+  if (Status s =
+          CheckHeader(h, slot.data(), expected, codec.codec(), payload, slot.size());
       !s.ok()) {
     return s;
   }
-  if (codec != Codec::kRaw) {
-    return NotSupported("stored block: codec " + CodecName(h.codec) +
-                        " is not built yet");
-  }
 
-  const bool stream = payload >= kStreamMinPayload;
+  const bool stream = codec.raw() && payload >= kStreamMinPayload;
   XXH3_state_t state;
   StartPayloadHash(&state, expected.lo);
   const std::byte* in = slot.data() + kStoredHeaderBytes;
   for (const Segment& seg : dst) {
+    if (!codec.raw()) {
+      in = DecodeSegment(codec, in, seg, &state);
+      continue;
+    }
     auto* out = static_cast<std::byte*>(seg.data);
     for (size_t done = 0; done < seg.bytes;) {
       const size_t n = std::min(kChunkBytes, seg.bytes - done);

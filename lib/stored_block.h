@@ -1,7 +1,8 @@
 // The bytes a tier keeps for one block: a 64-byte header naming the block's
 // hash, codec and checksum, then the payload (the block's segments after the
-// codec, in segment order). Every tier stores exactly this, so a block read
-// back from any tier is verified the same way (DESIGN invariant 1).
+// codec, in segment order; lib/codec/block_codec.h gives its exact layout). Every tier
+// stores exactly this, so a block read back from any tier is verified the same way
+// (DESIGN invariant 1).
 //
 //   offset size field
 //        0    4 magic "KVTB" (0x4254564B little-endian)
@@ -15,8 +16,10 @@
 //       48   16 reserved, 0
 //       64    . payload
 //
-// Integers little-endian. The payload checksum is computed chunk by chunk as
-// the bytes are copied, while each chunk is still in cache.
+// Integers little-endian. The payload checksum covers the stored bytes (after
+// the codec) and is computed chunk by chunk as they are produced or
+// consumed, while each chunk is still in cache. WriteStoredBlock and
+// ReadStoredBlock are the only places a slot's bytes are made and verified.
 #pragma once
 
 #include <cstddef>
@@ -27,6 +30,7 @@
 #include "kvtier/options.h"
 #include "kvtier/status.h"
 #include "kvtier/store.h"
+#include "lib/codec/block_codec.h"
 
 namespace kvtier::internal {
 
@@ -34,22 +38,29 @@ inline constexpr size_t kStoredHeaderBytes = 64;
 inline constexpr uint32_t kStoredMagic = 0x4254564B;  // "KVTB"
 inline constexpr uint16_t kStoredVersion = 1;
 
-// Bytes a slot needs for a block of `payload_bytes`.
+// Bytes a slot needs for a block of `payload_bytes` (after the codec: see
+// StoredPayloadBytes and BlockCodec::StoredBytes).
 inline size_t StoredBlockBytes(size_t payload_bytes) {
   return kStoredHeaderBytes + payload_bytes;
 }
 
-// Writes header + payload (raw codec: the segments concatenated) into `slot`.
-// REQUIRES: slot.size() >= StoredBlockBytes(sum of src sizes); segments
-// are host memory.
-void WriteStoredBlock(const BlockHash& hash, Codec codec,
+// Payload bytes of the block `segments` under `codec`.
+// REQUIRES: each segment is whole groups of `codec`.
+size_t StoredPayloadBytes(const BlockCodec& codec, std::span<const Segment> segments);
+
+// Encodes `src` with `codec` into `slot`: header + payload (raw: the
+// segments concatenated; int8/fp8: each segment's codes then scales).
+// REQUIRES: slot.size() >= StoredBlockBytes(StoredPayloadBytes(codec, src));
+// segments are host memory, whole groups of `codec`.
+void WriteStoredBlock(const BlockHash& hash, const BlockCodec& codec,
                       std::span<const Segment> src, std::span<std::byte> slot);
 
-// Checks the header (magic, version, codec, hash, size, header checksum),
-// copies the payload into `dst` and checks the payload checksum. Any
-// mismatch is Corruption naming what differed; `dst` is then unspecified.
-Status ReadStoredBlock(const BlockHash& expected, Codec codec,
-                       std::span<const std::byte> slot,
-                       std::span<const Segment> dst);
+// Checks the header (magic, version, codec, hash, size, header checksum)
+// before touching the payload, so a slot written under another codec is
+// never decoded; then decodes (raw: copies) the payload into `dst` and
+// checks the payload checksum. Any mismatch is Corruption naming what
+// differed; `dst` is then unspecified.
+Status ReadStoredBlock(const BlockHash& expected, const BlockCodec& codec,
+                       std::span<const std::byte> slot, std::span<const Segment> dst);
 
 }  // namespace kvtier::internal

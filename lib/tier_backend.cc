@@ -21,18 +21,6 @@ const char* TierName(Tier t) {
   return "unknown";
 }
 
-const char* CodecName(Codec c) {
-  switch (c) {
-    case Codec::kRaw:
-      return "raw";
-    case Codec::kInt8:
-      return "int8";
-    case Codec::kFp8:
-      return "fp8";
-  }
-  return "unknown";
-}
-
 void CountFailure(const Status& s, std::atomic<uint64_t>& checksum_errors,
                   std::atomic<uint64_t>& io_errors) {
   if (s.code() == StatusCode::kCorruption) {
@@ -48,16 +36,20 @@ std::string Where(const TierBackend& tier) {
   return std::string("tier ") + TierName(tier.tier()) + ": ";
 }
 
-// Checks one request against this tier and sums the segments' bytes into
-// *payload. Bad arguments are the caller's bug; nothing is counted for them.
+// Checks one request against this tier and sums the segments' engine bytes
+// into *logical and the stored block's bytes (header included) into
+// *stored_bytes. Bad arguments are the caller's bug; nothing is counted for
+// them.
 Status CheckRequest(const TierBackend& tier, uint32_t slot,
-                    std::span<const Segment> segments, size_t* payload) {
+                    std::span<const Segment> segments, size_t* logical,
+                    size_t* stored_bytes) {
+  const BlockCodec& codec = tier.block_codec();
   if (slot >= tier.slot_count()) {
     return InvalidArgument(Where(tier) + "slot " + std::to_string(slot) +
                            " out of range (slot_count " +
                            std::to_string(tier.slot_count()) + ")");
   }
-  size_t total = 0;
+  size_t total = 0, stored = 0;
   for (size_t i = 0; i < segments.size(); ++i) {
     const Segment& seg = segments[i];
     if (seg.kind == MemoryKind::kDevice) {
@@ -73,16 +65,23 @@ Status CheckRequest(const TierBackend& tier, uint32_t slot,
       return InvalidArgument(Where(tier) + "segment " + std::to_string(i) +
                              ": null data");
     }
+    if (!codec.raw() && seg.bytes % codec.GroupBytes() != 0) {
+      return InvalidArgument(Where(tier) + "segment " + std::to_string(i) + ": " +
+                             std::to_string(seg.bytes) + " bytes is not whole " +
+                             CodecName(codec.codec()) + " groups of " +
+                             std::to_string(codec.GroupBytes()) + " bytes");
+    }
     total += seg.bytes;
+    stored += codec.StoredBytes(seg.bytes);
   }
-  if (StoredBlockBytes(total) > tier.slot_bytes()) {
-    return InvalidArgument(Where(tier) + "segments of " + std::to_string(total) +
-                           " bytes make a stored block of " +
-                           std::to_string(StoredBlockBytes(total)) +
-                           " bytes, larger than a slot (" +
-                           std::to_string(tier.slot_bytes()) + " bytes)");
+  if (StoredBlockBytes(stored) > tier.slot_bytes()) {
+    return InvalidArgument(
+        Where(tier) + "segments of " + std::to_string(total) +
+        " bytes make a stored block of " + std::to_string(StoredBlockBytes(stored)) +
+        " bytes, larger than a slot (" + std::to_string(tier.slot_bytes()) + " bytes)");
   }
-  *payload = total;
+  *logical = total;
+  *stored_bytes = StoredBlockBytes(stored);
   return Status::Ok();
 }
 
@@ -90,11 +89,12 @@ Status CheckRequest(const TierBackend& tier, uint32_t slot,
 
 Status TierBackend::Write(uint32_t slot, const BlockHash& hash,
                           std::span<const Segment> src) {
-  size_t payload = 0;
-  if (Status s = CheckRequest(*this, slot, src, &payload); !s.ok()) return s;
+  size_t logical = 0, stored = 0;
+  if (Status s = CheckRequest(*this, slot, src, &logical, &stored); !s.ok()) return s;
   Status s = WriteImpl(slot, hash, src);
   if (s.ok()) {
-    bytes_written_.fetch_add(StoredBlockBytes(payload), std::memory_order_relaxed);
+    bytes_written_.fetch_add(stored, std::memory_order_relaxed);
+    logical_bytes_written_.fetch_add(logical, std::memory_order_relaxed);
   } else {
     CountFailure(s, checksum_errors_, io_errors_);
   }
@@ -103,11 +103,12 @@ Status TierBackend::Write(uint32_t slot, const BlockHash& hash,
 
 Status TierBackend::Read(uint32_t slot, const BlockHash& hash,
                          std::span<const Segment> dst) {
-  size_t payload = 0;
-  if (Status s = CheckRequest(*this, slot, dst, &payload); !s.ok()) return s;
+  size_t logical = 0, stored = 0;
+  if (Status s = CheckRequest(*this, slot, dst, &logical, &stored); !s.ok()) return s;
   Status s = ReadImpl(slot, hash, dst);
   if (s.ok()) {
-    bytes_read_.fetch_add(StoredBlockBytes(payload), std::memory_order_relaxed);
+    bytes_read_.fetch_add(stored, std::memory_order_relaxed);
+    logical_bytes_read_.fetch_add(logical, std::memory_order_relaxed);
   } else {
     CountFailure(s, checksum_errors_, io_errors_);
   }
@@ -116,16 +117,13 @@ Status TierBackend::Read(uint32_t slot, const BlockHash& hash,
 
 Status MemoryTierBackend::WriteImpl(uint32_t slot, const BlockHash& hash,
                                     std::span<const Segment> src) {
-  if (codec() != Codec::kRaw) {
-    return NotSupported(std::string("codec ") + CodecName(codec()) + " is not built yet");
-  }
-  WriteStoredBlock(hash, codec(), src, SlotMemory(slot));
+  WriteStoredBlock(hash, block_codec(), src, SlotMemory(slot));
   return Status::Ok();
 }
 
 Status MemoryTierBackend::ReadImpl(uint32_t slot, const BlockHash& hash,
                                    std::span<const Segment> dst) {
-  return ReadStoredBlock(hash, codec(), SlotMemory(slot), dst);
+  return ReadStoredBlock(hash, block_codec(), SlotMemory(slot), dst);
 }
 
 }  // namespace kvtier::internal

@@ -91,7 +91,8 @@ TEST_CASE("c api: Open's errors name the option", "[c_api]") {
   CheckNames(err, "layout.head_dim");
   o = SmallOptions();
   o.host_codec = KVTIER_CODEC_INT8;
-  CHECK(kvtier_open(&o, &out, &err) == KVTIER_NOT_SUPPORTED);
+  o.dtype = KVTIER_DTYPE_FP8_E4M3;  // already 8-bit: an 8-bit codec is refused
+  CHECK(kvtier_open(&o, &out, &err) == KVTIER_INVALID_ARGUMENT);
   CheckNames(err, "options.host.codec");
   CHECK(out == nullptr);
 }

@@ -139,15 +139,34 @@ TEST_CASE("a missing model id is InvalidArgument", "[store][bad-input]") {
   CheckError(Store::Open(o).status(), StatusCode::kInvalidArgument, "options.model_id");
 }
 
-TEST_CASE("tiers and codecs not built yet are NotSupported, never ignored",
-          "[store][bad-input]") {
-  Options gpu = GoodOptions(), nvme = GoodOptions(), int8 = GoodOptions();
+TEST_CASE("tiers not built yet are NotSupported, never ignored", "[store][bad-input]") {
+  Options gpu = GoodOptions(), nvme = GoodOptions();
   gpu.gpu.capacity_bytes = 1 << 30;
   nvme.nvme.capacity_bytes = 1 << 30;
-  int8.host.codec = Codec::kInt8;
   CheckError(Store::Open(gpu).status(), StatusCode::kNotSupported, "options.gpu");
   CheckError(Store::Open(nvme).status(), StatusCode::kNotSupported, "options.nvme");
-  CheckError(Store::Open(int8).status(), StatusCode::kNotSupported, "options.host.codec");
+}
+
+TEST_CASE("an 8-bit codec over an fp8 layout or an unknown codec is InvalidArgument",
+          "[store][bad-input][codec]") {
+  Options fp8_layout = GoodOptions();
+  fp8_layout.layout.dtype = DType::kFp8E4M3;
+  for (Codec c : {Codec::kInt8, Codec::kFp8}) {
+    Options o = fp8_layout;
+    o.host.codec = c;
+    CheckError(Store::Open(o).status(), StatusCode::kInvalidArgument,
+               "options.host.codec");
+    o = fp8_layout;
+    o.nvme.codec = c;  // checked even with the tier off: it seeds the namespace
+    CheckError(Store::Open(o).status(), StatusCode::kInvalidArgument,
+               "options.nvme.codec");
+  }
+  fp8_layout.host.codec = Codec::kRaw;
+  CHECK(Store::Open(fp8_layout).ok());
+  Options unknown = GoodOptions();
+  unknown.gpu.codec = static_cast<Codec>(9);
+  CheckError(Store::Open(unknown).status(), StatusCode::kInvalidArgument,
+             "options.gpu.codec");
 }
 
 }  // namespace

@@ -37,6 +37,7 @@
 namespace kvtier {
 namespace {
 
+using internal::BlockCodec;
 using internal::kStoredHeaderBytes;
 using internal::ReadStoredBlock;
 using internal::StoredBlockBytes;
@@ -102,7 +103,7 @@ class Segments {
 struct WrittenSlot {
   WrittenSlot(const Segments& src, const BlockHash& h, size_t misalign = 0)
       : buffer(StoredBlockBytes(src.total()), misalign) {
-    WriteStoredBlock(h, Codec::kRaw, src.all(), buffer.span());
+    WriteStoredBlock(h, BlockCodec(), src.all(), buffer.span());
   }
   std::span<std::byte> bytes() { return buffer.span(); }
   Buffer buffer;
@@ -178,7 +179,7 @@ TEST_CASE("a block round-trips byte-exact whatever its segment shapes",
 
   Segments dst(shape, (src_misalign + 3) % 64);
   dst.Fill(0xAB);
-  REQUIRE(ReadStoredBlock(kHashA, Codec::kRaw, slot.bytes(), dst.all()).ok());
+  REQUIRE(ReadStoredBlock(kHashA, BlockCodec(), slot.bytes(), dst.all()).ok());
   CHECK(dst.Concat() == want);
 }
 
@@ -204,7 +205,7 @@ TEST_CASE("a slot may be re-read any number of times and segmented differently",
   Segments dst({16384});
   for (int i = 0; i < 3; ++i) {
     dst.Fill(0);
-    REQUIRE(ReadStoredBlock(kHashA, Codec::kRaw, slot.bytes(), dst.all()).ok());
+    REQUIRE(ReadStoredBlock(kHashA, BlockCodec(), slot.bytes(), dst.all()).ok());
     CHECK(dst.Concat() == src.Concat());
   }
 }
@@ -237,7 +238,7 @@ TEST_CASE("each corrupted header field reads as Corruption naming it, before any
 
   Segments dst({5000, 70000});
   dst.Fill(0xCD);
-  const Status s = ReadStoredBlock(kHashA, Codec::kRaw, slot.bytes(), dst.all());
+  const Status s = ReadStoredBlock(kHashA, BlockCodec(), slot.bytes(), dst.all());
   CHECK(s.code() == StatusCode::kCorruption);
   CHECK_THAT(s.message(), Catch::Contains(c.names));
   CHECK_THAT(s.message(), Catch::StartsWith("stored block: "));
@@ -251,9 +252,9 @@ TEST_CASE("a field that fails under a broken header checksum says the header is 
   WrittenSlot slot(src, kHashA);
   slot.bytes()[20] ^= std::byte{0x80};  // inside hash.lo
   Segments dst({256});
-  const Status s = ReadStoredBlock(kHashA, Codec::kRaw, slot.bytes(), dst.all());
-  CHECK_THAT(s.message(), Catch::Contains("hash mismatch") &&
-                              Catch::Contains("header damaged"));
+  const Status s = ReadStoredBlock(kHashA, BlockCodec(), slot.bytes(), dst.all());
+  CHECK_THAT(s.message(),
+             Catch::Contains("hash mismatch") && Catch::Contains("header damaged"));
 }
 
 TEST_CASE("a corrupted payload byte reads as Corruption, not as data",
@@ -269,7 +270,7 @@ TEST_CASE("a corrupted payload byte reads as Corruption, not as data",
   slot.bytes()[kStoredHeaderBytes + at] ^= std::byte{0x04};
 
   Segments dst(shape);
-  const Status s = ReadStoredBlock(kHashA, Codec::kRaw, slot.bytes(), dst.all());
+  const Status s = ReadStoredBlock(kHashA, BlockCodec(), slot.bytes(), dst.all());
   CHECK(s.code() == StatusCode::kCorruption);
   CHECK_THAT(s.message(), Catch::Contains("payload checksum mismatch"));
 }
@@ -280,7 +281,7 @@ TEST_CASE("a slot holding another hash is a miss", "[stored_block][corruption]")
   WrittenSlot slot(src, kHashA);
   Segments dst({4096, 4096});
   dst.Fill(0x5A);
-  const Status s = ReadStoredBlock(kHashB, Codec::kRaw, slot.bytes(), dst.all());
+  const Status s = ReadStoredBlock(kHashB, BlockCodec(), slot.bytes(), dst.all());
   CHECK(s.code() == StatusCode::kCorruption);
   CHECK_THAT(s.message(), Catch::Contains("hash mismatch (slot holds " + kHashA.ToHex() +
                                           ", wanted " + kHashB.ToHex() + ")"));
@@ -295,14 +296,15 @@ TEST_CASE("a block stored under another codec is never served", "[stored_block][
   Segments dst({1024});
 
   SECTION("asked for int8, the slot holds raw") {
-    const Status s = ReadStoredBlock(kHashA, Codec::kInt8, slot.bytes(), dst.all());
+    const Status s = ReadStoredBlock(kHashA, BlockCodec(Codec::kInt8, DType::kFp16, 8),
+                                     slot.bytes(), dst.all());
     CHECK(s.code() == StatusCode::kCorruption);
     CHECK_THAT(s.message(), Catch::Contains("codec mismatch (slot holds raw, wanted int8)"));
   }
   SECTION("asked for raw, an intact header says fp8") {
     slot.bytes()[6] = std::byte{static_cast<uint8_t>(Codec::kFp8)};
     Reseal(slot.bytes());  // as a writer of fp8 blocks would have sealed it
-    const Status s = ReadStoredBlock(kHashA, Codec::kRaw, slot.bytes(), dst.all());
+    const Status s = ReadStoredBlock(kHashA, BlockCodec(), slot.bytes(), dst.all());
     CHECK(s.code() == StatusCode::kCorruption);
     CHECK_THAT(s.message(), Catch::Contains("codec mismatch (slot holds fp8, wanted raw)"));
     CHECK_THAT(s.message(), !Catch::Contains("damaged"));
@@ -319,7 +321,7 @@ TEST_CASE("destination sizes that differ from the stored payload are refused",
                std::vector<size_t>{4096}, std::vector<size_t>{4096, 4096, 1});
   Segments dst(shape);
   dst.Fill(0x11);
-  const Status s = ReadStoredBlock(kHashA, Codec::kRaw, slot.bytes(), dst.all());
+  const Status s = ReadStoredBlock(kHashA, BlockCodec(), slot.bytes(), dst.all());
   CHECK(s.code() == StatusCode::kCorruption);
   CHECK_THAT(s.message(), Catch::Contains("payload size mismatch (slot holds 8192 bytes"));
   CHECK(AllBytesAre(dst, 0x11));
@@ -331,10 +333,10 @@ TEST_CASE("a header whose payload overruns the slot is refused", "[stored_block]
   WrittenSlot slot(src, kHashA);
   Segments dst({4096});
   const Status s =
-      ReadStoredBlock(kHashA, Codec::kRaw, slot.bytes().first(2048), dst.all());
+      ReadStoredBlock(kHashA, BlockCodec(), slot.bytes().first(2048), dst.all());
   CHECK(s.code() == StatusCode::kCorruption);
   CHECK_THAT(s.message(), Catch::Contains("overruns the slot of 2048 bytes"));
-  CHECK(ReadStoredBlock(kHashA, Codec::kRaw, slot.bytes().first(10), dst.all()).code() ==
+  CHECK(ReadStoredBlock(kHashA, BlockCodec(), slot.bytes().first(10), dst.all()).code() ==
         StatusCode::kCorruption);
 }
 
@@ -342,7 +344,7 @@ TEST_CASE("a never-written (zeroed) slot reads as Corruption", "[stored_block]")
   Buffer zeros(StoredBlockBytes(512));
   std::memset(zeros.data(), 0, StoredBlockBytes(512));
   Segments dst({512});
-  const Status s = ReadStoredBlock(kHashA, Codec::kRaw, zeros.span(), dst.all());
+  const Status s = ReadStoredBlock(kHashA, BlockCodec(), zeros.span(), dst.all());
   CHECK(s.code() == StatusCode::kCorruption);
   CHECK_THAT(s.message(), Catch::Contains("bad magic (slot holds 0x0"));
 }
@@ -354,7 +356,7 @@ TEST_CASE("the reserved header tail is not part of any checksum", "[stored_block
   WrittenSlot slot(src, kHashA);
   slot.bytes()[50] ^= std::byte{0xFF};
   Segments dst({512});
-  CHECK(ReadStoredBlock(kHashA, Codec::kRaw, slot.bytes(), dst.all()).ok());
+  CHECK(ReadStoredBlock(kHashA, BlockCodec(), slot.bytes(), dst.all()).ok());
   CHECK(dst.Concat() == src.Concat());
 }
 

@@ -49,7 +49,7 @@ struct HostTierConfig {
   uint64_t capacity_bytes = 0;
   size_t slot_bytes = 0;       // StoredBlockBytes(payload), rounded up to 64
   bool lock_memory = true;
-  Codec codec = Codec::kRaw;
+  BlockCodec codec;  // raw unless set (BlockCodec::For)
   void (*log)(const char*) = nullptr;
 };
 

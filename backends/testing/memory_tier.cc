@@ -3,8 +3,8 @@
 
 #include <cassert>
 #include <cstring>
-#include <string>
 #include <new>
+#include <string>
 #include <thread>
 
 namespace kvtier::testing {
@@ -28,7 +28,8 @@ std::byte* AllocateZeroed(size_t bytes) {
 
 }  // namespace
 
-MemoryTier::MemoryTier(uint32_t slot_count, size_t slot_bytes, Tier tier, Codec codec)
+MemoryTier::MemoryTier(uint32_t slot_count, size_t slot_bytes, Tier tier,
+                       internal::BlockCodec codec)
     : MemoryTierBackend(tier, slot_count, slot_bytes, codec),
       memory_(AllocateZeroed(size_t{slot_count} * slot_bytes)) {}
 

@@ -27,7 +27,7 @@ class MemoryTier final : public internal::MemoryTierBackend {
   // 64-byte aligned; slot 0 is. Memory starts zeroed: an unwritten slot
   // reads as Corruption (bad magic).
   MemoryTier(uint32_t slot_count, size_t slot_bytes, Tier tier = Tier::kHost,
-             Codec codec = Codec::kRaw);
+             internal::BlockCodec codec = {});
 
   // The next `n` Writes fail with `code` (kIoError or kResourceExhausted, as
   // a device would on EIO or ENOSPC) and leave the slot as it was.

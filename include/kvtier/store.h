@@ -50,9 +50,11 @@ struct LookupResult {
 };
 
 struct LoadResult {
-  // Blocks 0..blocks-1 of the requested prefix were written byte-exact into
-  // their destination segments. Segments of later blocks are unspecified
-  // (partially written, possibly); the engine recomputes them.
+  // Blocks 0..blocks-1 of the requested prefix were written into their
+  // destination segments: byte-exact from a raw tier; from an int8/fp8 tier,
+  // the decode of exactly what was stored (options.h, Codec). Segments of
+  // later blocks are unspecified (partially written, possibly); the engine
+  // recomputes them.
   size_t blocks = 0;
 };
 
@@ -82,10 +84,12 @@ class Store {
   // per block under a shared lock.
   virtual LookupResult Lookup(std::span<const BlockHash> chain) = 0;
 
-  // Copies blocks 0..n of `chain` into `dst` and makes them most recent.
-  // `dst` holds chain.size() * layout.SegmentsPerBlock() segments,
-  // block-major. Every served block was verified against its hash and
-  // checksum; a block that fails is dropped, counted, and ends the prefix.
+  // Copies blocks 0..n of `chain` into `dst` (decoding them if their tier
+  // stores 8-bit) and makes them most recent. `dst` holds chain.size() *
+  // layout.SegmentsPerBlock() segments, block-major. Every served block was
+  // verified against its hash and checksum before use; a block that fails is
+  // dropped, counted, and ends the prefix. An 8-bit tier costs about one
+  // memcpy of the block in CPU time per load and save, on the calling thread.
   // InvalidArgument for a null or mis-sized segment or a wrong count.
   virtual Result<LoadResult> Load(std::span<const BlockHash> chain,
                                   std::span<const Segment> dst) = 0;
