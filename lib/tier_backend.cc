@@ -76,11 +76,10 @@ Status CheckRequest(const TierBackend& tier, uint32_t slot,
     total += seg.bytes;
   }
   if (StoredBlockBytes(total) > tier.slot_bytes()) {
-    return InvalidArgument(Where(tier) + "segments of " + std::to_string(total) +
-                           " bytes make a stored block of " +
-                           std::to_string(StoredBlockBytes(total)) +
-                           " bytes, larger than a slot (" +
-                           std::to_string(tier.slot_bytes()) + " bytes)");
+    return InvalidArgument(
+        Where(tier) + "segments of " + std::to_string(total) +
+        " bytes make a stored block of " + std::to_string(StoredBlockBytes(total)) +
+        " bytes, larger than a slot (" + std::to_string(tier.slot_bytes()) + " bytes)");
   }
   *payload = total;
   return Status::Ok();
@@ -112,6 +111,55 @@ Status TierBackend::Read(uint32_t slot, const BlockHash& hash,
     CountFailure(s, checksum_errors_, io_errors_);
   }
   return s;
+}
+
+void TierBackend::Count(const Status& s, size_t payload, bool write) {
+  if (s.ok()) {
+    (write ? bytes_written_ : bytes_read_)
+        .fetch_add(StoredBlockBytes(payload), std::memory_order_relaxed);
+  } else {
+    CountFailure(s, checksum_errors_, io_errors_);
+  }
+}
+
+void TierBackend::WriteBatch(std::span<BlockIo> requests) {
+  std::vector<size_t> payload(requests.size());
+  for (size_t i = 0; i < requests.size(); ++i) {
+    requests[i].status =
+        CheckRequest(*this, requests[i].slot, requests[i].segments, &payload[i]);
+  }
+  std::vector<bool> checked(requests.size());
+  for (size_t i = 0; i < requests.size(); ++i) checked[i] = requests[i].status.ok();
+  WriteBatchImpl(requests);
+  for (size_t i = 0; i < requests.size(); ++i) {
+    if (checked[i]) Count(requests[i].status, payload[i], /*write=*/true);
+  }
+}
+
+void TierBackend::ReadBatch(std::span<BlockIo> requests) {
+  std::vector<size_t> payload(requests.size());
+  for (size_t i = 0; i < requests.size(); ++i) {
+    requests[i].status =
+        CheckRequest(*this, requests[i].slot, requests[i].segments, &payload[i]);
+  }
+  std::vector<bool> checked(requests.size());
+  for (size_t i = 0; i < requests.size(); ++i) checked[i] = requests[i].status.ok();
+  ReadBatchImpl(requests);
+  for (size_t i = 0; i < requests.size(); ++i) {
+    if (checked[i]) Count(requests[i].status, payload[i], /*write=*/false);
+  }
+}
+
+void TierBackend::WriteBatchImpl(std::span<BlockIo> requests) {
+  for (BlockIo& r : requests) {
+    if (r.status.ok()) r.status = WriteImpl(r.slot, r.hash, r.segments);
+  }
+}
+
+void TierBackend::ReadBatchImpl(std::span<BlockIo> requests) {
+  for (BlockIo& r : requests) {
+    if (r.status.ok()) r.status = ReadImpl(r.slot, r.hash, r.segments);
+  }
 }
 
 Status MemoryTierBackend::WriteImpl(uint32_t slot, const BlockHash& hash,

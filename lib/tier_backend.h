@@ -14,13 +14,34 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <vector>
 
 #include "kvtier/hash.h"
 #include "kvtier/options.h"
+#include "kvtier/stats.h"
 #include "kvtier/status.h"
 #include "kvtier/store.h"
 
 namespace kvtier::internal {
+
+// One block of a batched transfer (RocksDB-style: submit many, a status
+// each). `parent` is the previous block of its chain, for tiers that persist
+// the chain (NVMe manifest); nullptr for a chain's first block or unknown.
+struct BlockIo {
+  uint32_t slot = 0;
+  BlockHash hash;
+  const BlockHash* parent = nullptr;
+  std::span<const Segment> segments;  // src for writes, dst for reads
+  Status status;                      // set by the call
+};
+
+// A block a persistent tier found at open (the NVMe manifest), oldest first.
+struct RecoveredBlock {
+  BlockHash hash;
+  BlockHash parent;
+  bool has_parent = false;
+  uint32_t slot = 0;
+};
 
 class TierBackend {
  public:
@@ -42,10 +63,28 @@ class TierBackend {
   // Verifies `slot` holds `hash` (header + checksum) and copies it into
   // `dst`. Corruption or IoError on any failure; `dst` is then unspecified.
   Status Read(uint32_t slot, const BlockHash& hash, std::span<const Segment> dst);
+  // Batched Write/Read: every request gets its own status, as from
+  // Write/Read. A tier with a device queue (NVMe) submits them together;
+  // others loop. Requests must name distinct slots.
+  void WriteBatch(std::span<BlockIo> requests);
+  void ReadBatch(std::span<BlockIo> requests);
 
-  uint64_t checksum_errors() const { return checksum_errors_.load(std::memory_order_relaxed); }
+  // False while the tier refuses new blocks (a full device); the Store then
+  // skips admitting to it. Cheap.
+  virtual bool Accepting() const { return true; }
+  // Adds this tier's own figures (NVMe: engine, recovery) to `stats`.
+  virtual void ReportStats(StoreStats* stats) const {}
+
+  // Blocks found at open, for the Store to index; empty after the first call.
+  virtual std::vector<RecoveredBlock> TakeRecovered() { return {}; }
+
+  uint64_t checksum_errors() const {
+    return checksum_errors_.load(std::memory_order_relaxed);
+  }
   uint64_t io_errors() const { return io_errors_.load(std::memory_order_relaxed); }
-  uint64_t bytes_written() const { return bytes_written_.load(std::memory_order_relaxed); }
+  uint64_t bytes_written() const {
+    return bytes_written_.load(std::memory_order_relaxed);
+  }
   uint64_t bytes_read() const { return bytes_read_.load(std::memory_order_relaxed); }
 
  protected:
@@ -53,8 +92,14 @@ class TierBackend {
                            std::span<const Segment> src) = 0;
   virtual Status ReadImpl(uint32_t slot, const BlockHash& hash,
                           std::span<const Segment> dst) = 0;
+  // Batch hooks: handle every request whose status is OK on entry (the
+  // front already failed the malformed ones). Defaults loop over *Impl.
+  virtual void WriteBatchImpl(std::span<BlockIo> requests);
+  virtual void ReadBatchImpl(std::span<BlockIo> requests);
 
  private:
+  void Count(const Status& s, size_t payload, bool write);
+
   const Tier tier_;
   const uint32_t slot_count_;
   const size_t slot_bytes_;

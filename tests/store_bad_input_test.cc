@@ -141,12 +141,10 @@ TEST_CASE("a missing model id is InvalidArgument", "[store][bad-input]") {
 
 TEST_CASE("tiers and codecs not built yet are NotSupported, never ignored",
           "[store][bad-input]") {
-  Options gpu = GoodOptions(), nvme = GoodOptions(), int8 = GoodOptions();
+  Options gpu = GoodOptions(), int8 = GoodOptions();
   gpu.gpu.capacity_bytes = 1 << 30;
-  nvme.nvme.capacity_bytes = 1 << 30;
   int8.host.codec = Codec::kInt8;
   CheckError(Store::Open(gpu).status(), StatusCode::kNotSupported, "options.gpu");
-  CheckError(Store::Open(nvme).status(), StatusCode::kNotSupported, "options.nvme");
   CheckError(Store::Open(int8).status(), StatusCode::kNotSupported, "options.host.codec");
 }
 
