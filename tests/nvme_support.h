@@ -14,12 +14,12 @@
 
 namespace kvtier::testing {
 
-// A store whose host tier holds `host_blocks` and NVMe `nvme_blocks` blocks
-// of SmallLayout (one 4 KiB slot each).
-inline Options NvmeOptions(const std::string& dir, size_t host_blocks,
-                           size_t nvme_blocks) {
+// A store whose host tier holds `host_blocks` blocks and NVMe
+// `nvme_blocks` 4 KiB slots (one SmallLayout block each).
+inline Options NvmeOptions(const std::string& dir, size_t host_blocks, size_t nvme_blocks,
+                           KvLayout layout = SmallLayout()) {
   Options o;
-  o.layout = SmallLayout();
+  o.layout = layout;
   o.model_id = "nvme-model@1";
   o.host.capacity_bytes =
       host_blocks * ((internal::StoredBlockBytes(o.layout.BlockBytes()) + 63) / 64 * 64);
