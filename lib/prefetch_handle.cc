@@ -5,13 +5,13 @@ namespace kvtier {
 
 bool PrefetchHandle::Done() const {
   if (!state_) return true;
-  absl::MutexLock lock(&state_->mu);
+  internal::MutexLock lock(&state_->mu);
   return state_->done;
 }
 
 size_t PrefetchHandle::Wait() const {
   if (!state_) return 0;
-  absl::MutexLock lock(&state_->mu);
+  internal::MutexLock lock(&state_->mu);
   state_->mu.Await(absl::Condition(&state_->done));
   return state_->moved;
 }

@@ -6,19 +6,19 @@
 #include <cstddef>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
 #include "kvtier/store.h"
+#include "lib/mutex.h"
 
 namespace kvtier {
 
 struct PrefetchHandle::State {
   // Called once by the worker.
   void Finish(size_t blocks) {
-    absl::MutexLock lock(&mu);
+    internal::MutexLock lock(&mu);
     moved = blocks;
     done = true;
   }
-  absl::Mutex mu;
+  internal::Mutex mu;
   bool done ABSL_GUARDED_BY(mu) = false;
   size_t moved ABSL_GUARDED_BY(mu) = 0;
 };

@@ -10,7 +10,7 @@ namespace kvtier::internal {
 void StoreImpl::CopyDown(std::span<const CopyDownJob> jobs) {
   std::vector<Demotion> moves;
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     for (const CopyDownJob& job : jobs) {
       if (index_.IsPresent(job.hash, Tier::kNvme)) continue;  // already there
       // Gone from host (evicted before its turn) or NVMe refusing: dropped.
@@ -58,7 +58,7 @@ void StoreImpl::WriteDown(std::span<const Demotion> moves, std::vector<std::byte
   }
   backend(Tier::kNvme)->WriteBatch(writes);
 
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   TierCounters& c = tier_counters_[static_cast<int>(Tier::kNvme)];
   for (size_t i = 0; i < moves.size(); ++i) {
     const BlockHash& h = moves[i].block.hash;

@@ -35,7 +35,7 @@ StoreImpl::StoreImpl(const Options& options, TierBackends backends,
       nvme_batch_(std::max<uint32_t>(1, options.nvme.queue_depth)),
       index_(BudgetsOf(backends_), options.eviction) {
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     for (int t = 0; t < kNumTiers; ++t) {
       if (backends_[t] && t != static_cast<int>(Tier::kNvme)) {
         slots_[t].emplace(backends_[t]->slot_count());
@@ -62,7 +62,7 @@ void StoreImpl::IndexRecovered() {
   const std::vector<RecoveredBlock> blocks = nvme->TakeRecovered();
   std::vector<bool> used(nvme->slot_count(), false);
   for (const RecoveredBlock& b : blocks) used[b.slot] = true;
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   slots_[static_cast<int>(Tier::kNvme)].emplace(nvme->slot_count(), used);
   for (const RecoveredBlock& b : blocks) {
     const bool linked = b.has_parent && b.parent != b.hash;
@@ -113,7 +113,7 @@ Status StoreImpl::CheckSegments(std::span<const Segment> segments, size_t blocks
 LookupResult StoreImpl::Lookup(std::span<const BlockHash> chain) {
   PrefixInfo info;
   {
-    absl::ReaderMutexLock lock(&mu_);
+    ReaderMutexLock lock(&mu_);
     info = index_.LongestPrefix(chain);
   }
   lookups_.fetch_add(1, std::memory_order_relaxed);
@@ -135,7 +135,7 @@ void StoreImpl::Flush() {
 StoreStats StoreImpl::Stats() const {
   StoreStats s;
   {
-    absl::ReaderMutexLock lock(&mu_);
+    ReaderMutexLock lock(&mu_);
     for (int t = 0; t < kNumTiers; ++t) {
       const TierBackend* b = backends_[t].get();
       if (b == nullptr) continue;

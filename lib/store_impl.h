@@ -32,10 +32,10 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
 #include "backends/nvme/open_nvme.h"
 #include "kvtier/store.h"
 #include "lib/index/block_index.h"
+#include "lib/mutex.h"
 #include "lib/prefetch_state.h"
 #include "lib/slot_allocator.h"
 #include "lib/tier_backend.h"
@@ -147,7 +147,7 @@ class StoreImpl final : public Store {
   const WritePolicy write_policy_;
   const uint32_t nvme_batch_;
 
-  mutable absl::Mutex mu_;
+  mutable Mutex mu_;
   BlockIndex index_ ABSL_GUARDED_BY(mu_);
   std::array<std::optional<SlotAllocator>, kNumTiers> slots_ ABSL_GUARDED_BY(mu_);
   std::array<TierCounters, kNumTiers> tier_counters_ ABSL_GUARDED_BY(mu_);

@@ -28,7 +28,7 @@ Result<LoadResult> StoreImpl::Load(std::span<const BlockHash> chain,
 
 std::vector<StoreImpl::SlotWork> StoreImpl::PinPrefix(std::span<const BlockHash> chain) {
   std::vector<SlotWork> pinned;
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   for (size_t i = 0; i < chain.size(); ++i) {
     const std::optional<Tier> tier = index_.FastestReadyTier(chain[i]);
     if (!tier) break;
@@ -70,7 +70,7 @@ size_t StoreImpl::ReadPinned(std::span<const BlockHash> chain,
 void StoreImpl::FinishLoad(std::span<const BlockHash> chain,
                            const std::vector<SlotWork>& pinned, size_t loaded,
                            const Status& failure) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   for (const SlotWork& w : pinned) index_.Unpin(chain[w.block], w.tier);
   for (size_t i = 0; i < loaded; ++i) {
     ++tier_counters_[static_cast<int>(pinned[i].tier)].hits;
@@ -134,7 +134,7 @@ size_t StoreImpl::PrefetchNow(std::vector<BlockHash> chain) {
   std::vector<size_t> good;
   std::vector<size_t> where(chain.size(), 0);
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     for (const SlotWork& w : pinned) index_.Unpin(chain[w.block], w.tier);
     for (size_t j = 0; j < nvme.size(); ++j) {
       const BlockHash& h = chain[nvme[j].block];

@@ -66,7 +66,7 @@ std::vector<StoreImpl::SlotWork> StoreImpl::ReserveSlots(
     bool refresh_anywhere, SaveResult* result, std::vector<Demotion>* demotions) {
   const Tier tier = Tier::kHost;
   std::vector<SlotWork> work;
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   for (size_t k = 0; k < blocks.size(); ++k) {
     const size_t i = blocks[k];
     // A block NVMe already holds is not written again by Save: it is only
@@ -140,7 +140,7 @@ void StoreImpl::FreeSlotLocked(Tier tier, uint32_t slot) {
 void StoreImpl::FinishSave(std::span<const BlockHash> chain,
                            const std::vector<SlotWork>& work,
                            const std::vector<BlockIo>& written, SaveResult* result) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   for (size_t k = 0; k < work.size(); ++k) {
     const SlotWork& w = work[k];
     if (written[k].status.ok()) {

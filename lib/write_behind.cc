@@ -14,28 +14,28 @@ WriteBehind::WriteBehind(size_t capacity, size_t batch, CopyFn copy)
 
 WriteBehind::~WriteBehind() {
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     stop_ = true;
   }
   thread_.join();
 }
 
 bool WriteBehind::Push(const CopyDownJob& job) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   if (jobs_.size() >= capacity_) return false;
   jobs_.push_back(job);
   return true;
 }
 
 bool WriteBehind::PushTask(std::function<void()> task) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   if (tasks_.size() >= capacity_) return false;
   tasks_.push_back(std::move(task));
   return true;
 }
 
 void WriteBehind::Drain() {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   auto idle = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return jobs_.empty() && tasks_.empty() && !busy_;
   };
@@ -48,7 +48,7 @@ void WriteBehind::Run() {
     std::function<void()> task;
     batch.clear();
     {
-      absl::MutexLock lock(&mu_);
+      MutexLock lock(&mu_);
       busy_ = false;
       auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
         return stop_ || !jobs_.empty() || !tasks_.empty();

@@ -16,8 +16,8 @@
 #include <thread>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
 #include "kvtier/hash.h"
+#include "lib/mutex.h"
 
 namespace kvtier::internal {
 
@@ -50,7 +50,7 @@ class WriteBehind {
   const size_t capacity_;
   const size_t batch_;
   const CopyFn copy_;
-  absl::Mutex mu_;
+  Mutex mu_;
   std::deque<CopyDownJob> jobs_ ABSL_GUARDED_BY(mu_);
   std::deque<std::function<void()>> tasks_ ABSL_GUARDED_BY(mu_);
   bool busy_ ABSL_GUARDED_BY(mu_) = false;

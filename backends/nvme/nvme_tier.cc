@@ -88,7 +88,7 @@ Result<std::unique_ptr<NvmeTier>> NvmeTier::Create(NvmeTierConfig config) {
   Result<std::unique_ptr<Context>> ctx = tier->MakeContext();
   if (!ctx.ok()) return ctx.status();
   {
-    absl::MutexLock lock(&tier->pool_mu_);
+    MutexLock lock(&tier->pool_mu_);
     ++tier->live_contexts_;
   }
   tier->Release(std::move(ctx).value(), false);
@@ -184,7 +184,7 @@ Result<std::unique_ptr<NvmeTier::Context>> NvmeTier::MakeContext() {
 
 Result<std::unique_ptr<NvmeTier::Context>> NvmeTier::Acquire() {
   {
-    absl::MutexLock lock(&pool_mu_);
+    MutexLock lock(&pool_mu_);
     auto available = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(pool_mu_) {
       return !idle_.empty() || live_contexts_ < config_.max_queues;
     };
@@ -198,7 +198,7 @@ Result<std::unique_ptr<NvmeTier::Context>> NvmeTier::Acquire() {
   }
   Result<std::unique_ptr<Context>> ctx = MakeContext();
   if (!ctx.ok()) {
-    absl::MutexLock lock(&pool_mu_);
+    MutexLock lock(&pool_mu_);
     --live_contexts_;
   }
   return ctx;
@@ -206,7 +206,7 @@ Result<std::unique_ptr<NvmeTier::Context>> NvmeTier::Acquire() {
 
 void NvmeTier::Release(std::unique_ptr<Context> ctx, bool broken) {
   if (broken) ctx.reset();  // waits for anything still in flight
-  absl::MutexLock lock(&pool_mu_);
+  MutexLock lock(&pool_mu_);
   if (broken) {
     --live_contexts_;
   } else {

@@ -32,11 +32,11 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
 #include "backends/nvme/cache_file.h"
 #include "backends/nvme/io_queue.h"
 #include "backends/nvme/manifest.h"
 #include "kvtier/options.h"
+#include "lib/mutex.h"
 #include "lib/tier_backend.h"
 
 namespace kvtier::internal {
@@ -121,7 +121,7 @@ class NvmeTier final : public TierBackend {
   std::vector<RecoveredBlock> recovered_;
   std::atomic<uint64_t> seq_{1};
 
-  absl::Mutex pool_mu_;
+  Mutex pool_mu_;
   std::vector<std::unique_ptr<Context>> idle_ ABSL_GUARDED_BY(pool_mu_);
   uint32_t live_contexts_ ABSL_GUARDED_BY(pool_mu_) = 0;
 
