@@ -39,24 +39,37 @@ void StoreImpl::Demote(std::vector<Demotion>& demotions) {
 
 void StoreImpl::WriteDown(std::span<const Demotion> moves, std::vector<std::byte>& buffer,
                           bool unpin_host) {
-  buffer.resize(std::max(buffer.size(), moves.size() * block_bytes_));
+  TierBackend* host = backend(Tier::kHost);
+  TierBackend* nvme = backend(Tier::kNvme);
+  std::vector<BlockIo> writes(moves.size());
   std::vector<Segment> segs(moves.size());
-  std::vector<BlockIo> reads, writes;
-  for (size_t i = 0; i < moves.size(); ++i) {
-    segs[i] = Segment{buffer.data() + i * block_bytes_, block_bytes_};
-    const std::span<const Segment> seg(&segs[i], 1);
-    reads.push_back(
-        BlockIo{moves[i].host_slot, moves[i].block.hash, nullptr, seg, Status::Ok()});
-  }
-  // Through ReadStoredBlock: a host slot that went bad is not copied down.
-  backend(Tier::kHost)->ReadBatch(reads);
+  // Same codec: the host slot's stored block goes down verbatim (one copy,
+  // no re-encoding); it is verified when NVMe reads it back. Otherwise it
+  // is decoded from host (verified) and encoded for NVMe.
+  const bool verbatim =
+      host->codec() == nvme->codec() &&
+      !host->StoredBytes(moves.empty() ? 0 : moves[0].host_slot).empty();
+  std::vector<BlockIo> reads;
+  if (!verbatim) buffer.resize(std::max(buffer.size(), moves.size() * block_bytes_));
   for (size_t i = 0; i < moves.size(); ++i) {
     const CopyDownJob& b = moves[i].block;
-    writes.push_back(BlockIo{moves[i].nvme_slot, b.hash,
-                             b.has_parent ? &b.parent : nullptr, reads[i].segments,
-                             reads[i].status});
+    BlockIo& w = writes[i];
+    w = BlockIo{moves[i].nvme_slot, b.hash, b.has_parent ? &b.parent : nullptr, {},
+                Status::Ok(),       {}};
+    if (verbatim) {
+      w.stored = host->StoredBytes(moves[i].host_slot).first(stored_bytes_);
+    } else {
+      segs[i] = Segment{buffer.data() + i * block_bytes_, block_bytes_};
+      w.segments = std::span<const Segment>(&segs[i], 1);
+      reads.push_back(
+          BlockIo{moves[i].host_slot, b.hash, nullptr, w.segments, Status::Ok(), {}});
+    }
   }
-  backend(Tier::kNvme)->WriteBatch(writes);
+  if (!verbatim) {
+    host->ReadBatch(reads);  // a host slot that went bad is not copied down
+    for (size_t i = 0; i < moves.size(); ++i) writes[i].status = reads[i].status;
+  }
+  nvme->WriteBatch(writes);
 
   MutexLock lock(&mu_);
   TierCounters& c = tier_counters_[static_cast<int>(Tier::kNvme)];

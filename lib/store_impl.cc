@@ -7,6 +7,8 @@
 #include <string>
 #include <utility>
 
+#include "lib/stored_block.h"
+
 namespace kvtier::internal {
 namespace {
 
@@ -31,6 +33,7 @@ StoreImpl::StoreImpl(const Options& options, TierBackends backends,
       segments_per_block_(options.layout.SegmentsPerBlock()),
       segment_bytes_(options.layout.SegmentBytes()),
       block_bytes_(options.layout.BlockBytes()),
+      stored_bytes_(StoredBlockBytes(block_bytes_)),
       write_policy_(options.nvme.write_policy),
       nvme_batch_(std::max<uint32_t>(1, options.nvme.queue_depth)),
       index_(BudgetsOf(backends_), options.eviction) {

@@ -87,6 +87,13 @@ class StoreImpl final : public Store {
     uint32_t host_slot;
     uint32_t nvme_slot;
   };
+  // NVMe hits being copied up to host during a Load.
+  struct Promotion {
+    std::vector<SlotWork> work;  // host slots reserved (pending)
+    std::vector<BlockIo> io;     // the host writes, one per work item
+    std::vector<int> of_block;   // chain index -> work index, or -1
+    SaveResult result;
+  };
   // Where block i's bytes are, for writing it into a tier.
   using SourceOf = std::function<std::span<const Segment>(size_t block)>;
 
@@ -98,12 +105,16 @@ class StoreImpl final : public Store {
   // Load (store_load.cc).
   std::vector<SlotWork> PinPrefix(std::span<const BlockHash> chain)
       ABSL_LOCKS_EXCLUDED(mu_);
+  Promotion ReservePromotions(std::span<const BlockHash> chain,
+                              const std::vector<SlotWork>& pinned)
+      ABSL_LOCKS_EXCLUDED(mu_);
   size_t ReadPinned(std::span<const BlockHash> chain, std::span<const Segment> dst,
-                    const std::vector<SlotWork>& pinned, Status* failure);
+                    const std::vector<SlotWork>& pinned, Promotion& promo,
+                    Status* failure);
   void FinishLoad(std::span<const BlockHash> chain, const std::vector<SlotWork>& pinned,
                   size_t loaded, const Status& failure) ABSL_LOCKS_EXCLUDED(mu_);
-  void Promote(std::span<const BlockHash> chain, std::span<const Segment> dst,
-               const std::vector<SlotWork>& pinned, size_t loaded);
+  void FinishPromotions(std::span<const BlockHash> chain, Promotion& promo)
+      ABSL_LOCKS_EXCLUDED(mu_);
   size_t PrefetchNow(std::vector<BlockHash> chain);
 
   // Save (store_save.cc).
@@ -144,6 +155,7 @@ class StoreImpl final : public Store {
   const size_t segments_per_block_;
   const size_t segment_bytes_;
   const size_t block_bytes_;
+  const size_t stored_bytes_;  // StoredBlockBytes(block_bytes_)
   const WritePolicy write_policy_;
   const uint32_t nvme_batch_;
 

@@ -17,10 +17,11 @@ Result<LoadResult> StoreImpl::Load(std::span<const BlockHash> chain,
   load_blocks_.fetch_add(chain.size(), std::memory_order_relaxed);
 
   const std::vector<SlotWork> pinned = PinPrefix(chain);
+  Promotion promo = ReservePromotions(chain, pinned);
   Status failure;
-  const size_t loaded = ReadPinned(chain, dst, pinned, &failure);
+  const size_t loaded = ReadPinned(chain, dst, pinned, promo, &failure);
   FinishLoad(chain, pinned, loaded, failure);
-  Promote(chain, dst, pinned, loaded);
+  FinishPromotions(chain, promo);
 
   load_hit_blocks_.fetch_add(loaded, std::memory_order_relaxed);
   return LoadResult{loaded};
@@ -38,11 +39,41 @@ std::vector<StoreImpl::SlotWork> StoreImpl::PinPrefix(std::span<const BlockHash>
   return pinned;
 }
 
+// A hit on NVMe is promoted to host (the NVMe copy stays). The host slots
+// are reserved before the read, so each block is written to host as soon as
+// its read completes, while the rest of the batch is still on the device.
+StoreImpl::Promotion StoreImpl::ReservePromotions(std::span<const BlockHash> chain,
+                                                  const std::vector<SlotWork>& pinned) {
+  Promotion p;
+  if (backend(Tier::kHost) == nullptr) return p;
+  std::vector<size_t> blocks;
+  for (const SlotWork& w : pinned) {
+    if (w.tier == Tier::kNvme) blocks.push_back(w.block);
+  }
+  if (blocks.empty()) return p;
+  std::vector<Demotion> demotions;
+  p.work = ReserveSlots(chain, blocks, /*refresh_anywhere=*/false, &p.result, &demotions);
+  if (!demotions.empty()) Demote(demotions);
+  p.of_block.assign(chain.size(), -1);
+  for (size_t k = 0; k < p.work.size(); ++k) {
+    p.of_block[p.work[k].block] = static_cast<int>(k);
+    // Until its read completes and the copy succeeds, a promotion has failed.
+    p.io.push_back(BlockIo{p.work[k].slot,
+                           chain[p.work[k].block],
+                           nullptr,
+                           {},
+                           Unavailable("promotion: block not read"),
+                           {}});
+  }
+  return p;
+}
+
 // Returns how many leading blocks arrived intact; *failure says why the next
 // did not. NVMe blocks go down as one batch, not one read per block.
 size_t StoreImpl::ReadPinned(std::span<const BlockHash> chain,
                              std::span<const Segment> dst,
-                             const std::vector<SlotWork>& pinned, Status* failure) {
+                             const std::vector<SlotWork>& pinned, Promotion& promo,
+                             Status* failure) {
   std::vector<BlockIo> nvme_io;
   std::vector<size_t> nvme_at;  // index in `pinned`
   std::vector<Status> status(pinned.size());
@@ -50,13 +81,20 @@ size_t StoreImpl::ReadPinned(std::span<const BlockHash> chain,
     const SlotWork& w = pinned[k];
     const auto segs = dst.subspan(w.block * segments_per_block_, segments_per_block_);
     if (w.tier == Tier::kNvme) {
-      nvme_io.push_back(BlockIo{w.slot, chain[w.block], nullptr, segs, Status::Ok()});
+      nvme_io.push_back(BlockIo{w.slot, chain[w.block], nullptr, segs, Status::Ok(), {}});
       nvme_at.push_back(k);
     } else {
       status[k] = backend(w.tier)->Read(w.slot, chain[w.block], segs);
     }
   }
-  if (!nvme_io.empty()) backend(Tier::kNvme)->ReadBatch(nvme_io);
+  const auto promote = [&](size_t j) {
+    const BlockIo& r = nvme_io[j];
+    const int k = promo.of_block.empty() ? -1 : promo.of_block[pinned[nvme_at[j]].block];
+    if (k < 0 || !r.status.ok()) return;
+    promo.io[k].status =
+        backend(Tier::kHost)->Write(promo.io[k].slot, r.hash, r.segments);
+  };
+  if (!nvme_io.empty()) backend(Tier::kNvme)->ReadBatch(nvme_io, promote);
   for (size_t j = 0; j < nvme_io.size(); ++j) status[nvme_at[j]] = nvme_io[j].status;
   for (size_t k = 0; k < pinned.size(); ++k) {
     if (!status[k].ok()) {
@@ -80,27 +118,18 @@ void StoreImpl::FinishLoad(std::span<const BlockHash> chain,
     // so drop it (unless another reader still holds it; the last one drops).
     const SlotWork& bad = pinned[loaded];
     const BlockHash& h = chain[bad.block];
-    if (!index_.IsPinned(h, bad.tier))
+    if (!index_.IsPinned(h, bad.tier)) {
       FreeSlotLocked(bad.tier, index_.Remove(bad.tier, h));
+    }
   }
   index_.TouchChain(chain.first(loaded));
 }
 
-// NVMe hits are now verified bytes in `dst`: store them in host from there,
-// keeping the NVMe copy, so the next Load of this prefix reads DRAM.
-void StoreImpl::Promote(std::span<const BlockHash> chain, std::span<const Segment> dst,
-                        const std::vector<SlotWork>& pinned, size_t loaded) {
-  if (backend(Tier::kHost) == nullptr) return;
-  std::vector<size_t> blocks;
-  for (size_t k = 0; k < loaded; ++k) {
-    if (pinned[k].tier == Tier::kNvme) blocks.push_back(pinned[k].block);
-  }
-  if (blocks.empty()) return;
-  const SaveResult r = StoreInHost(
-      chain, blocks,
-      [&](size_t b) { return dst.subspan(b * segments_per_block_, segments_per_block_); },
-      /*copy_down=*/false);
-  promotions_.fetch_add(r.stored, std::memory_order_relaxed);
+// Publishes the promoted blocks in host; a failed copy gives its slot back.
+void StoreImpl::FinishPromotions(std::span<const BlockHash> chain, Promotion& promo) {
+  if (promo.work.empty()) return;
+  FinishSave(chain, promo.work, promo.io, &promo.result);
+  promotions_.fetch_add(promo.result.stored, std::memory_order_relaxed);
 }
 
 PrefetchHandle StoreImpl::Prefetch(std::span<const BlockHash> chain) {
@@ -127,8 +156,12 @@ size_t StoreImpl::PrefetchNow(std::vector<BlockHash> chain) {
   std::vector<BlockIo> io;
   for (size_t j = 0; j < nvme.size(); ++j) {
     segs[j] = Segment{buffer.get() + j * block_bytes_, block_bytes_};
-    io.push_back(BlockIo{nvme[j].slot, chain[nvme[j].block], nullptr,
-                         std::span<const Segment>(&segs[j], 1), Status::Ok()});
+    io.push_back(BlockIo{nvme[j].slot,
+                         chain[nvme[j].block],
+                         nullptr,
+                         std::span<const Segment>(&segs[j], 1),
+                         Status::Ok(),
+                         {}});
   }
   if (!io.empty()) backend(Tier::kNvme)->ReadBatch(io);
   std::vector<size_t> good;

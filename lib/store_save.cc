@@ -51,9 +51,12 @@ SaveResult StoreImpl::StoreInHost(std::span<const BlockHash> chain,
   std::vector<BlockIo> io;
   io.reserve(work.size());
   for (const SlotWork& w : work) {
-    io.push_back(BlockIo{w.slot, chain[w.block],
-                         w.block > 0 ? &chain[w.block - 1] : nullptr, source(w.block),
-                         Status::Ok()});
+    io.push_back(BlockIo{w.slot,
+                         chain[w.block],
+                         w.block > 0 ? &chain[w.block - 1] : nullptr,
+                         source(w.block),
+                         Status::Ok(),
+                         {}});
   }
   if (!io.empty()) backend(Tier::kHost)->WriteBatch(io);
   FinishSave(chain, work, io, &result);

@@ -122,29 +122,48 @@ void TierBackend::Count(const Status& s, size_t payload, bool write) {
   }
 }
 
+// A verbatim stored block must fit a slot; its payload is what follows the header.
+Status CheckStored(const TierBackend& tier, uint32_t slot,
+                   std::span<const std::byte> stored, size_t* payload) {
+  if (slot >= tier.slot_count()) {
+    return InvalidArgument(Where(tier) + "slot " + std::to_string(slot) +
+                           " out of range");
+  }
+  if (stored.size() < kStoredHeaderBytes || stored.size() > tier.slot_bytes()) {
+    return InvalidArgument(
+        Where(tier) + "stored block of " + std::to_string(stored.size()) +
+        " bytes does not fit a slot of " + std::to_string(tier.slot_bytes()));
+  }
+  *payload = stored.size() - kStoredHeaderBytes;
+  return Status::Ok();
+}
+
 void TierBackend::WriteBatch(std::span<BlockIo> requests) {
   std::vector<size_t> payload(requests.size());
-  for (size_t i = 0; i < requests.size(); ++i) {
-    requests[i].status =
-        CheckRequest(*this, requests[i].slot, requests[i].segments, &payload[i]);
-  }
   std::vector<bool> checked(requests.size());
-  for (size_t i = 0; i < requests.size(); ++i) checked[i] = requests[i].status.ok();
+  for (size_t i = 0; i < requests.size(); ++i) {
+    BlockIo& r = requests[i];
+    if (!r.status.ok()) continue;  // the caller already failed it
+    r.status = r.stored.empty() ? CheckRequest(*this, r.slot, r.segments, &payload[i])
+                                : CheckStored(*this, r.slot, r.stored, &payload[i]);
+    checked[i] = r.status.ok();
+  }
   WriteBatchImpl(requests);
   for (size_t i = 0; i < requests.size(); ++i) {
     if (checked[i]) Count(requests[i].status, payload[i], /*write=*/true);
   }
 }
 
-void TierBackend::ReadBatch(std::span<BlockIo> requests) {
+void TierBackend::ReadBatch(std::span<BlockIo> requests, const ReadDone& on_done) {
   std::vector<size_t> payload(requests.size());
-  for (size_t i = 0; i < requests.size(); ++i) {
-    requests[i].status =
-        CheckRequest(*this, requests[i].slot, requests[i].segments, &payload[i]);
-  }
   std::vector<bool> checked(requests.size());
-  for (size_t i = 0; i < requests.size(); ++i) checked[i] = requests[i].status.ok();
-  ReadBatchImpl(requests);
+  for (size_t i = 0; i < requests.size(); ++i) {
+    BlockIo& r = requests[i];
+    if (!r.status.ok()) continue;
+    r.status = CheckRequest(*this, r.slot, r.segments, &payload[i]);
+    checked[i] = r.status.ok();
+  }
+  ReadBatchImpl(requests, on_done);
   for (size_t i = 0; i < requests.size(); ++i) {
     if (checked[i]) Count(requests[i].status, payload[i], /*write=*/false);
   }
@@ -152,13 +171,18 @@ void TierBackend::ReadBatch(std::span<BlockIo> requests) {
 
 void TierBackend::WriteBatchImpl(std::span<BlockIo> requests) {
   for (BlockIo& r : requests) {
-    if (r.status.ok()) r.status = WriteImpl(r.slot, r.hash, r.segments);
+    if (!r.status.ok()) continue;
+    r.status = r.stored.empty()
+                   ? WriteImpl(r.slot, r.hash, r.segments)
+                   : NotSupported(Where(*this) + "verbatim stored-block writes");
   }
 }
 
-void TierBackend::ReadBatchImpl(std::span<BlockIo> requests) {
-  for (BlockIo& r : requests) {
+void TierBackend::ReadBatchImpl(std::span<BlockIo> requests, const ReadDone& on_done) {
+  for (size_t i = 0; i < requests.size(); ++i) {
+    BlockIo& r = requests[i];
     if (r.status.ok()) r.status = ReadImpl(r.slot, r.hash, r.segments);
+    if (on_done) on_done(i);
   }
 }
 

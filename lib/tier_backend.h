@@ -13,6 +13,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <vector>
 
@@ -32,7 +33,11 @@ struct BlockIo {
   BlockHash hash;
   const BlockHash* parent = nullptr;
   std::span<const Segment> segments;  // src for writes, dst for reads
-  Status status;                      // set by the call
+  Status status;                      // in: not OK = skip it; out: its result
+  // Writes only: a stored block as another tier of the same codec holds it
+  // (header + payload, made by WriteStoredBlock), written verbatim instead
+  // of encoding `segments`; it is verified when read back, like any slot.
+  std::span<const std::byte> stored = {};
 };
 
 // A block a persistent tier found at open (the NVMe manifest), oldest first.
@@ -42,6 +47,8 @@ struct RecoveredBlock {
   bool has_parent = false;
   uint32_t slot = 0;
 };
+
+using ReadDone = std::function<void(size_t request)>;
 
 class TierBackend {
  public:
@@ -64,14 +71,22 @@ class TierBackend {
   // `dst`. Corruption or IoError on any failure; `dst` is then unspecified.
   Status Read(uint32_t slot, const BlockHash& hash, std::span<const Segment> dst);
   // Batched Write/Read: every request gets its own status, as from
-  // Write/Read. A tier with a device queue (NVMe) submits them together;
-  // others loop. Requests must name distinct slots.
+  // Write/Read; requests whose status is not OK on entry are left alone. A tier with a
+  // device queue (NVMe) submits them together; others loop. Requests must name distinct
+  // slots.
   void WriteBatch(std::span<BlockIo> requests);
-  void ReadBatch(std::span<BlockIo> requests);
+  // `on_done(i)`, if given, runs as soon as request i has its status, while
+  // later requests may still be on the device: work on a finished block
+  // (promoting it) overlaps the I/O of the others.
+  void ReadBatch(std::span<BlockIo> requests, const ReadDone& on_done = {});
 
   // False while the tier refuses new blocks (a full device); the Store then
   // skips admitting to it. Cheap.
   virtual bool Accepting() const { return true; }
+  // The stored block in `slot` as bytes, for copying it verbatim to another
+  // tier; empty when the tier's slots are not addressable memory.
+  // REQUIRES: the slot is pinned or owned by the caller.
+  virtual std::span<const std::byte> StoredBytes(uint32_t slot) { return {}; }
   // Adds this tier's own figures (NVMe: engine, recovery) to `stats`.
   virtual void ReportStats(StoreStats* stats) const {}
 
@@ -95,7 +110,7 @@ class TierBackend {
   // Batch hooks: handle every request whose status is OK on entry (the
   // front already failed the malformed ones). Defaults loop over *Impl.
   virtual void WriteBatchImpl(std::span<BlockIo> requests);
-  virtual void ReadBatchImpl(std::span<BlockIo> requests);
+  virtual void ReadBatchImpl(std::span<BlockIo> requests, const ReadDone& on_done);
 
  private:
   void Count(const Status& s, size_t payload, bool write);
@@ -116,6 +131,9 @@ class TierBackend {
 class MemoryTierBackend : public TierBackend {
  public:
   using TierBackend::TierBackend;
+  std::span<const std::byte> StoredBytes(uint32_t slot) override {
+    return SlotMemory(slot);
+  }
 
  protected:
   virtual std::span<std::byte> SlotMemory(uint32_t slot) = 0;

@@ -246,15 +246,15 @@ void NvmeTier::NoteFull(const Status& s) {
 
 Status NvmeTier::WriteImpl(uint32_t slot, const BlockHash& hash,
                            std::span<const Segment> src) {
-  BlockIo r{slot, hash, nullptr, src, Status::Ok()};
+  BlockIo r{slot, hash, nullptr, src, Status::Ok(), {}};
   WriteBatchImpl({&r, 1});
   return r.status;
 }
 
 Status NvmeTier::ReadImpl(uint32_t slot, const BlockHash& hash,
                           std::span<const Segment> dst) {
-  BlockIo r{slot, hash, nullptr, dst, Status::Ok()};
-  ReadBatchImpl({&r, 1});
+  BlockIo r{slot, hash, nullptr, dst, Status::Ok(), {}};
+  ReadBatchImpl({&r, 1}, {});
   return r.status;
 }
 
@@ -295,8 +295,14 @@ void NvmeTier::WriteBatchImpl(std::span<BlockIo> requests) {
   const IoStart start = [&](size_t i, std::span<std::byte> buf) -> Result<IoTarget> {
     BlockIo& r = requests[i];
     if (!r.status.ok()) return r.status;
-    // The one place this tier produces a slot's bytes.
-    WriteStoredBlock(r.hash, codec(), r.segments, buf);
+    if (!r.stored.empty()) {
+      // Made by WriteStoredBlock in the tier above (same codec); checked
+      // by ReadStoredBlock when read back.
+      std::memcpy(buf.data(), r.stored.data(), r.stored.size());
+    } else {
+      // The one place this tier produces a slot's bytes.
+      WriteStoredBlock(r.hash, codec(), r.segments, buf);
+    }
     digests[i] = HeaderDigest(buf);
     return IoTarget{true, FdOf(r.slot), OffsetOf(r.slot), len};
   };
@@ -337,11 +343,12 @@ void NvmeTier::WriteBatchImpl(std::span<BlockIo> requests) {
   }
 }
 
-void NvmeTier::ReadBatchImpl(std::span<BlockIo> requests) {
+void NvmeTier::ReadBatchImpl(std::span<BlockIo> requests, const ReadDone& on_done) {
   Result<std::unique_ptr<Context>> ctx = Acquire();
   if (!ctx.ok()) {
-    for (BlockIo& r : requests) {
-      if (r.status.ok()) r.status = ctx.status();
+    for (size_t i = 0; i < requests.size(); ++i) {
+      if (requests[i].status.ok()) requests[i].status = ctx.status();
+      if (on_done) on_done(i);
     }
     return;
   }
@@ -368,6 +375,7 @@ void NvmeTier::ReadBatchImpl(std::span<BlockIo> requests) {
       // The one place this tier checks and decodes a slot's bytes.
       r.status = ReadStoredBlock(r.hash, codec(), buf, r.segments);
     }
+    if (on_done) on_done(i);
   };
   const Status run =
       RunIo(*(*ctx)->queue, (*ctx)->staging, requests.size(), start, finish);

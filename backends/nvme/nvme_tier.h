@@ -92,7 +92,7 @@ class NvmeTier final : public TierBackend {
   Status ReadImpl(uint32_t slot, const BlockHash& hash,
                   std::span<const Segment> dst) override;
   void WriteBatchImpl(std::span<BlockIo> requests) override;
-  void ReadBatchImpl(std::span<BlockIo> requests) override;
+  void ReadBatchImpl(std::span<BlockIo> requests, const ReadDone& on_done) override;
 
  private:
   struct SlotRecord {  // what the manifest says the slot holds
