@@ -5,14 +5,14 @@ namespace kvtier {
 
 bool PrefetchHandle::Done() const {
   if (!state_) return true;
-  internal::MutexLock lock(&state_->mu);
+  std::lock_guard lock(state_->mu);
   return state_->done;
 }
 
 size_t PrefetchHandle::Wait() const {
   if (!state_) return 0;
-  internal::MutexLock lock(&state_->mu);
-  state_->mu.Await(absl::Condition(&state_->done));
+  std::unique_lock lock(state_->mu);
+  state_->finished.wait(lock, [this] { return state_->done; });
   return state_->moved;
 }
 

@@ -3,24 +3,29 @@
 // Thread safety: thread-safe.
 #pragma once
 
+#include <condition_variable>
 #include <cstddef>
+#include <mutex>
 
-#include "absl/base/thread_annotations.h"
 #include "kvtier/store.h"
-#include "lib/mutex.h"
 
 namespace kvtier {
 
 struct PrefetchHandle::State {
   // Called once by the worker.
   void Finish(size_t blocks) {
-    internal::MutexLock lock(&mu);
-    moved = blocks;
-    done = true;
+    {
+      std::lock_guard lock(mu);
+      moved = blocks;
+      done = true;
+    }
+    finished.notify_all();
   }
-  internal::Mutex mu;
-  bool done ABSL_GUARDED_BY(mu) = false;
-  size_t moved ABSL_GUARDED_BY(mu) = 0;
+  // std::mutex: see write_behind.h on why not internal::Mutex::Await.
+  std::mutex mu;
+  std::condition_variable finished;
+  bool done = false;  // guarded by mu
+  size_t moved = 0;   // guarded by mu
 };
 
 }  // namespace kvtier

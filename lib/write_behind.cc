@@ -14,32 +14,36 @@ WriteBehind::WriteBehind(size_t capacity, size_t batch, CopyFn copy)
 
 WriteBehind::~WriteBehind() {
   {
-    MutexLock lock(&mu_);
+    std::lock_guard lock(mu_);
     stop_ = true;
   }
+  changed_.notify_all();
   thread_.join();
 }
 
 bool WriteBehind::Push(const CopyDownJob& job) {
-  MutexLock lock(&mu_);
-  if (jobs_.size() >= capacity_) return false;
-  jobs_.push_back(job);
+  {
+    std::lock_guard lock(mu_);
+    if (jobs_.size() >= capacity_) return false;
+    jobs_.push_back(job);
+  }
+  changed_.notify_all();
   return true;
 }
 
 bool WriteBehind::PushTask(std::function<void()> task) {
-  MutexLock lock(&mu_);
-  if (tasks_.size() >= capacity_) return false;
-  tasks_.push_back(std::move(task));
+  {
+    std::lock_guard lock(mu_);
+    if (tasks_.size() >= capacity_) return false;
+    tasks_.push_back(std::move(task));
+  }
+  changed_.notify_all();
   return true;
 }
 
 void WriteBehind::Drain() {
-  MutexLock lock(&mu_);
-  auto idle = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return jobs_.empty() && tasks_.empty() && !busy_;
-  };
-  mu_.Await(absl::Condition(&idle));
+  std::unique_lock lock(mu_);
+  changed_.wait(lock, [this] { return jobs_.empty() && tasks_.empty() && !busy_; });
 }
 
 void WriteBehind::Run() {
@@ -48,12 +52,10 @@ void WriteBehind::Run() {
     std::function<void()> task;
     batch.clear();
     {
-      MutexLock lock(&mu_);
+      std::unique_lock lock(mu_);
       busy_ = false;
-      auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-        return stop_ || !jobs_.empty() || !tasks_.empty();
-      };
-      mu_.Await(absl::Condition(&ready));
+      changed_.notify_all();  // Drain may be waiting for idle
+      changed_.wait(lock, [this] { return stop_ || !jobs_.empty() || !tasks_.empty(); });
       if (!tasks_.empty()) {
         task = std::move(tasks_.front());
         tasks_.pop_front();

@@ -9,15 +9,15 @@
 // joins the thread.
 #pragma once
 
+#include <condition_variable>
 #include <cstddef>
 #include <deque>
 #include <functional>
+#include <mutex>
 #include <span>
 #include <thread>
 
-#include "absl/base/thread_annotations.h"
 #include "kvtier/hash.h"
-#include "lib/mutex.h"
 
 namespace kvtier::internal {
 
@@ -50,11 +50,15 @@ class WriteBehind {
   const size_t capacity_;
   const size_t batch_;
   const CopyFn copy_;
-  Mutex mu_;
-  std::deque<CopyDownJob> jobs_ ABSL_GUARDED_BY(mu_);
-  std::deque<std::function<void()>> tasks_ ABSL_GUARDED_BY(mu_);
-  bool busy_ ABSL_GUARDED_BY(mu_) = false;
-  bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  // std::mutex + condition_variable, not internal::Mutex::Await: absl
+  // evaluates Await conditions inside its uninstrumented library, which
+  // ThreadSanitizer reports as races. Guarded by mu_: the four below.
+  std::mutex mu_;
+  std::condition_variable changed_;
+  std::deque<CopyDownJob> jobs_;
+  std::deque<std::function<void()>> tasks_;
+  bool busy_ = false;
+  bool stop_ = false;
   std::thread thread_;  // last: starts after the state above exists
 };
 

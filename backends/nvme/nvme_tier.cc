@@ -88,7 +88,7 @@ Result<std::unique_ptr<NvmeTier>> NvmeTier::Create(NvmeTierConfig config) {
   Result<std::unique_ptr<Context>> ctx = tier->MakeContext();
   if (!ctx.ok()) return ctx.status();
   {
-    MutexLock lock(&tier->pool_mu_);
+    std::lock_guard lock(tier->pool_mu_);
     ++tier->live_contexts_;
   }
   tier->Release(std::move(ctx).value(), false);
@@ -184,11 +184,9 @@ Result<std::unique_ptr<NvmeTier::Context>> NvmeTier::MakeContext() {
 
 Result<std::unique_ptr<NvmeTier::Context>> NvmeTier::Acquire() {
   {
-    MutexLock lock(&pool_mu_);
-    auto available = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(pool_mu_) {
-      return !idle_.empty() || live_contexts_ < config_.max_queues;
-    };
-    pool_mu_.Await(absl::Condition(&available));
+    std::unique_lock lock(pool_mu_);
+    pool_changed_.wait(
+        lock, [this] { return !idle_.empty() || live_contexts_ < config_.max_queues; });
     if (!idle_.empty()) {
       std::unique_ptr<Context> ctx = std::move(idle_.back());
       idle_.pop_back();
@@ -198,20 +196,26 @@ Result<std::unique_ptr<NvmeTier::Context>> NvmeTier::Acquire() {
   }
   Result<std::unique_ptr<Context>> ctx = MakeContext();
   if (!ctx.ok()) {
-    MutexLock lock(&pool_mu_);
-    --live_contexts_;
+    {
+      std::lock_guard lock(pool_mu_);
+      --live_contexts_;
+    }
+    pool_changed_.notify_one();
   }
   return ctx;
 }
 
 void NvmeTier::Release(std::unique_ptr<Context> ctx, bool broken) {
   if (broken) ctx.reset();  // waits for anything still in flight
-  MutexLock lock(&pool_mu_);
-  if (broken) {
-    --live_contexts_;
-  } else {
-    idle_.push_back(std::move(ctx));
+  {
+    std::lock_guard lock(pool_mu_);
+    if (broken) {
+      --live_contexts_;
+    } else {
+      idle_.push_back(std::move(ctx));
+    }
   }
+  pool_changed_.notify_one();
 }
 
 int NvmeTier::FdOf(uint32_t slot) const { return files_[slot % files_.size()].fd(); }

@@ -25,18 +25,18 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
-#include "absl/base/thread_annotations.h"
 #include "backends/nvme/cache_file.h"
 #include "backends/nvme/io_queue.h"
 #include "backends/nvme/manifest.h"
 #include "kvtier/options.h"
-#include "lib/mutex.h"
 #include "lib/tier_backend.h"
 
 namespace kvtier::internal {
@@ -121,9 +121,11 @@ class NvmeTier final : public TierBackend {
   std::vector<RecoveredBlock> recovered_;
   std::atomic<uint64_t> seq_{1};
 
-  Mutex pool_mu_;
-  std::vector<std::unique_ptr<Context>> idle_ ABSL_GUARDED_BY(pool_mu_);
-  uint32_t live_contexts_ ABSL_GUARDED_BY(pool_mu_) = 0;
+  // std::mutex: see lib/write_behind.h on why not internal::Mutex::Await.
+  std::mutex pool_mu_;
+  std::condition_variable pool_changed_;
+  std::vector<std::unique_ptr<Context>> idle_;  // guarded by pool_mu_
+  uint32_t live_contexts_ = 0;                  // guarded by pool_mu_
 
   const char* io_engine_ = "io_uring";
   bool fixed_buffers_ = false;
