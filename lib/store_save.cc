@@ -137,6 +137,7 @@ std::optional<uint32_t> StoreImpl::AdmitLocked(Tier tier, const BlockHash& hash,
 }
 
 void StoreImpl::FreeSlotLocked(Tier tier, uint32_t slot) {
+  backend(tier)->Forget(slot);
   slots_[static_cast<int>(tier)]->Free(slot);
 }
 

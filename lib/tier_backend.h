@@ -83,6 +83,11 @@ class TierBackend {
   // False while the tier refuses new blocks (a full device); the Store then
   // skips admitting to it. Cheap.
   virtual bool Accepting() const { return true; }
+  // The Store no longer keeps a block in `slot` (evicted or dropped): a
+  // persistent tier forgets it, so a restart does not bring it back and a
+  // later write elsewhere of the same block is not undone. Called under the
+  // Store's lock; cheap (NVMe: one RocksDB delete).
+  virtual void Forget(uint32_t slot) {}
   // The stored block in `slot` as bytes, for copying it verbatim to another
   // tier; empty when the tier's slots are not addressable memory.
   // REQUIRES: the slot is pinned or owned by the caller.

@@ -146,6 +146,18 @@ Status NvmeTier::Recover() {
 
 std::vector<RecoveredBlock> NvmeTier::TakeRecovered() { return std::move(recovered_); }
 
+void NvmeTier::Forget(uint32_t slot) {
+  SlotRecord& rec = records_[slot];
+  if (!rec.valid) return;
+  // On failure the record stays valid, so the entry is deleted again
+  // before the slot is next overwritten (ForgetOverwritten).
+  if (manifest_->Delete({&rec.hash, 1}).ok()) {
+    rec.valid = false;
+  } else {
+    manifest_errors_.fetch_add(1, std::memory_order_relaxed);
+  }
+}
+
 // ---- queue pool ---------------------------------------------------------------
 
 Result<std::unique_ptr<NvmeTier::Context>> NvmeTier::MakeContext() {
@@ -155,7 +167,7 @@ Result<std::unique_ptr<NvmeTier::Context>> NvmeTier::MakeContext() {
     ctx->queue = std::move(q).value();
   } else {
     // io_uring refused (sysctl, seccomp, old kernel): correct but serial I/O.
-    if (config_.log != nullptr && std::strcmp(io_engine_, "io_uring") == 0) {
+    if (config_.log != nullptr && std::strcmp(io_engine_.load(), "io_uring") == 0) {
       const std::string msg =
           "kvtier: nvme tier: " + q.status().message() + "; falling back to pread/pwrite";
       config_.log(msg.c_str());
@@ -230,7 +242,7 @@ bool NvmeTier::Accepting() const {
 
 void NvmeTier::ReportStats(StoreStats* stats) const {
   NvmeStats& n = stats->nvme;
-  n.io_uring = std::strcmp(io_engine_, "io_uring") == 0;
+  n.io_uring = std::strcmp(io_engine_.load(), "io_uring") == 0;
   n.fixed_buffers = fixed_buffers_;
   n.direct_io = direct_io_;
   n.wiped_at_open = wiped_;

@@ -69,10 +69,11 @@ class NvmeTier final : public TierBackend {
   ~NvmeTier() override;
 
   std::vector<RecoveredBlock> TakeRecovered() override;
+  void Forget(uint32_t slot) override;
 
   // What Stats reports.
-  const char* io_engine() const { return io_engine_; }  // "io_uring" or "pread/pwrite"
-  bool fixed_buffers() const { return fixed_buffers_; }
+  const char* io_engine() const { return io_engine_.load(); }  // or "pread/pwrite"
+  bool fixed_buffers() const { return fixed_buffers_.load(); }
   bool direct_io() const { return direct_io_; }
   bool wiped() const { return wiped_; }
   uint64_t recovered() const { return recovered_count_; }
@@ -127,8 +128,8 @@ class NvmeTier final : public TierBackend {
   std::vector<std::unique_ptr<Context>> idle_;  // guarded by pool_mu_
   uint32_t live_contexts_ = 0;                  // guarded by pool_mu_
 
-  const char* io_engine_ = "io_uring";
-  bool fixed_buffers_ = false;
+  std::atomic<const char*> io_engine_{"io_uring"};  // set by each new queue
+  std::atomic<bool> fixed_buffers_{false};
   bool direct_io_ = true;
   bool wiped_ = false;
   uint64_t recovered_count_ = 0;
