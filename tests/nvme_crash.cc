@@ -1,6 +1,8 @@
 // kvtier-nvme-crash: the NVMe tier's crash-safety check (DESIGN invariant 6).
 //
-// Each round forks a child that opens a store over the same directory and
+// Each round starts a child (fork + exec of this program with --child, so it
+// is a fresh process: RocksDB's thread pool does not survive a fork) that
+// opens a store over the same directory and
 // saves chains (content derived from each block's hash, so any byte can be
 // checked) and loads older ones, until the parent SIGKILLs it at a random
 // moment. The parent then reopens the store and, for every chain any child
@@ -130,12 +132,15 @@ int main(int argc, char** argv) {
   std::string dir;
   uint32_t kills = 5;
   uint32_t seed = 1;
+  int64_t child_round = -1;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string a = argv[i];
     if (a == "--dir") dir = argv[i + 1];
     if (a == "--kills") kills = static_cast<uint32_t>(std::stoul(argv[i + 1]));
     if (a == "--seed") seed = static_cast<uint32_t>(std::stoul(argv[i + 1]));
+    if (a == "--child") child_round = std::stol(argv[i + 1]);
   }
+  if (child_round >= 0 && !dir.empty()) RunChild(dir, static_cast<uint32_t>(child_round));
   if (dir.empty()) {
     std::fprintf(stderr, "usage: %s --dir DIR [--kills N] [--seed S]\n", argv[0]);
     return 2;
@@ -147,9 +152,14 @@ int main(int argc, char** argv) {
   uint64_t recovered = 0, max_recovered = 0;
   const auto start = std::chrono::steady_clock::now();
   for (uint32_t round = 0; round < kills; ++round) {
+    const std::string round_arg = std::to_string(round);
     const pid_t pid = fork();
     if (pid < 0) return 2;
-    if (pid == 0) RunChild(dir, round);
+    if (pid == 0) {
+      execl("/proc/self/exe", argv[0], "--dir", dir.c_str(), "--child", round_arg.c_str(),
+            static_cast<char*>(nullptr));
+      _exit(5);
+    }
     std::this_thread::sleep_for(std::chrono::milliseconds(30 + rng() % 400));
     kill(pid, SIGKILL);
     int status = 0;
