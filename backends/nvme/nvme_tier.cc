@@ -111,6 +111,7 @@ NvmeTier::~NvmeTier() = default;
 // be right (slot out of range, other namespace, codec or size, a slot a
 // newer entry claims) is dropped from the manifest and counted.
 Status NvmeTier::Recover() {
+  const auto start = std::chrono::steady_clock::now();
   uint64_t malformed = 0;
   Result<std::vector<ManifestEntry>> entries = manifest_->LoadAll(&malformed);
   if (!entries.ok()) return entries.status();
@@ -141,6 +142,10 @@ Status NvmeTier::Recover() {
   if (Status s = manifest_->Delete(dropped); !s.ok()) return s;
   recovered_count_ = recovered_.size();
   recovery_dropped_ = dropped.size() + malformed;
+  recovery_micros_ =
+      static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                std::chrono::steady_clock::now() - start)
+                                .count());
   return Status::Ok();
 }
 
@@ -248,6 +253,7 @@ void NvmeTier::ReportStats(StoreStats* stats) const {
   n.wiped_at_open = wiped_;
   n.recovered_blocks = recovered_count_;
   n.recovery_dropped = recovery_dropped_;
+  n.recovery_micros = recovery_micros_;  // the Store adds its index rebuild
   n.full_events = full_events();
   n.manifest_errors = manifest_errors();
 }

@@ -134,6 +134,7 @@ class NvmeTier final : public TierBackend {
   bool wiped_ = false;
   uint64_t recovered_count_ = 0;
   uint64_t recovery_dropped_ = 0;
+  uint64_t recovery_micros_ = 0;  // manifest scan and checks at Create
   std::atomic<uint64_t> manifest_errors_{0};
   std::atomic<uint64_t> full_events_{0};
   std::atomic<int64_t> full_until_ns_{0};
