@@ -163,15 +163,5 @@ TEST_CASE("a slot damaged on disk reads as a miss, is dropped and counted", "[nv
   CHECK(s.store->Lookup(chain).blocks == 0);
 }
 
-TEST_CASE("a build without the NVMe tier says NotSupported", "[nvme][bad-input]") {
-#ifdef KVTIER_WITH_NVME
-  KVTIER_SKIP("this build has the NVMe tier (configure with -DKVTIER_WITH_NVME=OFF)");
-#else
-  TempDir dir;
-  CheckError(Store::Open(NvmeOptions(dir.path(), 2, 8)).status(),
-             StatusCode::kNotSupported, "options.nvme");
-#endif
-}
-
 }  // namespace
 }  // namespace kvtier
