@@ -14,6 +14,13 @@ class SlotAllocator {
     free_.reserve(slot_count);
     for (uint32_t s = slot_count; s > 0; --s) free_.push_back(s - 1);
   }
+  // Slots marked in `used` (recovered from disk) start allocated.
+  SlotAllocator(uint32_t slot_count, const std::vector<bool>& used) {
+    free_.reserve(slot_count);
+    for (uint32_t s = slot_count; s > 0; --s) {
+      if (!used[s - 1]) free_.push_back(s - 1);
+    }
+  }
   std::optional<uint32_t> Allocate() {
     if (free_.empty()) return std::nullopt;
     uint32_t s = free_.back();

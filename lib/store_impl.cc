@@ -1,9 +1,15 @@
-// StoreImpl: Lookup, Load and Save over the index and the tier backends.
-// See store_impl.h for the data flow and the invariant each step keeps.
+// StoreImpl: construction (and indexing what the NVMe tier recovered),
+// Lookup, Stats and the Prefetch handle. Load, Save and the moves between
+// tiers are in store_load.cc, store_save.cc and store_copy_down.cc.
 #include "lib/store_impl.h"
 
+#include "lib/codec/block_codec.h"
+
+#include <chrono>
 #include <string>
 #include <utility>
+
+#include "lib/stored_block.h"
 
 namespace kvtier::internal {
 namespace {
@@ -15,10 +21,6 @@ std::array<TierBudget, kNumTiers> BudgetsOf(const TierBackends& backends) {
   }
   return budgets;
 }
-
-// The tier new blocks are saved into: the fastest one that takes host memory.
-// (The GPU tier, once built, takes device segments.)
-Tier SaveTier() { return Tier::kHost; }
 
 }  // namespace
 
@@ -32,11 +34,51 @@ StoreImpl::StoreImpl(const Options& options, TierBackends backends,
       host_memory_locked_(host_memory_locked),
       segments_per_block_(options.layout.SegmentsPerBlock()),
       segment_bytes_(options.layout.SegmentBytes()),
+      block_bytes_(options.layout.BlockBytes()),
+      stored_bytes_(
+          StoredBlockBytes(StoredPayloadBytes(options.layout, options.host.codec))),
+      write_policy_(options.nvme.write_policy),
+      nvme_batch_(std::max<uint32_t>(1, options.nvme.queue_depth)),
       index_(BudgetsOf(backends_), options.eviction) {
-  MutexLock lock(&mu_);
-  for (int t = 0; t < kNumTiers; ++t) {
-    if (backends_[t]) slots_[t].emplace(backends_[t]->slot_count());
+  {
+    MutexLock lock(&mu_);
+    for (int t = 0; t < kNumTiers; ++t) {
+      if (backends_[t] && t != static_cast<int>(Tier::kNvme)) {
+        slots_[t].emplace(backends_[t]->slot_count());
+      }
+    }
   }
+  IndexRecovered();
+  if (backend(Tier::kNvme) != nullptr && backend(Tier::kHost) != nullptr) {
+    writer_ = std::make_unique<WriteBehind>(
+        std::max<uint32_t>(1, options.nvme.write_queue_blocks), nvme_batch_,
+        [this](std::span<const CopyDownJob> jobs) { CopyDown(jobs); });
+  }
+}
+
+StoreImpl::~StoreImpl() { writer_.reset(); }
+
+// Rebuilds the NVMe tier's part of the index from its manifest, oldest
+// write first, each block linked to its parent so eviction order and orphan
+// detection work as before the restart (invariants 5, 6).
+void StoreImpl::IndexRecovered() {
+  TierBackend* nvme = backend(Tier::kNvme);
+  if (nvme == nullptr) return;
+  const auto start = std::chrono::steady_clock::now();
+  const std::vector<RecoveredBlock> blocks = nvme->TakeRecovered();
+  std::vector<bool> used(nvme->slot_count(), false);
+  for (const RecoveredBlock& b : blocks) used[b.slot] = true;
+  MutexLock lock(&mu_);
+  slots_[static_cast<int>(Tier::kNvme)].emplace(nvme->slot_count(), used);
+  for (const RecoveredBlock& b : blocks) {
+    const bool linked = b.has_parent && b.parent != b.hash;
+    index_.AddPending(Tier::kNvme, b.hash, linked ? &b.parent : nullptr, b.slot);
+    index_.MarkReady(Tier::kNvme, b.hash);
+  }
+  recovery_micros_ =
+      static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                std::chrono::steady_clock::now() - start)
+                                .count());
 }
 
 Status StoreImpl::Reject(Status status) {
@@ -90,165 +132,8 @@ LookupResult StoreImpl::Lookup(std::span<const BlockHash> chain) {
   return r;
 }
 
-// ---- Load -------------------------------------------------------------------
-
-Result<LoadResult> StoreImpl::Load(std::span<const BlockHash> chain,
-                                   std::span<const Segment> dst) {
-  if (Status s = CheckSegments(dst, chain.size(), "load.dst"); !s.ok()) {
-    return Reject(std::move(s));
-  }
-  loads_.fetch_add(1, std::memory_order_relaxed);
-  load_blocks_.fetch_add(chain.size(), std::memory_order_relaxed);
-
-  const std::vector<SlotWork> pinned = PinPrefix(chain);
-  Status failure;
-  const size_t loaded = ReadPinned(chain, dst, pinned, &failure);
-  FinishLoad(chain, pinned, loaded, failure);
-
-  load_hit_blocks_.fetch_add(loaded, std::memory_order_relaxed);
-  return LoadResult{loaded};
-}
-
-std::vector<StoreImpl::SlotWork> StoreImpl::PinPrefix(std::span<const BlockHash> chain) {
-  std::vector<SlotWork> pinned;
-  MutexLock lock(&mu_);
-  for (size_t i = 0; i < chain.size(); ++i) {
-    const std::optional<Tier> tier = index_.FastestReadyTier(chain[i]);
-    if (!tier) break;
-    index_.Pin(chain[i], *tier);
-    pinned.push_back(SlotWork{i, *tier, index_.SlotOf(chain[i], *tier)});
-  }
-  return pinned;
-}
-
-size_t StoreImpl::ReadPinned(std::span<const BlockHash> chain,
-                             std::span<const Segment> dst,
-                             const std::vector<SlotWork>& pinned, Status* failure) {
-  for (const SlotWork& w : pinned) {
-    Status s = backend(w.tier)->Read(
-        w.slot, chain[w.block],
-        dst.subspan(w.block * segments_per_block_, segments_per_block_));
-    if (!s.ok()) {
-      *failure = std::move(s);
-      return w.block;
-    }
-  }
-  return pinned.size();
-}
-
-void StoreImpl::FinishLoad(std::span<const BlockHash> chain,
-                           const std::vector<SlotWork>& pinned, size_t loaded,
-                           const Status& failure) {
-  MutexLock lock(&mu_);
-  for (const SlotWork& w : pinned) index_.Unpin(chain[w.block], w.tier);
-  for (size_t i = 0; i < loaded; ++i) {
-    ++tier_counters_[static_cast<int>(pinned[i].tier)].hits;
-  }
-  if (loaded < pinned.size()) {
-    // The slot failed verification or I/O: it can never serve this block,
-    // so drop it (unless another reader still holds it; the last one drops).
-    const SlotWork& bad = pinned[loaded];
-    const BlockHash& h = chain[bad.block];
-    if (!index_.IsPinned(h, bad.tier))
-      FreeSlotLocked(bad.tier, index_.Remove(bad.tier, h));
-  }
-  index_.TouchChain(chain.first(loaded), /*hit=*/true);
-}
-
-// ---- Save -------------------------------------------------------------------
-
-Result<SaveResult> StoreImpl::Save(std::span<const BlockHash> chain,
-                                   std::span<const Segment> src, size_t first_block) {
-  if (first_block > chain.size()) {
-    return Reject(InvalidArgument("save.first_block: " + std::to_string(first_block) +
-                                  " is past the chain's " + std::to_string(chain.size()) +
-                                  " blocks"));
-  }
-  if (Status s = CheckSegments(src, chain.size() - first_block, "save.src"); !s.ok()) {
-    return Reject(std::move(s));
-  }
-  saves_.fetch_add(1, std::memory_order_relaxed);
-  save_blocks_.fetch_add(chain.size() - first_block, std::memory_order_relaxed);
-
-  SaveResult result;
-  const std::vector<SlotWork> work = ReserveSlots(chain, first_block, &result);
-  std::vector<Status> written;
-  written.reserve(work.size());
-  for (const SlotWork& w : work) {
-    const size_t src_block = w.block - first_block;
-    written.push_back(backend(w.tier)->Write(
-        w.slot, chain[w.block],
-        src.subspan(src_block * segments_per_block_, segments_per_block_)));
-  }
-  FinishSave(chain, work, written, &result);
-
-  save_new_.fetch_add(result.stored, std::memory_order_relaxed);
-  save_refreshed_.fetch_add(result.refreshed, std::memory_order_relaxed);
-  return result;
-}
-
-std::vector<StoreImpl::SlotWork> StoreImpl::ReserveSlots(std::span<const BlockHash> chain,
-                                                         size_t first_block,
-                                                         SaveResult* result) {
-  const Tier tier = SaveTier();
-  std::vector<SlotWork> work;
-  MutexLock lock(&mu_);
-  for (size_t i = first_block; i < chain.size(); ++i) {
-    if (index_.IsPresent(chain[i], tier)) {
-      ++result->refreshed;
-      continue;
-    }
-    const std::optional<uint32_t> slot = AdmitLocked(tier, chain, i);
-    if (!slot) {
-      // Later blocks would have no parent in the store: dead weight.
-      result->skipped += chain.size() - i;
-      tier_counters_[static_cast<int>(tier)].rejected += chain.size() - i;
-      break;
-    }
-    work.push_back(SlotWork{i, tier, *slot});
-  }
-  return work;
-}
-
-std::optional<uint32_t> StoreImpl::AdmitLocked(Tier tier,
-                                               std::span<const BlockHash> chain,
-                                               size_t block) {
-  std::optional<std::vector<Eviction>> evicted = index_.MakeRoom(tier, 1);
-  if (!evicted) return std::nullopt;
-  TierCounters& c = tier_counters_[static_cast<int>(tier)];
-  for (const Eviction& e : *evicted) {
-    FreeSlotLocked(tier, e.slot);
-    ++c.evictions;
-    if (e.orphan) ++c.orphans;
-  }
-  const std::optional<uint32_t> slot = slots_[static_cast<int>(tier)]->Allocate();
-  assert(slot && "index capacity and slot count disagree");
-  const BlockHash* parent = block > 0 ? &chain[block - 1] : nullptr;
-  index_.AddPending(tier, chain[block], parent, *slot);
-  return slot;
-}
-
-void StoreImpl::FreeSlotLocked(Tier tier, uint32_t slot) {
-  slots_[static_cast<int>(tier)]->Free(slot);
-}
-
-void StoreImpl::FinishSave(std::span<const BlockHash> chain,
-                           const std::vector<SlotWork>& work,
-                           const std::vector<Status>& written, SaveResult* result) {
-  MutexLock lock(&mu_);
-  for (size_t k = 0; k < work.size(); ++k) {
-    const SlotWork& w = work[k];
-    if (written[k].ok()) {
-      index_.MarkReady(w.tier, chain[w.block]);
-      ++tier_counters_[static_cast<int>(w.tier)].inserts;
-      ++result->stored;
-    } else {
-      // Best effort: a failed write is a block we do not have (invariant 3).
-      FreeSlotLocked(w.tier, index_.Remove(w.tier, chain[w.block]));
-      ++result->skipped;
-    }
-  }
-  index_.TouchChain(chain);
+void StoreImpl::Flush() {
+  if (writer_) writer_->Drain();
 }
 
 // ---- Stats ------------------------------------------------------------------
@@ -280,6 +165,7 @@ StoreStats StoreImpl::Stats() const {
       ts.codec = b->codec();
       ts.logical_bytes_written = b->logical_bytes_written();
       ts.logical_bytes_read = b->logical_bytes_read();
+      b->ReportStats(&s);
     }
   }
   s.lookups = lookups_.load(std::memory_order_relaxed);
@@ -294,6 +180,10 @@ StoreStats StoreImpl::Stats() const {
   s.save_refreshed_blocks = save_refreshed_.load(std::memory_order_relaxed);
   s.invalid_calls = invalid_calls_.load(std::memory_order_relaxed);
   s.host_memory_locked = host_memory_locked_;
+  s.nvme.recovery_micros += recovery_micros_;  // the tier reported its manifest scan
+  s.nvme.copy_down_blocks = copy_down_.load(std::memory_order_relaxed);
+  s.nvme.copy_down_dropped = copy_down_dropped_.load(std::memory_order_relaxed);
+  s.nvme.promotions = promotions_.load(std::memory_order_relaxed);
   return s;
 }
 

@@ -6,6 +6,7 @@
 
 #include "backends/host/host_tier.h"
 #include "lib/codec/block_codec.h"
+#include "backends/nvme/open_nvme.h"
 #include "lib/store_impl.h"
 #include "lib/stored_block.h"
 
@@ -41,8 +42,19 @@ Status ValidateOptions(const Options& o) {
         "options.gpu.capacity_bytes: the GPU tier is not built yet; set it to 0");
   }
   if (o.nvme.capacity_bytes > 0) {
-    return NotSupported(
-        "options.nvme.capacity_bytes: the NVMe tier is not built yet; set it to 0");
+    if (o.nvme.directories.empty()) {
+      return InvalidArgument(
+          "options.nvme.directories: empty; the NVMe tier needs at least one directory");
+    }
+    if (o.nvme.queue_depth == 0 || o.nvme.queue_depth > 4096) {
+      return InvalidArgument("options.nvme.queue_depth: " +
+                             std::to_string(o.nvme.queue_depth) + ", must be 1..4096");
+    }
+    if (o.nvme.write_policy != WritePolicy::kWriteThrough &&
+        o.nvme.write_policy != WritePolicy::kWriteBack) {
+      return InvalidArgument("options.nvme.write_policy: unknown policy " +
+                             std::to_string(static_cast<int>(o.nvme.write_policy)));
+    }
   }
   // Every tier's codec is checked, enabled or not: all of them seed the
   // namespace (Options::CodecTag).
@@ -57,8 +69,8 @@ Status ValidateOptions(const Options& o) {
   }
   if (o.host.capacity_bytes == 0) {
     return InvalidArgument(
-        "options.host.capacity_bytes: 0, and no other tier has capacity; a store "
-        "needs room for at least one block (" +
+        "options.host.capacity_bytes: 0; the host tier is required (blocks are saved "
+        "there first, also with an NVMe tier) and needs room for at least one block (" +
         std::to_string(HostSlotBytes(o.layout, o.host.codec)) + " bytes)");
   }
   return Status::Ok();
@@ -89,9 +101,7 @@ Result<std::unique_ptr<Store>> OpenStoreWithTiers(const Options& options,
       new StoreImpl(options, std::move(backends), host_memory_locked));
 }
 
-}  // namespace internal
-
-Result<std::unique_ptr<Store>> Store::Open(const Options& options) {
+Result<std::unique_ptr<Store>> OpenStore(const Options& options, const NvmeHooks& hooks) {
   if (Status s = internal::ValidateOptions(options); !s.ok()) return s;
   internal::HostTierConfig host;
   host.capacity_bytes = options.host.capacity_bytes;
@@ -104,7 +114,19 @@ Result<std::unique_ptr<Store>> Store::Open(const Options& options) {
   const bool locked = (*tier)->locked();
   internal::TierBackends backends;
   backends[static_cast<int>(Tier::kHost)] = std::move(tier).value();
+  if (options.nvme.capacity_bytes > 0) {
+    Result<std::unique_ptr<internal::TierBackend>> nvme =
+        internal::OpenNvmeTier(options, hooks);
+    if (!nvme.ok()) return nvme.status();
+    backends[static_cast<int>(Tier::kNvme)] = std::move(nvme).value();
+  }
   return internal::OpenStoreWithTiers(options, std::move(backends), locked);
+}
+
+}  // namespace internal
+
+Result<std::unique_ptr<Store>> Store::Open(const Options& options) {
+  return internal::OpenStore(options, internal::NvmeHooks{});
 }
 
 }  // namespace kvtier

@@ -92,12 +92,7 @@ Status TierBackend::Write(uint32_t slot, const BlockHash& hash,
   size_t logical = 0, stored = 0;
   if (Status s = CheckRequest(*this, slot, src, &logical, &stored); !s.ok()) return s;
   Status s = WriteImpl(slot, hash, src);
-  if (s.ok()) {
-    bytes_written_.fetch_add(stored, std::memory_order_relaxed);
-    logical_bytes_written_.fetch_add(logical, std::memory_order_relaxed);
-  } else {
-    CountFailure(s, checksum_errors_, io_errors_);
-  }
+  Count(s, logical, stored, /*write=*/true);
   return s;
 }
 
@@ -106,13 +101,89 @@ Status TierBackend::Read(uint32_t slot, const BlockHash& hash,
   size_t logical = 0, stored = 0;
   if (Status s = CheckRequest(*this, slot, dst, &logical, &stored); !s.ok()) return s;
   Status s = ReadImpl(slot, hash, dst);
+  Count(s, logical, stored, /*write=*/false);
+  return s;
+}
+
+void TierBackend::Count(const Status& s, size_t logical, size_t stored, bool write) {
   if (s.ok()) {
-    bytes_read_.fetch_add(stored, std::memory_order_relaxed);
-    logical_bytes_read_.fetch_add(logical, std::memory_order_relaxed);
+    (write ? bytes_written_ : bytes_read_).fetch_add(stored, std::memory_order_relaxed);
+    (write ? logical_bytes_written_ : logical_bytes_read_)
+        .fetch_add(logical, std::memory_order_relaxed);
   } else {
     CountFailure(s, checksum_errors_, io_errors_);
   }
-  return s;
+}
+
+namespace {
+
+// A verbatim stored block must fit a slot; it was made by this tier's codec.
+Status CheckStored(const TierBackend& tier, uint32_t slot,
+                   std::span<const std::byte> stored, size_t* logical,
+                   size_t* stored_bytes) {
+  if (slot >= tier.slot_count()) {
+    return InvalidArgument(Where(tier) + "slot " + std::to_string(slot) +
+                           " out of range");
+  }
+  if (stored.size() < kStoredHeaderBytes || stored.size() > tier.slot_bytes()) {
+    return InvalidArgument(
+        Where(tier) + "stored block of " + std::to_string(stored.size()) +
+        " bytes does not fit a slot of " + std::to_string(tier.slot_bytes()));
+  }
+  *stored_bytes = stored.size();
+  *logical = tier.block_codec().EngineBytes(stored.size() - kStoredHeaderBytes);
+  return Status::Ok();
+}
+
+}  // namespace
+
+void TierBackend::WriteBatch(std::span<BlockIo> requests) {
+  std::vector<size_t> logical(requests.size()), stored(requests.size());
+  std::vector<bool> checked(requests.size());
+  for (size_t i = 0; i < requests.size(); ++i) {
+    BlockIo& r = requests[i];
+    if (!r.status.ok()) continue;  // the caller already failed it
+    r.status = r.stored.empty()
+                   ? CheckRequest(*this, r.slot, r.segments, &logical[i], &stored[i])
+                   : CheckStored(*this, r.slot, r.stored, &logical[i], &stored[i]);
+    checked[i] = r.status.ok();
+  }
+  WriteBatchImpl(requests);
+  for (size_t i = 0; i < requests.size(); ++i) {
+    if (checked[i]) Count(requests[i].status, logical[i], stored[i], /*write=*/true);
+  }
+}
+
+void TierBackend::ReadBatch(std::span<BlockIo> requests, const ReadDone& on_done) {
+  std::vector<size_t> logical(requests.size()), stored(requests.size());
+  std::vector<bool> checked(requests.size());
+  for (size_t i = 0; i < requests.size(); ++i) {
+    BlockIo& r = requests[i];
+    if (!r.status.ok()) continue;
+    r.status = CheckRequest(*this, r.slot, r.segments, &logical[i], &stored[i]);
+    checked[i] = r.status.ok();
+  }
+  ReadBatchImpl(requests, on_done);
+  for (size_t i = 0; i < requests.size(); ++i) {
+    if (checked[i]) Count(requests[i].status, logical[i], stored[i], /*write=*/false);
+  }
+}
+
+void TierBackend::WriteBatchImpl(std::span<BlockIo> requests) {
+  for (BlockIo& r : requests) {
+    if (!r.status.ok()) continue;
+    r.status = r.stored.empty()
+                   ? WriteImpl(r.slot, r.hash, r.segments)
+                   : NotSupported(Where(*this) + "verbatim stored-block writes");
+  }
+}
+
+void TierBackend::ReadBatchImpl(std::span<BlockIo> requests, const ReadDone& on_done) {
+  for (size_t i = 0; i < requests.size(); ++i) {
+    BlockIo& r = requests[i];
+    if (r.status.ok()) r.status = ReadImpl(r.slot, r.hash, r.segments);
+    if (on_done) on_done(i);
+  }
 }
 
 Status MemoryTierBackend::WriteImpl(uint32_t slot, const BlockHash& hash,

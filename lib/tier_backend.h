@@ -13,15 +13,43 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <span>
+#include <vector>
 
 #include "kvtier/hash.h"
 #include "kvtier/options.h"
+#include "kvtier/stats.h"
 #include "kvtier/status.h"
 #include "kvtier/store.h"
 #include "lib/codec/block_codec.h"
 
 namespace kvtier::internal {
+
+// One block of a batched transfer (RocksDB-style: submit many, a status
+// each). `parent` is the previous block of its chain, for tiers that persist
+// the chain (NVMe manifest); nullptr for a chain's first block or unknown.
+struct BlockIo {
+  uint32_t slot = 0;
+  BlockHash hash;
+  const BlockHash* parent = nullptr;
+  std::span<const Segment> segments;  // src for writes, dst for reads
+  Status status;                      // in: not OK = skip it; out: its result
+  // Writes only: a stored block as another tier of the same codec holds it
+  // (header + payload, made by WriteStoredBlock), written verbatim instead
+  // of encoding `segments`; it is verified when read back, like any slot.
+  std::span<const std::byte> stored = {};
+};
+
+// A block a persistent tier found at open (the NVMe manifest), oldest first.
+struct RecoveredBlock {
+  BlockHash hash;
+  BlockHash parent;
+  bool has_parent = false;
+  uint32_t slot = 0;
+};
+
+using ReadDone = std::function<void(size_t request)>;
 
 class TierBackend {
  public:
@@ -49,10 +77,41 @@ class TierBackend {
   // checksum) and decodes it into `dst`. Corruption or IoError on any
   // failure; `dst` is then unspecified.
   Status Read(uint32_t slot, const BlockHash& hash, std::span<const Segment> dst);
+  // Batched Write/Read: every request gets its own status, as from
+  // Write/Read; requests whose status is not OK on entry are left alone. A tier with a
+  // device queue (NVMe) submits them together; others loop. Requests must name distinct
+  // slots.
+  void WriteBatch(std::span<BlockIo> requests);
+  // `on_done(i)`, if given, runs as soon as request i has its status, while
+  // later requests may still be on the device: work on a finished block
+  // (promoting it) overlaps the I/O of the others.
+  void ReadBatch(std::span<BlockIo> requests, const ReadDone& on_done = {});
 
-  uint64_t checksum_errors() const { return checksum_errors_.load(std::memory_order_relaxed); }
+  // False while the tier refuses new blocks (a full device); the Store then
+  // skips admitting to it. Cheap.
+  virtual bool Accepting() const { return true; }
+  // The Store no longer keeps a block in `slot` (evicted or dropped): a
+  // persistent tier forgets it, so a restart does not bring it back and a
+  // later write elsewhere of the same block is not undone. Called under the
+  // Store's lock; cheap (NVMe: one RocksDB delete).
+  virtual void Forget(uint32_t slot) {}
+  // The stored block in `slot` as bytes, for copying it verbatim to another
+  // tier; empty when the tier's slots are not addressable memory.
+  // REQUIRES: the slot is pinned or owned by the caller.
+  virtual std::span<const std::byte> StoredBytes(uint32_t slot) { return {}; }
+  // Adds this tier's own figures (NVMe: engine, recovery) to `stats`.
+  virtual void ReportStats(StoreStats* stats) const {}
+
+  // Blocks found at open, for the Store to index; empty after the first call.
+  virtual std::vector<RecoveredBlock> TakeRecovered() { return {}; }
+
+  uint64_t checksum_errors() const {
+    return checksum_errors_.load(std::memory_order_relaxed);
+  }
   uint64_t io_errors() const { return io_errors_.load(std::memory_order_relaxed); }
-  uint64_t bytes_written() const { return bytes_written_.load(std::memory_order_relaxed); }
+  uint64_t bytes_written() const {
+    return bytes_written_.load(std::memory_order_relaxed);
+  }
   uint64_t bytes_read() const { return bytes_read_.load(std::memory_order_relaxed); }
   // Engine bytes of the blocks written / read: before the codec on write,
   // after it on read (bytes_written/read count the stored bytes).
@@ -68,8 +127,16 @@ class TierBackend {
                            std::span<const Segment> src) = 0;
   virtual Status ReadImpl(uint32_t slot, const BlockHash& hash,
                           std::span<const Segment> dst) = 0;
+  // Batch hooks: handle every request whose status is OK on entry (the
+  // front already failed the malformed ones). Defaults loop over *Impl.
+  virtual void WriteBatchImpl(std::span<BlockIo> requests);
+  virtual void ReadBatchImpl(std::span<BlockIo> requests, const ReadDone& on_done);
 
  private:
+  // Counts one finished request of `logical` engine bytes and `stored`
+  // stored-block bytes (header included).
+  void Count(const Status& s, size_t logical, size_t stored, bool write);
+
   const Tier tier_;
   const uint32_t slot_count_;
   const size_t slot_bytes_;
@@ -88,6 +155,9 @@ class TierBackend {
 class MemoryTierBackend : public TierBackend {
  public:
   using TierBackend::TierBackend;
+  std::span<const std::byte> StoredBytes(uint32_t slot) override {
+    return SlotMemory(slot);
+  }
 
  protected:
   virtual std::span<std::byte> SlotMemory(uint32_t slot) = 0;

@@ -1,7 +1,7 @@
 # Sourced by setup.sh and test.sh: installs the Debian packages kvtier needs
 # when any is missing (with sudo when not root). Debian 12 package names.
 KVTIER_PACKAGES=(cmake make g++ pkg-config liburing-dev librocksdb-dev libxxhash-dev
-                 libabsl-dev catch2 libbenchmark-dev nlohmann-json3-dev libcli11-dev)
+                 libabsl-dev catch2 libbenchmark-dev nlohmann-json3-dev libcli11-dev fio)
 
 kvtier_install_deps() {
   local missing=()

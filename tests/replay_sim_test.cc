@@ -162,13 +162,17 @@ TEST_CASE("real mode gives the simulator's hits: the replay runs the store's cod
   }
 }
 
-TEST_CASE("real mode with an nvme tier says NotSupported while NVMe is not built",
+TEST_CASE("real mode with an nvme tier serves host's evictions from NVMe",
           "[replay][real]") {
   TempDir dir;
   const Trace t = HandTrace(dir);
-  Report r;
-  const Status s = RunReal(t, RealConfig{2, 1 << 20, dir.path().string()}, r);
-  CHECK(s.code() == StatusCode::kNotSupported);
+  Report host_only, with_nvme;
+  REQUIRE(RunReal(t, RealConfig{2, 0, ""}, host_only).ok());
+  const Status s = RunReal(t, RealConfig{2, 1 << 20, dir.path().string()}, with_nvme);
+  INFO(s.ToString());
+  REQUIRE(s.ok());
+  CHECK(with_nvme.sim.hit_blocks >= host_only.sim.hit_blocks);
+  CHECK(with_nvme.sim.tiers[static_cast<int>(Tier::kNvme)].inserts > 0);
 }
 
 TEST_CASE("sweep CSV: the documented columns, one row per capacity and policy",

@@ -32,6 +32,24 @@ struct TierStats {
   uint64_t logical_bytes_read = 0;
 };
 
+// What an operator needs to know about the NVMe tier beyond TierStats.
+struct NvmeStats {
+  bool io_uring = false;       // false (tier enabled): pread/pwrite fallback, serial I/O
+  bool fixed_buffers = false;  // staging buffers registered (read_fixed/write_fixed);
+                               // false when RLIMIT_MEMLOCK refused them
+  bool direct_io = false;      // O_DIRECT; false = page cache (allow_buffered_io)
+  bool wiped_at_open = false;  // the directory held another namespace and was wiped
+  uint64_t recovered_blocks = 0;   // manifest entries indexed at Open
+  uint64_t recovery_dropped = 0;   // manifest entries dropped at Open (bad or stale)
+  uint64_t recovery_micros = 0;    // time Open spent rebuilding the index
+  uint64_t full_events = 0;        // writes refused with ENOSPC (admission pauses 1 s)
+  uint64_t manifest_errors = 0;    // RocksDB writes that failed (blocks then dropped)
+  uint64_t copy_down_blocks = 0;   // blocks written down from host to NVMe
+  uint64_t copy_down_dropped = 0;  // not written down: queue full, tier full or
+                                   // refusing, or the host copy already gone
+  uint64_t promotions = 0;         // NVMe hits copied up to host by Load or Prefetch
+};
+
 struct StoreStats {
   std::array<TierStats, kNumTiers> tiers;  // indexed by Tier
   const TierStats& tier(Tier t) const { return tiers[static_cast<int>(t)]; }
@@ -43,11 +61,12 @@ struct StoreStats {
   uint64_t load_blocks = 0;        // blocks asked for
   uint64_t load_hit_blocks = 0;    // blocks delivered (verified; decoded if 8-bit)
   uint64_t saves = 0;
-  uint64_t save_blocks = 0;        // blocks offered
-  uint64_t save_new_blocks = 0;    // stored for the first time
+  uint64_t save_blocks = 0;            // blocks offered
+  uint64_t save_new_blocks = 0;        // stored for the first time
   uint64_t save_refreshed_blocks = 0;  // already stored; only refreshed
-  uint64_t invalid_calls = 0;      // calls rejected with InvalidArgument
-  bool host_memory_locked = false; // false: arena not page-locked (refused or off)
+  uint64_t invalid_calls = 0;          // calls rejected with InvalidArgument
+  bool host_memory_locked = false;     // false: arena not page-locked (refused or off)
+  NvmeStats nvme;                      // all zero/false when the tier is off
 };
 
 }  // namespace kvtier

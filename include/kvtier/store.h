@@ -12,6 +12,12 @@
 // any thread. Byte copies run outside the store's lock, so Loads and Saves of
 // different blocks proceed in parallel.
 //
+// Tiers: host (DRAM) above NVMe. Save writes host; with write-through
+// (default) every saved block is also written to NVMe in the background,
+// with write-back only when host evicts it. Load reads NVMe-only blocks in
+// one batched submission and promotes them to host (the NVMe copy stays).
+// What NVMe acknowledged survives a process kill and is found by Open.
+//
 // Best effort: a failing or full tier degrades to misses and counters in
 // Stats(); only bad arguments produce an error Status from Lookup/Load/Save.
 #pragma once
@@ -37,7 +43,7 @@ enum class MemoryKind : uint8_t { kHost = 0, kDevice = 1 };
 // Save reads it; Load writes it.
 struct Segment {
   void* data = nullptr;
-  size_t bytes = 0;  // must equal layout.SegmentBytes()
+  size_t bytes = 0;                     // must equal layout.SegmentBytes()
   MemoryKind kind = MemoryKind::kHost;  // kDevice needs the GPU tier
 };
 
@@ -62,6 +68,28 @@ struct SaveResult {
   size_t stored = 0;     // blocks written for the first time
   size_t refreshed = 0;  // already stored: only made most recent
   size_t skipped = 0;    // not admitted (no slot could be freed); not an error
+};
+
+// Prefetch's answer: a handle on blocks moving up from NVMe to host in the
+// background. A value the engine keeps, polls and drops at will; dropping it
+// does not cancel the work.
+//
+// Thread safety: Done/Wait may be called from any thread, concurrently.
+class PrefetchHandle {
+ public:
+  PrefetchHandle() = default;  // nothing to do: Done() at once, Wait() == 0
+
+  // True once the prefetch finished. Never blocks.
+  bool Done() const;
+  // Blocks until the prefetch finished; returns how many blocks it moved up
+  // (blocks already in host or not stored at all are not counted).
+  size_t Wait() const;
+
+  struct State;  // shared with the worker that runs the prefetch
+  explicit PrefetchHandle(std::shared_ptr<State> state) : state_(std::move(state)) {}
+
+ private:
+  std::shared_ptr<State> state_;
 };
 
 class Store {
@@ -102,6 +130,17 @@ class Store {
   virtual Result<SaveResult> Save(std::span<const BlockHash> chain,
                                   std::span<const Segment> src,
                                   size_t first_block = 0) = 0;
+
+  // Starts moving the blocks of the longest loadable prefix of `chain` that
+  // only NVMe holds up to the host tier, on the store's background worker,
+  // so a Load soon after reads DRAM. Returns at once. Best effort: with no
+  // NVMe tier, nothing to move or a busy worker, the handle is done with 0.
+  virtual PrefetchHandle Prefetch(std::span<const BlockHash> chain) = 0;
+
+  // Waits until every background write-down queued so far (write-through
+  // copies to NVMe) has been written or dropped. For shutdown, tests and
+  // benchmarks; engines need not call it. The destructor does it too.
+  virtual void Flush() = 0;
 
   virtual StoreStats Stats() const = 0;
 

@@ -32,6 +32,13 @@ size_t BlockCodec::StoredBytes(size_t engine_bytes) const {
   return groups * (group_values_ + kCodecScaleBytes);
 }
 
+size_t BlockCodec::EngineBytes(size_t stored_bytes) const {
+  if (raw()) return stored_bytes;
+  const size_t group_stored = group_values_ + kCodecScaleBytes;
+  assert(stored_bytes % group_stored == 0);
+  return stored_bytes / group_stored * GroupBytes();
+}
+
 Status CheckCodec(Codec codec, const KvLayout& layout, const char* field) {
   switch (codec) {
     case Codec::kRaw:

@@ -56,6 +56,9 @@ class BlockCodec {
   // Stored bytes of a segment of `engine_bytes`.
   // REQUIRES: engine_bytes is a multiple of GroupBytes().
   size_t StoredBytes(size_t engine_bytes) const;
+  // The inverse: engine bytes of a payload of `stored_bytes` (whole groups),
+  // for counting a stored block copied verbatim between tiers.
+  size_t EngineBytes(size_t stored_bytes) const;
 
   // Encodes `groups` groups from `src` into `codes` and `scales` (the two
   // regions of the stored format; a caller may encode a segment in runs of

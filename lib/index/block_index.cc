@@ -314,7 +314,11 @@ std::optional<std::vector<EntryId>> BlockIndex::PlanManyEvictions(int tier,
 Eviction BlockIndex::Evict(EntryId id, int tier) {
   const Entry& e = entries_[id];
   assert(Evictable(id, tier));
-  const Eviction eviction{e.hash, e.tiers[tier].slot, e.orphan};
+  Eviction eviction{e.hash, e.tiers[tier].slot, e.orphan, false, {}};
+  if (e.parent != kNoEntry) {
+    eviction.has_parent = true;
+    eviction.parent = entries_[e.parent].hash;
+  }
   LeaveTier(id, tier);
   return eviction;
 }

@@ -60,7 +60,9 @@ struct TierBudget {
 struct Eviction {
   BlockHash hash;
   uint32_t slot = 0;
-  bool orphan = false;  // an ancestor had left every tier: it could never hit
+  bool orphan = false;      // an ancestor had left every tier: it could never hit
+  bool has_parent = false;  // `parent` is the block before it in its chain
+  BlockHash parent;         // (a write-back store demotes it with its parent)
 };
 
 struct PrefixInfo {

@@ -1,0 +1,193 @@
+// Manifest over RocksDB: identity check, entry encoding, recovery scan.
+#include "backends/nvme/manifest.h"
+
+#include <rocksdb/db.h>
+#include <rocksdb/options.h>
+#include <rocksdb/write_batch.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cstring>
+#include <map>
+#include <sstream>
+
+namespace kvtier::internal {
+namespace {
+
+constexpr char kMetaKey[] = "meta";
+constexpr char kEntryPrefix = 'b';
+constexpr size_t kKeyBytes = 17;
+constexpr size_t kValueBytes = 80;
+constexpr uint8_t kValueVersion = 1;
+
+template <typename T>
+void Put(char* p, T v) {
+  for (size_t i = 0; i < sizeof(T); ++i) p[i] = static_cast<char>(v >> (8 * i));
+}
+template <typename T>
+T Get(const char* p) {
+  T v = 0;
+  for (size_t i = 0; i < sizeof(T); ++i)
+    v |= static_cast<T>(static_cast<unsigned char>(p[i])) << (8 * i);
+  return v;
+}
+
+std::string Key(const BlockHash& h) {
+  std::string k(kKeyBytes, '\0');
+  k[0] = kEntryPrefix;
+  Put<uint64_t>(k.data() + 1, h.lo);
+  Put<uint64_t>(k.data() + 9, h.hi);
+  return k;
+}
+
+std::string Encode(const ManifestEntry& e) {
+  std::string v(kValueBytes, '\0');
+  char* p = v.data();
+  Put<uint8_t>(p + 0, kValueVersion);
+  Put<uint8_t>(p + 1, e.codec);
+  Put<uint8_t>(p + 2, e.has_parent ? 1 : 0);
+  Put<uint32_t>(p + 4, e.slot);
+  Put<uint64_t>(p + 8, e.stored_bytes);
+  Put<uint64_t>(p + 16, e.header_digest);
+  Put<uint64_t>(p + 24, e.namespace_id);
+  Put<uint64_t>(p + 32, e.seq);
+  Put<uint64_t>(p + 40, e.parent.lo);
+  Put<uint64_t>(p + 48, e.parent.hi);
+  return v;
+}
+
+bool Decode(const rocksdb::Slice& key, const rocksdb::Slice& value, ManifestEntry* e) {
+  if (key.size() != kKeyBytes || value.size() != kValueBytes) return false;
+  const char* p = value.data();
+  if (Get<uint8_t>(p) != kValueVersion) return false;
+  e->hash = {Get<uint64_t>(key.data() + 1), Get<uint64_t>(key.data() + 9)};
+  e->codec = Get<uint8_t>(p + 1);
+  e->has_parent = Get<uint8_t>(p + 2) != 0;
+  e->slot = Get<uint32_t>(p + 4);
+  e->stored_bytes = Get<uint64_t>(p + 8);
+  e->header_digest = Get<uint64_t>(p + 16);
+  e->namespace_id = Get<uint64_t>(p + 24);
+  e->seq = Get<uint64_t>(p + 32);
+  e->parent = {Get<uint64_t>(p + 40), Get<uint64_t>(p + 48)};
+  return true;
+}
+
+std::map<std::string, std::string> ParseIdentity(const std::string& text) {
+  std::map<std::string, std::string> kv;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    const size_t eq = line.find('=');
+    if (eq != std::string::npos) kv[line.substr(0, eq)] = line.substr(eq + 1);
+  }
+  return kv;
+}
+
+// Empty when equal; else names the first key that differs.
+std::string IdentityDifference(const std::string& stored, const std::string& wanted) {
+  const auto a = ParseIdentity(stored), b = ParseIdentity(wanted);
+  for (const auto& [k, v] : b) {
+    auto it = a.find(k);
+    const std::string have = it == a.end() ? "(none)" : it->second;
+    if (have != v) return k + " is '" + have + "', this store has '" + v + "'";
+  }
+  return stored == wanted ? "" : "identity differs";
+}
+
+Status FromRocks(const std::string& what, const rocksdb::Status& s) {
+  return IoError("nvme manifest: " + what + ": " + s.ToString());
+}
+
+}  // namespace
+
+Manifest::Manifest(std::unique_ptr<rocksdb::DB> db) : db_(std::move(db)) {}
+Manifest::~Manifest() = default;
+
+Result<std::unique_ptr<Manifest>> Manifest::Open(const std::string& dir,
+                                                 const std::string& field,
+                                                 const std::string& identity, bool wipe,
+                                                 bool* wiped) {
+  *wiped = false;
+  rocksdb::Options options;
+  options.create_if_missing = true;
+  options.max_log_file_size = 64 << 20;
+  options.keep_log_file_num = 2;
+  options.compression = rocksdb::kNoCompression;  // 97-byte records of hashes
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s = rocksdb::DB::Open(options, dir + "/kvtier-manifest", &raw);
+  if (!s.ok()) return FromRocks("open in '" + dir + "'", s);
+  auto m = std::unique_ptr<Manifest>(new Manifest(std::unique_ptr<rocksdb::DB>(raw)));
+  // RocksDB creates its files 0644; the directory keeps them private.
+  chmod((dir + "/kvtier-manifest").c_str(), 0700);
+
+  std::string stored;
+  s = m->db_->Get(rocksdb::ReadOptions(), kMetaKey, &stored);
+  if (s.ok()) {
+    const std::string diff = IdentityDifference(stored, identity);
+    if (diff.empty()) return m;
+    if (!wipe) {
+      return InvalidArgument(field +
+                             ": the cache there was written with another "
+                             "layout or namespace (" +
+                             diff +
+                             "); point the store "
+                             "elsewhere or set options.nvme.wipe_on_mismatch");
+    }
+    if (Status c = m->Clear(); !c.ok()) return c;
+    *wiped = true;
+  } else if (!s.IsNotFound()) {
+    return FromRocks("read identity", s);
+  }
+  s = m->db_->Put(rocksdb::WriteOptions(), kMetaKey, identity);
+  if (!s.ok()) return FromRocks("write identity", s);
+  return m;
+}
+
+Result<std::vector<ManifestEntry>> Manifest::LoadAll(uint64_t* malformed) {
+  std::vector<ManifestEntry> entries;
+  std::vector<std::string> bad;
+  rocksdb::ReadOptions ro;
+  ro.fill_cache = false;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro));
+  const std::string prefix(1, kEntryPrefix);
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    ManifestEntry e;
+    if (Decode(it->key(), it->value(), &e)) {
+      entries.push_back(e);
+    } else {
+      bad.push_back(it->key().ToString());
+    }
+  }
+  if (!it->status().ok()) return FromRocks("scan", it->status());
+  rocksdb::WriteBatch batch;
+  for (const auto& k : bad) batch.Delete(k);
+  if (!bad.empty()) db_->Write(rocksdb::WriteOptions(), &batch);
+  *malformed = bad.size();
+  std::sort(entries.begin(), entries.end(),
+            [](const ManifestEntry& a, const ManifestEntry& b) { return a.seq < b.seq; });
+  return entries;
+}
+
+Status Manifest::Delete(std::span<const BlockHash> hashes) {
+  if (hashes.empty()) return Status::Ok();
+  rocksdb::WriteBatch batch;
+  for (const BlockHash& h : hashes) batch.Delete(Key(h));
+  rocksdb::Status s = db_->Write(rocksdb::WriteOptions(), &batch);
+  return s.ok() ? Status::Ok() : FromRocks("delete", s);
+}
+
+Status Manifest::Put(std::span<const ManifestEntry> entries) {
+  if (entries.empty()) return Status::Ok();
+  rocksdb::WriteBatch batch;
+  for (const ManifestEntry& e : entries) batch.Put(Key(e.hash), Encode(e));
+  rocksdb::Status s = db_->Write(rocksdb::WriteOptions(), &batch);
+  return s.ok() ? Status::Ok() : FromRocks("put", s);
+}
+
+Status Manifest::Clear() {
+  rocksdb::WriteBatch batch;
+  batch.DeleteRange(std::string(1, kEntryPrefix), std::string(1, kEntryPrefix + 1));
+  rocksdb::Status s = db_->Write(rocksdb::WriteOptions(), &batch);
+  return s.ok() ? Status::Ok() : FromRocks("clear", s);
+}
+
+}  // namespace kvtier::internal

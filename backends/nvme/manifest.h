@@ -1,0 +1,67 @@
+// Manifest: the NVMe tier's persistent index in RocksDB, one database in the
+// first cache directory. Key "b"+hash -> where the block lives and how to
+// check it; key "meta" -> the identity (namespace, layout, geometry) the
+// directory was written with.
+//
+// Order (DESIGN invariant 6): an entry is put only after its slot write
+// completed, and the entry of a block whose slot is about to be overwritten
+// is deleted before the write starts. So after a kill every entry points at
+// a slot that holds exactly that block. Writes go to RocksDB's WAL without
+// fsync: they survive a process kill (the OS has them), not a power cut.
+//
+// Thread safety: thread-safe (RocksDB is).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "kvtier/hash.h"
+#include "kvtier/status.h"
+
+namespace rocksdb {
+class DB;
+}
+
+namespace kvtier::internal {
+
+struct ManifestEntry {
+  BlockHash hash;
+  BlockHash parent;  // previous block of its chain; valid if has_parent
+  bool has_parent = false;
+  uint32_t slot = 0;
+  uint8_t codec = 0;
+  uint64_t stored_bytes = 0;   // StoredBlockBytes of the block
+  uint64_t header_digest = 0;  // XXH3-64 of the slot's 64-byte header
+  uint64_t namespace_id = 0;   // fingerprint of the store's namespace
+  uint64_t seq = 0;            // write order: recovery replays it oldest first
+};
+
+class Manifest {
+ public:
+  // Opens or creates the manifest in `dir`. `identity` is "key=value" lines;
+  // a manifest written with another identity is refused (InvalidArgument
+  // naming `field`, the key that differs and both values) or, if `wipe`,
+  // emptied. *wiped says whether that happened.
+  static Result<std::unique_ptr<Manifest>> Open(const std::string& dir,
+                                                const std::string& field,
+                                                const std::string& identity, bool wipe,
+                                                bool* wiped);
+  ~Manifest();
+
+  // Every entry, in seq order. Entries that do not decode are counted in
+  // *malformed and deleted.
+  Result<std::vector<ManifestEntry>> LoadAll(uint64_t* malformed);
+  Status Delete(std::span<const BlockHash> hashes);
+  Status Put(std::span<const ManifestEntry> entries);
+  // Empties the manifest (keeps the identity).
+  Status Clear();
+
+ private:
+  explicit Manifest(std::unique_ptr<rocksdb::DB> db);
+  std::unique_ptr<rocksdb::DB> db_;
+};
+
+}  // namespace kvtier::internal

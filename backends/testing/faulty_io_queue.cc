@@ -1,0 +1,68 @@
+// FaultyIoQueue: fault decisions are made as ops are prepared; failed ops
+// never reach the device and complete from a local queue.
+#include "backends/testing/faulty_io_queue.h"
+
+#include <cerrno>
+#include <thread>
+#include <utility>
+
+namespace kvtier::testing {
+
+FaultyIoQueue::FaultyIoQueue(std::unique_ptr<internal::IoQueue> inner,
+                             std::shared_ptr<IoFaults> faults)
+    : inner_(std::move(inner)), faults_(std::move(faults)) {}
+
+std::function<std::unique_ptr<internal::IoQueue>(std::unique_ptr<internal::IoQueue>)>
+FaultyIoQueue::Wrapper(std::shared_ptr<IoFaults> faults) {
+  return [faults](std::unique_ptr<internal::IoQueue> inner) {
+    return std::unique_ptr<internal::IoQueue>(
+        new FaultyIoQueue(std::move(inner), faults));
+  };
+}
+
+bool FaultyIoQueue::Take(std::atomic<uint32_t>& n) {
+  uint32_t v = n.load();
+  while (v > 0 && !n.compare_exchange_weak(v, v - 1)) {
+  }
+  return v > 0;
+}
+
+void FaultyIoQueue::Prepare(const internal::IoOp& op) {
+  faults_->ops.fetch_add(1);
+  int err = 0;
+  if (op.write && Take(faults_->fail_writes)) {
+    err = faults_->write_errno.load();
+  } else if (!op.write && Take(faults_->fail_reads)) {
+    err = EIO;
+  } else if (Take(faults_->eagain_ops)) {
+    err = EAGAIN;
+  }
+  if (err != 0) {
+    faults_->injected.fetch_add(1);
+    injected_.push_back(internal::IoCompletion{op.tag, -err});
+    return;
+  }
+  internal::IoOp real = op;
+  if (op.len > 4096 && Take(faults_->short_ops)) {
+    // The device moves only the first part (kept 4 KiB aligned for O_DIRECT);
+    // the caller must continue from there.
+    faults_->injected.fetch_add(1);
+    real.len = (op.len / 2 + 4095) / 4096 * 4096;
+    if (real.len >= op.len) real.len = 4096;
+  }
+  inner_->Prepare(real);
+}
+
+Result<internal::IoCompletion> FaultyIoQueue::WaitOne() {
+  if (const int64_t us = faults_->delay_us.load(); us > 0) {
+    std::this_thread::sleep_for(std::chrono::microseconds(us));
+  }
+  if (!injected_.empty()) {
+    internal::IoCompletion c = injected_.front();
+    injected_.pop_front();
+    return c;
+  }
+  return inner_->WaitOne();
+}
+
+}  // namespace kvtier::testing

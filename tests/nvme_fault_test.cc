@@ -1,0 +1,139 @@
+// A sick disk under the NVMe tier (FaultyIoQueue over real io_uring): every
+// injected fault is a miss and a counter, never a crash, a hang or a wrong
+// byte, and the engine's calls keep working (DESIGN invariants 1 and 3).
+#include <catch2/catch.hpp>
+
+#include <cerrno>
+#include <chrono>
+
+#include "tests/nvme_support.h"
+
+namespace kvtier {
+namespace {
+
+using testing::ChainOf;
+using testing::LoadChecked;
+using testing::NvmeOptions;
+using testing::NvmeStore;
+using testing::SaveChain;
+using testing::TempDir;
+
+// A chain of `n` blocks written to NVMe, then a store reopened over it with
+// an empty host tier, so every Load reads the disk.
+struct OnDisk {
+  explicit OnDisk(size_t n) : options(NvmeOptions(dir.path(), 16, 64)) {
+    NvmeStore s(options);
+    chain = ChainOf(*s.store, 9, n);
+    SaveChain(*s.store, chain);
+  }
+  TempDir dir;
+  Options options;
+  std::vector<BlockHash> chain;
+};
+
+TEST_CASE("an EIO on an NVMe read is a miss and an io error, then the block is gone",
+          "[nvme][fault]") {
+  OnDisk disk(4);
+  NvmeStore s(disk.options);
+  s.faults->fail_reads = 1;  // the first block's read fails
+  CHECK(LoadChecked(*s.store, disk.chain) == 0);
+  StoreStats st = s.store->Stats();
+  CHECK(st.tier(Tier::kNvme).io_errors == 1);
+  CHECK(st.tier(Tier::kNvme).blocks == 3);  // the failed slot was dropped
+  CHECK(s.store->Lookup(disk.chain).blocks == 0);
+  // The store keeps working.
+  const auto fresh = ChainOf(*s.store, 77, 2);
+  SaveChain(*s.store, fresh);
+  CHECK(LoadChecked(*s.store, fresh) == 2);
+}
+
+TEST_CASE("an EIO in the middle of a batched load ends the prefix there",
+          "[nvme][fault]") {
+  OnDisk disk(6);
+  NvmeStore s(disk.options);
+  // Load the first three alone (promoting them to host), so the next load's
+  // NVMe batch starts at block 3, whose read then fails.
+  CHECK(LoadChecked(*s.store, std::span(disk.chain).first(3)) == 3);
+  s.faults->fail_reads = 1;
+  const size_t got = LoadChecked(*s.store, disk.chain);  // 0..2 from host now
+  CHECK(got == 3);
+  CHECK(s.store->Stats().tier(Tier::kNvme).io_errors == 1);
+}
+
+TEST_CASE("short transfers are continued and EAGAIN retried: bytes stay exact",
+          "[nvme][fault]") {
+  TempDir dir;
+  // 16 layers: 4 KiB payloads, 8 KiB slots, so a transfer can be cut short.
+  const Options o = NvmeOptions(dir.path(), 16, 64, testing::SmallLayout(16));
+  std::vector<BlockHash> chain;
+  {
+    NvmeStore s(o);
+    s.faults->short_ops = 1000;
+    s.faults->eagain_ops = 5;
+    chain = ChainOf(*s.store, 10, 8);
+    SaveChain(*s.store, chain);
+    s.store->Flush();
+    CHECK(s.store->Stats().tier(Tier::kNvme).blocks == 8);
+    CHECK(s.faults->injected.load() > 8);
+  }
+  NvmeStore s(o);
+  s.faults->short_ops = 1000;
+  s.faults->eagain_ops = 5;
+  CHECK(LoadChecked(*s.store, chain) == 8);
+  const StoreStats st = s.store->Stats();
+  CHECK(st.tier(Tier::kNvme).io_errors == 0);
+  CHECK(st.tier(Tier::kNvme).checksum_errors == 0);
+}
+
+TEST_CASE("a full disk (ENOSPC) stops NVMe admission without failing Save",
+          "[nvme][fault]") {
+  TempDir dir;
+  NvmeStore s(NvmeOptions(dir.path(), 4, 64));
+  s.faults->write_errno = ENOSPC;
+  s.faults->fail_writes = 1000;
+  for (uint32_t c = 0; c < 6; ++c) {
+    const auto chain = ChainOf(*s.store, 300 + c, 2);
+    auto r = SaveChain(*s.store, chain);
+    CHECK(r.stored + r.refreshed == 2);  // host took them: Save succeeded
+    s.store->Flush();
+    CHECK(LoadChecked(*s.store, chain) == 2);
+  }
+  const StoreStats st = s.store->Stats();
+  CHECK(st.nvme.full_events >= 1);
+  CHECK(st.tier(Tier::kNvme).blocks == 0);
+  CHECK(st.nvme.copy_down_dropped > 0);
+  // After the first ENOSPC the tier refuses for a while: far fewer writes
+  // reached the device than blocks were offered.
+  CHECK(st.tier(Tier::kNvme).io_errors < 12);
+}
+
+TEST_CASE("an EIO on an NVMe write drops that copy and counts it", "[nvme][fault]") {
+  TempDir dir;
+  NvmeStore s(NvmeOptions(dir.path(), 8, 64));
+  s.faults->fail_writes = 1;
+  const auto chain = ChainOf(*s.store, 11, 3);
+  SaveChain(*s.store, chain);
+  s.store->Flush();
+  const StoreStats st = s.store->Stats();
+  CHECK(st.tier(Tier::kNvme).io_errors == 1);
+  CHECK(st.nvme.copy_down_dropped == 1);
+  CHECK(st.tier(Tier::kNvme).blocks == 2);
+  CHECK(LoadChecked(*s.store, chain) == 3);  // host still has all three
+}
+
+TEST_CASE("slow NVMe I/O delays calls but never hangs or corrupts them",
+          "[nvme][fault]") {
+  OnDisk disk(4);
+  NvmeStore s(disk.options);
+  s.faults->delay_us = 20'000;
+  const auto start = std::chrono::steady_clock::now();
+  CHECK(LoadChecked(*s.store, disk.chain) == 4);
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(5));
+  const auto fresh = ChainOf(*s.store, 12, 2);
+  SaveChain(*s.store, fresh);
+  s.store->Flush();
+  CHECK(LoadChecked(*s.store, fresh) == 2);
+}
+
+}  // namespace
+}  // namespace kvtier
