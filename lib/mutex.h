@@ -8,7 +8,10 @@
 // every lock in kvtier, so `-DKVTIER_SANITIZE=thread` checks real races only.
 //
 // The Clang thread-safety annotations (ABSL_GUARDED_BY and friends) work on
-// it as on absl::Mutex.
+// it as on absl::Mutex. It has no Await: absl evaluates Await conditions
+// inside its uninstrumented library, where TSAN would see them as unlocked
+// reads. A thread that waits uses std::mutex + std::condition_variable,
+// which TSAN understands (see lib/write_behind.h).
 //
 // Thread safety: a mutex.
 #pragma once
@@ -16,7 +19,6 @@
 #include "absl/base/config.h"
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
-#include "absl/time/time.h"
 
 #if defined(ABSL_HAVE_THREAD_SANITIZER)
 #include <sanitizer/tsan_interface.h>
@@ -50,26 +52,6 @@ class ABSL_LOCKABLE Mutex {
     TsanPreUnlock(kRead);
     mu_.ReaderUnlock();
     TsanPostUnlock(kRead);
-  }
-
-  // Releases the lock until `cond` holds, then holds it again.
-  // REQUIRES: held exclusively.
-  void Await(const absl::Condition& cond) ABSL_EXCLUSIVE_LOCKS_REQUIRED(this) {
-    TsanPreUnlock(0);
-    TsanPostUnlock(0);
-    mu_.Await(cond);
-    TsanPreLock(0);
-    TsanPostLock(0);
-  }
-  // As Await, giving up after `timeout`; returns whether `cond` holds.
-  bool AwaitWithTimeout(const absl::Condition& cond, absl::Duration timeout)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(this) {
-    TsanPreUnlock(0);
-    TsanPostUnlock(0);
-    const bool met = mu_.AwaitWithTimeout(cond, timeout);
-    TsanPreLock(0);
-    TsanPostLock(0);
-    return met;
   }
 
   void AssertHeld() const ABSL_ASSERT_EXCLUSIVE_LOCK() { mu_.AssertHeld(); }
