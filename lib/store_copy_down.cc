@@ -42,7 +42,7 @@ void StoreImpl::WriteDown(std::span<const Demotion> moves, std::vector<std::byte
   TierBackend* host = backend(Tier::kHost);
   TierBackend* nvme = backend(Tier::kNvme);
   std::vector<BlockIo> writes(moves.size());
-  std::vector<Segment> segs(moves.size());
+  std::vector<Segment> segs;
   // Same codec: the host slot's stored block goes down verbatim (one copy,
   // no re-encoding); it is verified when NVMe reads it back. Otherwise it
   // is decoded from host (verified) and encoded for NVMe.
@@ -50,7 +50,10 @@ void StoreImpl::WriteDown(std::span<const Demotion> moves, std::vector<std::byte
       host->codec() == nvme->codec() &&
       !host->StoredBytes(moves.empty() ? 0 : moves[0].host_slot).empty();
   std::vector<BlockIo> reads;
-  if (!verbatim) buffer.resize(std::max(buffer.size(), moves.size() * block_bytes_));
+  if (!verbatim) {
+    buffer.resize(std::max(buffer.size(), moves.size() * block_bytes_));
+    segs = StagingSegments(buffer.data(), moves.size());
+  }
   for (size_t i = 0; i < moves.size(); ++i) {
     const CopyDownJob& b = moves[i].block;
     BlockIo& w = writes[i];
@@ -59,8 +62,8 @@ void StoreImpl::WriteDown(std::span<const Demotion> moves, std::vector<std::byte
     if (verbatim) {
       w.stored = host->StoredBytes(moves[i].host_slot).first(stored_bytes_);
     } else {
-      segs[i] = Segment{buffer.data() + i * block_bytes_, block_bytes_};
-      w.segments = std::span<const Segment>(&segs[i], 1);
+      w.segments = std::span<const Segment>(segs).subspan(i * segments_per_block_,
+                                                          segments_per_block_);
       reads.push_back(
           BlockIo{moves[i].host_slot, b.hash, nullptr, w.segments, Status::Ok(), {}});
     }

@@ -86,6 +86,14 @@ Status StoreImpl::Reject(Status status) {
   return status;
 }
 
+std::vector<Segment> StoreImpl::StagingSegments(std::byte* buffer, size_t blocks) const {
+  std::vector<Segment> segs(blocks * segments_per_block_);
+  for (size_t i = 0; i < segs.size(); ++i) {
+    segs[i] = Segment{buffer + i * segment_bytes_, segment_bytes_};
+  }
+  return segs;
+}
+
 Status StoreImpl::CheckSegments(std::span<const Segment> segments, size_t blocks,
                                 const char* what) const {
   const size_t want = blocks * segments_per_block_;

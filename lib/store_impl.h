@@ -97,6 +97,11 @@ class StoreImpl final : public Store {
   // Where block i's bytes are, for writing it into a tier.
   using SourceOf = std::function<std::span<const Segment>(size_t block)>;
 
+  // `blocks` blocks of a staging buffer cut into the layout's segments,
+  // block-major. The 8-bit stored format is laid out per segment, so a
+  // block moved between tiers through a buffer must keep the engine's
+  // segmentation, or it would be decoded under another one.
+  std::vector<Segment> StagingSegments(std::byte* buffer, size_t blocks) const;
   Status CheckSegments(std::span<const Segment> segments, size_t blocks,
                        const char* what) const;
   Status Reject(Status status);  // counts invalid calls

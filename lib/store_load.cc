@@ -152,14 +152,14 @@ size_t StoreImpl::PrefetchNow(std::vector<BlockHash> chain) {
     if (w.tier == Tier::kNvme) nvme.push_back(w);
   }
   std::unique_ptr<std::byte[]> buffer(new std::byte[nvme.size() * block_bytes_]);
-  std::vector<Segment> segs(nvme.size());
+  const std::vector<Segment> segs = StagingSegments(buffer.get(), nvme.size());
   std::vector<BlockIo> io;
   for (size_t j = 0; j < nvme.size(); ++j) {
-    segs[j] = Segment{buffer.get() + j * block_bytes_, block_bytes_};
     io.push_back(BlockIo{nvme[j].slot,
                          chain[nvme[j].block],
                          nullptr,
-                         std::span<const Segment>(&segs[j], 1),
+                         std::span<const Segment>(segs).subspan(j * segments_per_block_,
+                                                                segments_per_block_),
                          Status::Ok(),
                          {}});
   }
@@ -181,7 +181,11 @@ size_t StoreImpl::PrefetchNow(std::vector<BlockHash> chain) {
   }
   if (good.empty()) return 0;
   const SaveResult r = StoreInHost(
-      chain, good, [&](size_t b) { return std::span<const Segment>(&segs[where[b]], 1); },
+      chain, good,
+      [&](size_t b) {
+        return std::span<const Segment>(segs).subspan(where[b] * segments_per_block_,
+                                                      segments_per_block_);
+      },
       /*copy_down=*/false);
   promotions_.fetch_add(r.stored, std::memory_order_relaxed);
   return r.stored;
