@@ -99,7 +99,7 @@ std::optional<uint32_t> StoreImpl::AdmitLocked(Tier tier, const BlockHash& hash,
                                                const BlockHash* parent,
                                                std::vector<Demotion>* demotions) {
   if (tier == Tier::kNvme && !backend(Tier::kNvme)->Accepting()) return std::nullopt;
-  std::optional<std::vector<Eviction>> evicted = index_.MakeRoom(tier, 1);
+  std::optional<std::vector<Eviction>> evicted = index_.MakeRoom(tier, 1, parent);
   if (!evicted) return std::nullopt;
   TierCounters& c = tier_counters_[static_cast<int>(tier)];
   std::vector<Demotion> moving;

@@ -58,11 +58,11 @@ TEST_CASE("hand trace: lru, belady and ceiling hit rates match the hand computat
   CHECK(BeladyHits(t, 100).hits == 5);  // enough room: the ceiling
 }
 
-// [1,2] [1,2,3] [1,2,3] at 2 blocks, as the Store does it: r1 hits 1,2 and
-// saving 3 evicts 2, the coldest childless block -- the hit prefix's own
-// tail -- so 3 is stored as an orphan. r2 hits 1, evicts the orphan 3 to
-// save 2, and then cannot admit 3 (1 is 2's parent, 2 is pending): rejected.
-TEST_CASE("a save may evict its own prefix's tail, and a block it cannot admit ends it",
+// [1,2] [1,2,3] [1,2,3] at 2 blocks, as the Store does it: r1 hits 1,2;
+// saving 3 may not evict 2 (its own parent: 3 would be an orphan) nor 1 (2's
+// parent, 2 is resident), so 3 is rejected. r2 hits 1,2 again and 3 is
+// rejected again: the hit prefix is never traded for a block nobody can use.
+TEST_CASE("a save never evicts its own block's parent; a block it cannot admit ends it",
           "[replay][sim]") {
   TempDir dir;
   const Trace t = ReadOk(WriteFile(dir, "r.jsonl",
@@ -71,10 +71,10 @@ TEST_CASE("a save may evict its own prefix's tail, and a block it cannot admit e
                                    "{\"input_length\": 12, \"hash_ids\": [1, 2, 3]}\n"),
                          TraceFormat::kMooncake);
   const SimResult r = Simulate(t, SimConfig{2, 0, EvictionPolicy::kLru});
-  CHECK(r.hit_blocks == 3);
-  CHECK(r.tiers[kHost].evictions == 2);
-  CHECK(r.tiers[kHost].orphans == 1);
-  CHECK(r.tiers[kHost].rejected == 1);
+  CHECK(r.hit_blocks == 4);
+  CHECK(r.tiers[kHost].evictions == 0);
+  CHECK(r.tiers[kHost].orphans == 0);
+  CHECK(r.tiers[kHost].rejected == 2);
 }
 
 // [1,2] [1,2] with host 1 block, NVMe 4 (write-through): r0 stores 1 in host

@@ -117,6 +117,25 @@ TEST_CASE("a full store evicts the least recent chain tail first", "[store]") {
   CHECK(store->Stats().tier(Tier::kHost).evictions == 1);
 }
 
+TEST_CASE("a save never evicts the parent of the block it stores", "[store]") {
+  // A full 2-block store holding a 2-block prompt; the prompt grows by one
+  // block. The only childless block is the prompt's own tail, the new
+  // block's parent: evicting it would store the new block as an orphan and
+  // cut the hit. The new block is skipped instead and the prefix stays.
+  auto store = OpenOrDie(SmallOptions(2));
+  const auto chain = store->hasher().Chain(Tokens(12, 20));  // 3 blocks
+  EngineBuffers src(store->layout(), 3);
+  src.FillFrom(chain);
+  REQUIRE(store->Save(std::span(chain).first(2), src.blocks(0, 2))->stored == 2);
+  auto grown = store->Save(chain, src.blocks(2, 1), /*first_block=*/2);
+  REQUIRE(grown.ok());
+  CHECK(grown->stored == 0);
+  CHECK(grown->skipped == 1);
+  CHECK(store->Lookup(chain).blocks == 2);
+  CHECK(store->Stats().tier(Tier::kHost).evictions == 0);
+  CHECK(store->Stats().tier(Tier::kHost).orphans_dropped == 0);
+}
+
 TEST_CASE("capacity is never exceeded under a random workload", "[store]") {
   constexpr size_t kCapacity = 37;
   auto store = OpenOrDie(SmallOptions(kCapacity));
@@ -127,7 +146,8 @@ TEST_CASE("capacity is never exceeded under a random workload", "[store]") {
     if (rng() % 3 == 0) {
       EngineBuffers dst(store->layout(), chain.size());
       const LookupResult hit = store->Lookup(chain);
-      auto loaded = store->Load(std::span(chain).first(hit.blocks), dst.blocks(0, hit.blocks));
+      auto loaded =
+          store->Load(std::span(chain).first(hit.blocks), dst.blocks(0, hit.blocks));
       REQUIRE(loaded.ok());
       for (size_t b = 0; b < loaded->blocks; ++b) REQUIRE(dst.Matches(b, chain[b]));
     } else {

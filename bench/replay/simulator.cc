@@ -51,14 +51,15 @@ class Simulator {
   // MakeRoom + AddPending, as StoreImpl::AdmitLocked. Slots are not tracked
   // (no bytes), so every block gets slot 0.
   bool Admit(Tier tier, std::span<const BlockHash> chain, size_t block, SimResult& r) {
-    const std::optional<std::vector<Eviction>> evicted = index_.MakeRoom(tier, 1);
+    const BlockHash* parent = block > 0 ? &chain[block - 1] : nullptr;
+    const std::optional<std::vector<Eviction>> evicted = index_.MakeRoom(tier, 1, parent);
     if (!evicted) return false;
     TierCounts& c = r.tiers[Index(tier)];
     for (const Eviction& e : *evicted) {
       ++c.evictions;
       if (e.orphan) ++c.orphans;
     }
-    index_.AddPending(tier, chain[block], block > 0 ? &chain[block - 1] : nullptr, 0);
+    index_.AddPending(tier, chain[block], parent, 0);
     return true;
   }
 

@@ -132,14 +132,20 @@ size_t BlockIndex::memory_bytes() const {
 
 // ---- Admission ----------------------------------------------------------------
 
-std::optional<std::vector<Eviction>> BlockIndex::MakeRoom(Tier tier, uint64_t units) {
+std::optional<std::vector<Eviction>> BlockIndex::MakeRoom(Tier tier, uint64_t units,
+                                                          const BlockHash* keep) {
   const int t = Index(tier);
   const uint64_t capacity = budgets_[t].capacity_units;
   if (!budgets_[t].enabled || units > capacity) return std::nullopt;
   const uint64_t free = capacity - used_units_[t];
   if (units <= free) return std::vector<Eviction>{};
   // Plan first, then evict: a failed MakeRoom must leave the index untouched.
-  const std::optional<std::vector<EntryId>> plan = PlanEvictions(t, units - free);
+  // The parent may leave this tier if another still holds it (it can be
+  // served from there); only its last copy is kept.
+  EntryId keep_id = keep != nullptr ? Find(*keep) : kNoEntry;
+  if (keep_id != kNoEntry && entries_[keep_id].present != Bit(t)) keep_id = kNoEntry;
+  const std::optional<std::vector<EntryId>> plan =
+      PlanEvictions(t, units - free, keep_id);
   if (!plan) return std::nullopt;
   std::vector<Eviction> evicted;
   evicted.reserve(plan->size());
@@ -266,18 +272,18 @@ bool BlockIndex::Evictable(EntryId id, int tier) const {
   return (e.ready & Bit(tier)) != 0 && part.pins == 0 && part.resident_children == 0;
 }
 
-std::optional<std::vector<EntryId>> BlockIndex::PlanEvictions(int tier,
-                                                              uint64_t need) const {
+std::optional<std::vector<EntryId>> BlockIndex::PlanEvictions(int tier, uint64_t need,
+                                                              EntryId keep) const {
   // Common case: one block frees enough, and the coldest evictable one is it.
-  const EntryId first =
-      orders_[tier]->FindVictim([&](EntryId id) { return Evictable(id, tier); });
+  const EntryId first = orders_[tier]->FindVictim(
+      [&](EntryId id) { return id != keep && Evictable(id, tier); });
   if (first == kNoEntry) return std::nullopt;
   if (entries_[first].tiers[tier].units >= need) return std::vector<EntryId>{first};
-  return PlanManyEvictions(tier, need);
+  return PlanManyEvictions(tier, need, keep);
 }
 
-std::optional<std::vector<EntryId>> BlockIndex::PlanManyEvictions(int tier,
-                                                                  uint64_t need) const {
+std::optional<std::vector<EntryId>> BlockIndex::PlanManyEvictions(int tier, uint64_t need,
+                                                                  EntryId keep) const {
   // Walks from the cold end as if the planned blocks were gone: a parent
   // becomes evictable once all its resident children are planned. Children
   // are normally colder than their parents, so one pass suffices; another
@@ -289,8 +295,10 @@ std::optional<std::vector<EntryId>> BlockIndex::PlanManyEvictions(int tier,
   const auto accept = [&](EntryId id) {
     const Entry& e = entries_[id];
     const TierPart& part = e.tiers[tier];
-    if ((e.ready & Bit(tier)) == 0 || part.pins != 0 || planned.contains(id))
+    if (id == keep || (e.ready & Bit(tier)) == 0 || part.pins != 0 ||
+        planned.contains(id)) {
       return false;
+    }
     if (part.resident_children != 0) {
       const auto it = planned_children.find(id);
       if (it == planned_children.end() || it->second != part.resident_children) {

@@ -95,7 +95,11 @@ class BlockIndex {
   // Makes room for `units` more in `tier`, evicting in policy order. Returns
   // the blocks evicted (the caller frees their slots), or nullopt, evicting
   // nothing, when not enough unpinned, ready, childless blocks exist.
-  std::optional<std::vector<Eviction>> MakeRoom(Tier tier, uint64_t units);
+  // `keep` (the parent of the block being admitted, or nullptr) is not
+  // chosen while this tier holds its only copy: evicting it to make room for
+  // its child would store the child as an orphan that can never be served.
+  std::optional<std::vector<Eviction>> MakeRoom(Tier tier, uint64_t units,
+                                                const BlockHash* keep = nullptr);
   // Adds `hash` to `tier` as pending in `slot`. `parent` is the previous
   // block of the chain (nullptr for block 0). A block whose parent is not
   // in the index is admitted as an orphan (cold end).
@@ -159,8 +163,10 @@ class BlockIndex {
   bool Evictable(EntryId id, int tier) const;
 
   // Admission and eviction (block_index.cc).
-  std::optional<std::vector<EntryId>> PlanEvictions(int tier, uint64_t need) const;
-  std::optional<std::vector<EntryId>> PlanManyEvictions(int tier, uint64_t need) const;
+  std::optional<std::vector<EntryId>> PlanEvictions(int tier, uint64_t need,
+                                                    EntryId keep) const;
+  std::optional<std::vector<EntryId>> PlanManyEvictions(int tier, uint64_t need,
+                                                        EntryId keep) const;
   Eviction Evict(EntryId id, int tier);
   void EnterTier(EntryId id, int tier, uint32_t slot, uint64_t units);
   void LeaveTier(EntryId id, int tier);
