@@ -11,8 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "bench/common/progress.h"
 #include "bench/replay/bounds.h"
-#include "bench/replay/progress.h"
 #include "bench/replay/real_mode.h"
 #include "bench/replay/report.h"
 #include "bench/replay/simulator.h"
@@ -23,6 +23,7 @@
 namespace kvtier::replay {
 namespace {
 
+using bench::ProgressLine;
 constexpr int kArgError = 2;
 
 struct Args {
