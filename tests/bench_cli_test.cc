@@ -3,47 +3,23 @@
 #include <catch2/catch.hpp>
 
 #include <sys/stat.h>
-#include <sys/wait.h>
 
-#include <cstdio>
 #include <fstream>
 
 #include <nlohmann/json.hpp>
 
-#include "tests/test_support.h"
+#include "tests/cli_support.h"
 
 namespace kvtier {
 namespace {
 
 using testing::TempDir;
 
-struct Run {
-  int exit_code = -1;
-  std::string out, err;
-};
+using Run = testing::CliRun;
+using testing::LastLineJson;
 
 Run Bench(const TempDir& dir, const std::string& args) {
-  const std::string err_path = (dir.path() / "stderr.txt").string();
-  const std::string command =
-      std::string(KVTIER_BENCH_BIN) + " --no-progress " + args + " 2>" + err_path;
-  Run run;
-  FILE* pipe = popen(command.c_str(), "r");
-  REQUIRE(pipe != nullptr);
-  char buffer[4096];
-  for (size_t n; (n = fread(buffer, 1, sizeof buffer, pipe)) > 0;)
-    run.out.append(buffer, n);
-  const int status = pclose(pipe);
-  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  std::ifstream err(err_path);
-  run.err.assign(std::istreambuf_iterator<char>(err), std::istreambuf_iterator<char>());
-  return run;
-}
-
-nlohmann::json LastLineJson(std::string text) {
-  while (!text.empty() && text.back() == '\n') text.pop_back();
-  const size_t start = text.rfind('\n');
-  return nlohmann::json::parse(start == std::string::npos ? text
-                                                          : text.substr(start + 1));
+  return testing::RunCli(KVTIER_BENCH_BIN, dir, "--no-progress " + args);
 }
 
 TEST_CASE("bench cli: argument errors exit 2 with a message naming the option",

@@ -12,14 +12,13 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "bench/common/cli.h"
 #include "bench/kvtier_bench/target.h"
 #include "bench/kvtier_bench/workload.h"
 #include "lib/stored_block.h"
 
 namespace kvtier::bench {
 namespace {
-
-constexpr int kArgError = 2;
 
 struct Args {
   std::string tier = "nvme", op = "load", codec = "raw", dir;
@@ -30,8 +29,7 @@ struct Args {
 };
 
 int ArgError(const std::string& message) {
-  std::cerr << "kvtier-bench: " << message << "\n(see --help)\n";
-  return kArgError;
+  return bench::ArgError("kvtier-bench", message);
 }
 
 template <typename T>
@@ -238,13 +236,7 @@ int Main(int argc, char** argv) {
       ->capture_default_str();
   app.add_flag("--json", a.json, "print one JSON object as the last line");
   app.add_flag("--no-progress", a.no_progress, "no progress line even on a terminal");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    return ArgError(e.what());
-  }
+  if (auto rc = ParseArgs(app, "kvtier-bench", argc, argv)) return *rc;
   BenchConfig c;
   if (int rc = Check(a, c); rc != 0) return rc;
   return Run(a, c);
