@@ -2,14 +2,12 @@
 // stdout), argument errors exit 2, trace errors exit 1, sweeps write files.
 #include <catch2/catch.hpp>
 
-#include <sys/wait.h>
-
-#include <cstdio>
 #include <fstream>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
 
+#include "tests/cli_support.h"
 #include "tests/replay_support.h"
 
 namespace kvtier::replay {
@@ -18,35 +16,11 @@ namespace {
 using kvtier::testing::TempDir;
 using testing::WriteFile;
 
-struct Run {
-  int exit_code = -1;
-  std::string out;  // stdout; stderr goes to err
-  std::string err;
-};
+using Run = kvtier::testing::CliRun;
+using kvtier::testing::LastLineJson;
 
 Run Replay(const TempDir& dir, const std::string& args) {
-  const std::string err_path = (dir.path() / "stderr.txt").string();
-  const std::string command =
-      std::string(KVTIER_REPLAY_BIN) + " " + args + " 2>" + err_path;
-  Run run;
-  FILE* pipe = popen(command.c_str(), "r");
-  REQUIRE(pipe != nullptr);
-  char buffer[4096];
-  for (size_t n; (n = fread(buffer, 1, sizeof buffer, pipe)) > 0;)
-    run.out.append(buffer, n);
-  const int status = pclose(pipe);
-  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  std::ifstream err(err_path);
-  run.err.assign(std::istreambuf_iterator<char>(err), std::istreambuf_iterator<char>());
-  return run;
-}
-
-nlohmann::json LastLineJson(const std::string& out) {
-  std::string text = out;
-  while (!text.empty() && text.back() == '\n') text.pop_back();
-  const size_t start = text.rfind('\n');
-  return nlohmann::json::parse(start == std::string::npos ? text
-                                                          : text.substr(start + 1));
+  return kvtier::testing::RunCli(KVTIER_REPLAY_BIN, dir, args);
 }
 
 TEST_CASE(

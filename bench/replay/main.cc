@@ -11,8 +11,9 @@
 #include <string>
 #include <vector>
 
+#include "bench/common/cli.h"
+#include "bench/common/progress.h"
 #include "bench/replay/bounds.h"
-#include "bench/replay/progress.h"
 #include "bench/replay/real_mode.h"
 #include "bench/replay/report.h"
 #include "bench/replay/simulator.h"
@@ -23,7 +24,7 @@
 namespace kvtier::replay {
 namespace {
 
-constexpr int kArgError = 2;
+using bench::ProgressLine;
 
 struct Args {
   std::string trace, format = "mooncake", policy = "lru", sweep, csv = "replay-sweep.csv",
@@ -41,8 +42,7 @@ struct Args {
 };
 
 int ArgError(const std::string& message) {
-  std::cerr << "kvtier-replay: " << message << "\n(see --help)\n";
-  return kArgError;
+  return bench::ArgError("kvtier-replay", message);
 }
 
 // Checks what CLI11 cannot: values that depend on each other.
@@ -186,13 +186,7 @@ int Main(int argc, char** argv) {
                "drive a real Store (host + NVMe) instead of simulating");
   app.add_option("--dir", a.dir, "real mode: NVMe cache directory");
   app.add_option("--nvme-bytes", a.nvme_bytes, "real mode: NVMe tier bytes");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    return ArgError(e.what());
-  }
+  if (auto rc = bench::ParseArgs(app, "kvtier-replay", argc, argv)) return *rc;
   if (int rc = Check(a); rc != 0) return rc;
 
   const auto start = std::chrono::steady_clock::now();

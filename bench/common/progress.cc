@@ -1,11 +1,11 @@
 // ProgressLine: a carriage-return progress line on a terminal.
-#include "bench/replay/progress.h"
+#include "bench/common/progress.h"
 
 #include <unistd.h>
 
 #include <cstdio>
 
-namespace kvtier::replay {
+namespace kvtier::bench {
 
 ProgressLine::ProgressLine(std::string what, bool enabled)
     : what_(std::move(what)), active_(enabled && isatty(STDERR_FILENO) == 1) {}
@@ -25,4 +25,4 @@ void ProgressLine::Update(size_t done, size_t total) {
   drawn_ = true;
 }
 
-}  // namespace kvtier::replay
+}  // namespace kvtier::bench

@@ -1,4 +1,4 @@
-// ProgressLine: "replay: 4096/12031 requests (34%)" rewritten in place on
+// ProgressLine: "replay requests: 4096/12031 (34%)" rewritten in place on
 // stderr, only when stderr is a terminal (never into a pipe or a log), at
 // most ten times a second.
 #pragma once
@@ -7,7 +7,7 @@
 #include <cstddef>
 #include <string>
 
-namespace kvtier::replay {
+namespace kvtier::bench {
 
 class ProgressLine {
  public:
@@ -25,4 +25,4 @@ class ProgressLine {
   std::chrono::steady_clock::time_point last_{};
 };
 
-}  // namespace kvtier::replay
+}  // namespace kvtier::bench

@@ -1,0 +1,90 @@
+// What kvtier-bench drives: a real Store (one tier or all) or the naive
+// RocksDB block store, behind one small interface so the workload code and
+// its accounting are the same for both.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "kvtier/kvtier.h"
+
+namespace kvtier::bench {
+
+enum class TierChoice { kHost, kNvme, kAll, kRocksDb };
+enum class Op { kSave, kLoad, kMixed, kRecover };
+
+struct BenchConfig {
+  TierChoice tier = TierChoice::kNvme;
+  Op op = Op::kLoad;
+  std::string dir;  // NVMe (or RocksDB) directory
+  size_t block_bytes = 256 << 10;
+  uint64_t capacity_bytes = 0;  // of the tier asked for (host: host; else NVMe)
+  uint32_t qd = 16;             // NVMe queue depth (fio's iodepth)
+  uint32_t threads = 1;         // engine threads calling the Store at once
+  uint32_t batch = 16;          // blocks per Save/Load call (one chain)
+  uint32_t read_pct = 50;       // mixed: share of calls that are Loads
+  double seconds = 10;
+  Codec codec = Codec::kRaw;
+  bool progress = true;
+};
+
+// Engine buffers for one chain of `blocks` blocks, page-aligned like an
+// engine's tensors, block-major and contiguous (block i at i * block bytes).
+class Buffers {
+ public:
+  Buffers(const KvLayout& layout, size_t blocks);
+  const std::vector<Segment>& segments() const { return segments_; }
+  std::byte* block(size_t i) { return memory_.get() + i * block_bytes_; }
+
+ private:
+  struct Free {
+    void operator()(std::byte* p) const;
+  };
+  size_t block_bytes_;
+  std::unique_ptr<std::byte, Free> memory_;
+  std::vector<Segment> segments_;
+};
+
+// Counters a run reads before and after the timed part (deltas are reported).
+struct TargetCounters {
+  uint64_t saved_blocks = 0;   // blocks that reached the tier asked for
+  uint64_t loaded_blocks = 0;  // blocks delivered by Loads
+  uint64_t hits[kNumTiers] = {};
+  uint64_t dropped = 0;           // NVMe copy-down drops (queue or tier full)
+  uint64_t errors = 0;            // I/O and checksum errors, all tiers
+  uint64_t recovered_blocks = 0;  // NVMe index entries rebuilt at Open
+  uint64_t recovery_micros = 0;   // time Open spent rebuilding them
+};
+
+// Thread-safe: threads call Save and Load at once, each with its own Buffers.
+class Target {
+ public:
+  virtual ~Target() = default;
+  virtual const KvLayout& layout() const = 0;
+  // Blocks the tier asked for holds when full (fill targets 90% of it).
+  virtual uint64_t capacity_blocks() const = 0;
+  // Saves chain `id` (`batch` blocks) from `buf`; false on an error.
+  virtual bool Save(uint64_t id, Buffers& buf) = 0;
+  // Loads chain `id` into `buf`; returns the blocks delivered.
+  virtual size_t Load(uint64_t id, Buffers& buf) = 0;
+  // Waits until every saved block is on the tier asked for.
+  virtual void Flush() = 0;
+  virtual TargetCounters Counters() const = 0;
+  virtual std::string Describe() const = 0;  // one line: engine facts (io_uring, ...)
+};
+
+// The layout kvtier-bench uses: 32 layers x K,V of fp16, 16 tokens, one KV
+// head, head_dim chosen so a block is `block_bytes` (a multiple of 2 KiB).
+KvLayout BenchLayout(size_t block_bytes);
+
+// The Store, sized so the tier asked for serves the Loads: for nvme the host
+// tier holds only a few chains per thread.
+Result<std::unique_ptr<Target>> OpenStoreTarget(const BenchConfig& c);
+
+// The naive RocksDB block store (rocksdb_baseline.cc): one value per block.
+Result<std::unique_ptr<Target>> OpenRocksDbTarget(const BenchConfig& c);
+
+}  // namespace kvtier::bench
