@@ -160,18 +160,23 @@ Result<std::vector<ManifestEntry>> Manifest::LoadAll(uint64_t* malformed) {
   if (!it->status().ok()) return FromRocks("scan", it->status());
   rocksdb::WriteBatch batch;
   for (const auto& k : bad) batch.Delete(k);
-  if (!bad.empty()) db_->Write(rocksdb::WriteOptions(), &batch);
+  if (!bad.empty()) (void)Write(&batch);
   *malformed = bad.size();
   std::sort(entries.begin(), entries.end(),
             [](const ManifestEntry& a, const ManifestEntry& b) { return a.seq < b.seq; });
   return entries;
 }
 
+rocksdb::Status Manifest::Write(rocksdb::WriteBatch* batch) {
+  std::lock_guard<std::mutex> lock(write_mu_);
+  return db_->Write(rocksdb::WriteOptions(), batch);
+}
+
 Status Manifest::Delete(std::span<const BlockHash> hashes) {
   if (hashes.empty()) return Status::Ok();
   rocksdb::WriteBatch batch;
   for (const BlockHash& h : hashes) batch.Delete(Key(h));
-  rocksdb::Status s = db_->Write(rocksdb::WriteOptions(), &batch);
+  rocksdb::Status s = Write(&batch);
   return s.ok() ? Status::Ok() : FromRocks("delete", s);
 }
 
@@ -179,14 +184,14 @@ Status Manifest::Put(std::span<const ManifestEntry> entries) {
   if (entries.empty()) return Status::Ok();
   rocksdb::WriteBatch batch;
   for (const ManifestEntry& e : entries) batch.Put(Key(e.hash), Encode(e));
-  rocksdb::Status s = db_->Write(rocksdb::WriteOptions(), &batch);
+  rocksdb::Status s = Write(&batch);
   return s.ok() ? Status::Ok() : FromRocks("put", s);
 }
 
 Status Manifest::Clear() {
   rocksdb::WriteBatch batch;
   batch.DeleteRange(std::string(1, kEntryPrefix), std::string(1, kEntryPrefix + 1));
-  rocksdb::Status s = db_->Write(rocksdb::WriteOptions(), &batch);
+  rocksdb::Status s = Write(&batch);
   return s.ok() ? Status::Ok() : FromRocks("clear", s);
 }
 

@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <span>
 #include <string>
 #include <vector>
@@ -23,7 +24,9 @@
 
 namespace rocksdb {
 class DB;
-}
+class Status;
+class WriteBatch;
+}  // namespace rocksdb
 
 namespace kvtier::internal {
 
@@ -61,7 +64,14 @@ class Manifest {
 
  private:
   explicit Manifest(std::unique_ptr<rocksdb::DB> db);
+  rocksdb::Status Write(rocksdb::WriteBatch* batch);
+
   std::unique_ptr<rocksdb::DB> db_;
+  // Writes go to RocksDB one at a time. RocksDB would group concurrent
+  // writers itself, but Debian's build is not instrumented for TSAN, which
+  // then reports the group leader appending a follower's batch as a race;
+  // the batches are small and the writer thread sends most of them anyway.
+  std::mutex write_mu_;
 };
 
 }  // namespace kvtier::internal
