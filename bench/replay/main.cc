@@ -145,7 +145,8 @@ int RunOne(const Args& a, const Trace& trace, Report r,
     }
   }
   r.ceiling_hits = CeilingHits(trace);
-  r.belady = BeladyHits(trace, a.host_blocks + a.nvme_blocks);
+  // Real mode learns the NVMe tier's size in blocks from the store.
+  r.belady = BeladyHits(trace, r.config.host_blocks + r.config.nvme_blocks);
   r.seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   PrintTable(r, std::cout);

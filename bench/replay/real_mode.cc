@@ -108,6 +108,9 @@ Status RunReal(const Trace& trace, const RealConfig& config, Report& r,
     return Internal(std::to_string(corrupt) + " loaded blocks did not hold their bytes");
   }
   const StoreStats stats = store.Stats();
+  // The NVMe tier is sized in bytes; the report and the bounds count blocks.
+  const TierStats& nvme = stats.tier(Tier::kNvme);
+  r.config.nvme_blocks = nvme.enabled ? nvme.capacity_bytes / nvme.slot_bytes : 0;
   r.sim.requests = trace.requests();
   r.sim.references = trace.references;
   r.sim.input_tokens = trace.total_input_tokens();
