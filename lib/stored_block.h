@@ -58,8 +58,9 @@ void WriteStoredBlock(const BlockHash& hash, const BlockCodec& codec,
 // Checks the header (magic, version, codec, hash, size, header checksum)
 // before touching the payload, so a slot written under another codec is
 // never decoded; then decodes (raw: copies) the payload into `dst` and
-// checks the payload checksum. Any mismatch is Corruption naming what
-// differed; `dst` is then unspecified.
+// checks the payload checksum. A `dst` segment with null data is verified
+// but not written (a layer the reader does not need). Any mismatch is Corruption naming
+// what differed; `dst` is then unspecified.
 Status ReadStoredBlock(const BlockHash& expected, const BlockCodec& codec,
                        std::span<const std::byte> slot, std::span<const Segment> dst);
 

@@ -40,15 +40,38 @@ std::string Where(const TierBackend& tier) {
 // into *logical and the stored block's bytes (header included) into
 // *stored_bytes. Bad arguments are the caller's bug; nothing is counted for
 // them.
+Status CheckSlot(const TierBackend& tier, uint32_t slot) {
+  const TierGeometry& g = tier.geometry();
+  if (slot >= g.id_count()) {
+    return InvalidArgument(Where(tier) + "slot " + std::to_string(slot) +
+                           " out of range (" + std::to_string(g.pages()) + " pages, " +
+                           std::to_string(g.slotless) + " slotless ids)");
+  }
+  return Status::Ok();
+}
+
+// A slotless id holds no bytes: only a block with nothing to store fits.
+Status CheckFits(const TierBackend& tier, uint32_t slot, size_t logical, size_t stored) {
+  const TierGeometry& g = tier.geometry();
+  if (g.IsSlotless(slot)) {
+    if (logical == 0) return Status::Ok();
+    return InvalidArgument(Where(tier) + "slot " + std::to_string(slot) +
+                           " is slotless (no bytes) but the block has " +
+                           std::to_string(logical) + " bytes");
+  }
+  if (stored > g.RoomAt(slot)) {
+    return InvalidArgument(Where(tier) + "a stored block of " + std::to_string(stored) +
+                           " bytes does not fit slot " + std::to_string(slot) + " (" +
+                           std::to_string(g.RoomAt(slot)) + " bytes to its frame's end)");
+  }
+  return Status::Ok();
+}
+
 Status CheckRequest(const TierBackend& tier, uint32_t slot,
-                    std::span<const Segment> segments, size_t* logical,
+                    std::span<const Segment> segments, bool read, size_t* logical,
                     size_t* stored_bytes) {
   const BlockCodec& codec = tier.block_codec();
-  if (slot >= tier.slot_count()) {
-    return InvalidArgument(Where(tier) + "slot " + std::to_string(slot) +
-                           " out of range (slot_count " +
-                           std::to_string(tier.slot_count()) + ")");
-  }
+  if (Status s = CheckSlot(tier, slot); !s.ok()) return s;
   size_t total = 0, stored = 0;
   for (size_t i = 0; i < segments.size(); ++i) {
     const Segment& seg = segments[i];
@@ -61,7 +84,7 @@ Status CheckRequest(const TierBackend& tier, uint32_t slot,
                              ": unknown memory kind " +
                              std::to_string(static_cast<int>(seg.kind)));
     }
-    if (seg.data == nullptr && seg.bytes != 0) {
+    if (seg.data == nullptr && seg.bytes != 0 && !read) {
       return InvalidArgument(Where(tier) + "segment " + std::to_string(i) +
                              ": null data");
     }
@@ -74,14 +97,11 @@ Status CheckRequest(const TierBackend& tier, uint32_t slot,
     total += seg.bytes;
     stored += codec.StoredBytes(seg.bytes);
   }
-  if (StoredBlockBytes(stored) > tier.slot_bytes()) {
-    return InvalidArgument(
-        Where(tier) + "segments of " + std::to_string(total) +
-        " bytes make a stored block of " + std::to_string(StoredBlockBytes(stored)) +
-        " bytes, larger than a slot (" + std::to_string(tier.slot_bytes()) + " bytes)");
-  }
+  const size_t stored_block =
+      tier.geometry().IsSlotless(slot) ? 0 : StoredBlockBytes(stored);
+  if (Status s = CheckFits(tier, slot, total, stored_block); !s.ok()) return s;
   *logical = total;
-  *stored_bytes = StoredBlockBytes(stored);
+  *stored_bytes = stored_block;
   return Status::Ok();
 }
 
@@ -90,7 +110,10 @@ Status CheckRequest(const TierBackend& tier, uint32_t slot,
 Status TierBackend::Write(uint32_t slot, const BlockHash& hash,
                           std::span<const Segment> src) {
   size_t logical = 0, stored = 0;
-  if (Status s = CheckRequest(*this, slot, src, &logical, &stored); !s.ok()) return s;
+  if (Status s = CheckRequest(*this, slot, src, false, &logical, &stored); !s.ok()) {
+    return s;
+  }
+  if (geometry_.IsSlotless(slot)) return Status::Ok();
   Status s = WriteImpl(slot, hash, src);
   Count(s, logical, stored, /*write=*/true);
   return s;
@@ -99,7 +122,10 @@ Status TierBackend::Write(uint32_t slot, const BlockHash& hash,
 Status TierBackend::Read(uint32_t slot, const BlockHash& hash,
                          std::span<const Segment> dst) {
   size_t logical = 0, stored = 0;
-  if (Status s = CheckRequest(*this, slot, dst, &logical, &stored); !s.ok()) return s;
+  if (Status s = CheckRequest(*this, slot, dst, true, &logical, &stored); !s.ok()) {
+    return s;
+  }
+  if (geometry_.IsSlotless(slot)) return Status::Ok();
   Status s = ReadImpl(slot, hash, dst);
   Count(s, logical, stored, /*write=*/false);
   return s;
@@ -121,18 +147,14 @@ namespace {
 Status CheckStored(const TierBackend& tier, uint32_t slot,
                    std::span<const std::byte> stored, size_t* logical,
                    size_t* stored_bytes) {
-  if (slot >= tier.slot_count()) {
-    return InvalidArgument(Where(tier) + "slot " + std::to_string(slot) +
-                           " out of range");
-  }
-  if (stored.size() < kStoredHeaderBytes || stored.size() > tier.slot_bytes()) {
-    return InvalidArgument(
-        Where(tier) + "stored block of " + std::to_string(stored.size()) +
-        " bytes does not fit a slot of " + std::to_string(tier.slot_bytes()));
+  if (Status s = CheckSlot(tier, slot); !s.ok()) return s;
+  if (stored.size() < kStoredHeaderBytes) {
+    return InvalidArgument(Where(tier) + "stored block of " +
+                           std::to_string(stored.size()) + " bytes has no header");
   }
   *stored_bytes = stored.size();
   *logical = tier.block_codec().EngineBytes(stored.size() - kStoredHeaderBytes);
-  return Status::Ok();
+  return CheckFits(tier, slot, *logical, *stored_bytes);
 }
 
 }  // namespace
@@ -143,9 +165,10 @@ void TierBackend::WriteBatch(std::span<BlockIo> requests) {
   for (size_t i = 0; i < requests.size(); ++i) {
     BlockIo& r = requests[i];
     if (!r.status.ok()) continue;  // the caller already failed it
-    r.status = r.stored.empty()
-                   ? CheckRequest(*this, r.slot, r.segments, &logical[i], &stored[i])
-                   : CheckStored(*this, r.slot, r.stored, &logical[i], &stored[i]);
+    r.status =
+        r.stored.empty()
+            ? CheckRequest(*this, r.slot, r.segments, false, &logical[i], &stored[i])
+            : CheckStored(*this, r.slot, r.stored, &logical[i], &stored[i]);
     checked[i] = r.status.ok();
   }
   WriteBatchImpl(requests);
@@ -160,7 +183,7 @@ void TierBackend::ReadBatch(std::span<BlockIo> requests, const ReadDone& on_done
   for (size_t i = 0; i < requests.size(); ++i) {
     BlockIo& r = requests[i];
     if (!r.status.ok()) continue;
-    r.status = CheckRequest(*this, r.slot, r.segments, &logical[i], &stored[i]);
+    r.status = CheckRequest(*this, r.slot, r.segments, true, &logical[i], &stored[i]);
     checked[i] = r.status.ok();
   }
   ReadBatchImpl(requests, on_done);
@@ -171,7 +194,7 @@ void TierBackend::ReadBatch(std::span<BlockIo> requests, const ReadDone& on_done
 
 void TierBackend::WriteBatchImpl(std::span<BlockIo> requests) {
   for (BlockIo& r : requests) {
-    if (!r.status.ok()) continue;
+    if (!r.status.ok() || geometry_.IsSlotless(r.slot)) continue;
     r.status = r.stored.empty()
                    ? WriteImpl(r.slot, r.hash, r.segments)
                    : NotSupported(Where(*this) + "verbatim stored-block writes");
@@ -181,7 +204,9 @@ void TierBackend::WriteBatchImpl(std::span<BlockIo> requests) {
 void TierBackend::ReadBatchImpl(std::span<BlockIo> requests, const ReadDone& on_done) {
   for (size_t i = 0; i < requests.size(); ++i) {
     BlockIo& r = requests[i];
-    if (r.status.ok()) r.status = ReadImpl(r.slot, r.hash, r.segments);
+    if (r.status.ok() && !geometry_.IsSlotless(r.slot)) {
+      r.status = ReadImpl(r.slot, r.hash, r.segments);
+    }
     if (on_done) on_done(i);
   }
 }

@@ -23,6 +23,8 @@
 #include "kvtier/status.h"
 #include "kvtier/store.h"
 #include "lib/codec/block_codec.h"
+#include "lib/index/block_form.h"
+#include "lib/tier_geometry.h"
 
 namespace kvtier::internal {
 
@@ -47,6 +49,7 @@ struct RecoveredBlock {
   BlockHash parent;
   bool has_parent = false;
   uint32_t slot = 0;
+  BlockForm form = BlockForm::kWhole;  // from the stored block's size
 };
 
 using ReadDone = std::function<void(size_t request)>;
@@ -54,28 +57,35 @@ using ReadDone = std::function<void(size_t request)>;
 class TierBackend {
  public:
   // `codec` is how this tier stores blocks (BlockCodec::For(options.<tier>.codec,
-  // layout)); slots must hold StoredBlockBytes(StoredPayloadBytes(layout, codec)).
+  // layout)); `geometry` how its bytes are cut into slots (lib/tier_geometry.h):
+  // a whole block fits a frame, a trimmed one a page. Slot ids are page
+  // numbers; ids past the pages are slotless (no bytes: Write and Read of
+  // no segments succeed without touching anything).
+  TierBackend(Tier tier, const TierGeometry& geometry, BlockCodec codec)
+      : tier_(tier), geometry_(geometry), codec_(codec) {}
+  // One slot per block, no size classes.
   TierBackend(Tier tier, uint32_t slot_count, size_t slot_bytes, BlockCodec codec)
-      : tier_(tier), slot_count_(slot_count), slot_bytes_(slot_bytes), codec_(codec) {}
+      : TierBackend(tier, TierGeometry::Uniform(slot_count, slot_bytes), codec) {}
   virtual ~TierBackend() = default;
   TierBackend(const TierBackend&) = delete;
   TierBackend& operator=(const TierBackend&) = delete;
 
   Tier tier() const { return tier_; }
-  uint32_t slot_count() const { return slot_count_; }
-  size_t slot_bytes() const { return slot_bytes_; }
+  const TierGeometry& geometry() const { return geometry_; }
+  uint32_t slot_count() const { return geometry_.pages(); }  // pages
+  size_t slot_bytes() const { return geometry_.page_bytes; }
   Codec codec() const { return codec_.codec(); }
   const BlockCodec& block_codec() const { return codec_; }
 
-  // Encodes the block `hash` from `src` (one block's segments) with this
-  // tier's codec into `slot`. InvalidArgument when a segment is not whole
-  // codec groups or the stored block outgrows a slot; IoError/
-  // ResourceExhausted when the device fails; the slot is then garbage and
-  // must not be read.
+  // Encodes the block `hash` from `src` (the segments one copy keeps, in
+  // order) with this tier's codec into `slot`. InvalidArgument when a segment is not
+  // whole codec groups or the stored block outgrows a slot; IoError/ ResourceExhausted
+  // when the device fails; the slot is then garbage and must not be read.
   Status Write(uint32_t slot, const BlockHash& hash, std::span<const Segment> src);
   // Verifies `slot` holds `hash` under this tier's codec (header +
-  // checksum) and decodes it into `dst`. Corruption or IoError on any
-  // failure; `dst` is then unspecified.
+  // checksum) and decodes it into `dst` (segments with null data are
+  // verified, not written). Corruption or IoError on any failure; `dst` is
+  // then unspecified.
   Status Read(uint32_t slot, const BlockHash& hash, std::span<const Segment> dst);
   // Batched Write/Read: every request gets its own status, as from
   // Write/Read; requests whose status is not OK on entry are left alone. A tier with a
@@ -138,8 +148,7 @@ class TierBackend {
   void Count(const Status& s, size_t logical, size_t stored, bool write);
 
   const Tier tier_;
-  const uint32_t slot_count_;
-  const size_t slot_bytes_;
+  const TierGeometry geometry_;
   const BlockCodec codec_;
   std::atomic<uint64_t> checksum_errors_{0};
   std::atomic<uint64_t> io_errors_{0};

@@ -18,7 +18,9 @@ namespace {
 
 constexpr size_t kSlotAlign = 64;  // a cache line: slots never share one
 
-size_t RoundUpSlot(size_t bytes) { return (bytes + kSlotAlign - 1) / kSlotAlign * kSlotAlign; }
+size_t RoundUpSlot(size_t bytes) {
+  return (bytes + kSlotAlign - 1) / kSlotAlign * kSlotAlign;
+}
 
 std::string ErrnoText(int err) {
   const char* name = strerrorname_np(err);
@@ -51,8 +53,8 @@ void LogLockRefused(void (*log)(const char*), size_t bytes, int err) {
   getrlimit(RLIMIT_MEMLOCK, &lim);
   const std::string msg =
       "kvtier: host tier: mlock of " + std::to_string(bytes) + " bytes refused (" +
-      ErrnoText(err) + "); RLIMIT_MEMLOCK is " + LimitText(lim.rlim_cur) +
-      " (hard " + LimitText(lim.rlim_max) +
+      ErrnoText(err) + "); RLIMIT_MEMLOCK is " + LimitText(lim.rlim_cur) + " (hard " +
+      LimitText(lim.rlim_max) +
       "), the most a process without CAP_IPC_LOCK may lock. The arena stays "
       "unlocked (pageable); raise the limit (ulimit -l, systemd LimitMEMLOCK=) or "
       "set options.host.lock_memory = false to silence this.";
@@ -69,8 +71,8 @@ void LogLockRefused(void (*log)(const char*), size_t bytes, int err) {
 
 Result<MappedRegion> MappedRegion::Map(size_t bytes) {
   if (bytes == 0) return InvalidArgument("host tier: cannot map 0 bytes");
-  void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-                 -1, 0);
+  void* p =
+      mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (p == MAP_FAILED) {
     return ResourceExhausted("host tier: mmap of " + std::to_string(bytes) +
                              " bytes failed (" + ErrnoText(errno) + ")");
@@ -118,31 +120,36 @@ bool MappedRegion::Lock(int* err) {
 Result<std::unique_ptr<HostTier>> HostTier::Create(const HostTierConfig& config) {
   const size_t slot_bytes = RoundUpSlot(config.slot_bytes);
   if (slot_bytes == 0) return InvalidArgument("host tier: slot_bytes is 0");
-  const uint64_t slots = std::min<uint64_t>(config.capacity_bytes / slot_bytes,
-                                            std::numeric_limits<uint32_t>::max());
-  if (slots == 0) {
-    return InvalidArgument("options.host.capacity_bytes: " +
-                           std::to_string(config.capacity_bytes) +
-                           " bytes is smaller than one slot of " +
-                           std::to_string(slot_bytes) + " bytes");
+  const size_t trimmed =
+      config.trimmed_bytes == kSameAsWhole ? config.slot_bytes : config.trimmed_bytes;
+  const TierGeometry geometry =
+      TierGeometry::For(config.slot_bytes, trimmed, 64, config.capacity_bytes);
+  if (geometry.frames == 0) {
+    return InvalidArgument(
+        "options.host.capacity_bytes: " + std::to_string(config.capacity_bytes) +
+        " bytes is smaller than one slot of " + std::to_string(geometry.frame_bytes()) +
+        " bytes");
   }
-  Result<MappedRegion> region = MappedRegion::Map(slots * slot_bytes);
+  Result<MappedRegion> region = MappedRegion::Map(geometry.capacity_bytes());
   if (!region.ok()) return region.status();
   if (config.lock_memory) {
     int err = 0;
     if (!region->Lock(&err)) LogLockRefused(config.log, region->size(), err);
   }
   return std::unique_ptr<HostTier>(
-      new HostTier(std::move(region).value(), static_cast<uint32_t>(slots), config));
+      new HostTier(std::move(region).value(), geometry, config));
 }
 
-HostTier::HostTier(MappedRegion region, uint32_t slots, const HostTierConfig& config)
-    : MemoryTierBackend(Tier::kHost, slots, RoundUpSlot(config.slot_bytes),
-                        config.codec),
+HostTier::HostTier(MappedRegion region, const TierGeometry& geometry,
+                   const HostTierConfig& config)
+    : MemoryTierBackend(Tier::kHost, geometry, config.codec),
       region_(std::move(region)) {}
 
+// A page up to its frame's end: a whole block at a frame's first page spans
+// the frame. Slotless ids have no memory.
 std::span<std::byte> HostTier::SlotMemory(uint32_t slot) {
-  return {region_.data() + size_t{slot} * slot_bytes(), slot_bytes()};
+  if (geometry().IsSlotless(slot)) return {};
+  return {region_.data() + size_t{slot} * slot_bytes(), geometry().RoomAt(slot)};
 }
 
 }  // namespace kvtier::internal

@@ -12,6 +12,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <span>
 
@@ -45,9 +46,14 @@ class MappedRegion {
   bool locked_ = false;
 };
 
+// kSameAsWhole: trimmed blocks are as big as whole ones (one slot size).
+inline constexpr size_t kSameAsWhole = SIZE_MAX;
+
 struct HostTierConfig {
   uint64_t capacity_bytes = 0;
-  size_t slot_bytes = 0;       // StoredBlockBytes(payload), rounded up to 64
+  size_t slot_bytes = 0;  // a whole stored block (StoredBlockBytes), rounded up to 64
+  // A trimmed stored block (lib/tier_geometry.h); 0 = it keeps no bytes.
+  size_t trimmed_bytes = kSameAsWhole;
   bool lock_memory = true;
   BlockCodec codec;  // raw unless set (BlockCodec::For)
   void (*log)(const char*) = nullptr;
@@ -60,7 +66,7 @@ class HostTier final : public MemoryTierBackend {
   static Result<std::unique_ptr<HostTier>> Create(const HostTierConfig& config);
 
   bool locked() const { return region_.locked(); }
-  // The whole arena, slot i at i * slot_bytes(): for registering it with a
+  // The whole arena, page i at i * slot_bytes(): for registering it with a
   // DMA engine (cudaHostRegister, io_uring fixed buffers). Lives as long as
   // the tier.
   std::span<std::byte> arena() const { return {region_.data(), region_.size()}; }
@@ -69,7 +75,8 @@ class HostTier final : public MemoryTierBackend {
   std::span<std::byte> SlotMemory(uint32_t slot) override;
 
  private:
-  HostTier(MappedRegion region, uint32_t slots, const HostTierConfig& config);
+  HostTier(MappedRegion region, const TierGeometry& geometry,
+           const HostTierConfig& config);
   MappedRegion region_;
 };
 

@@ -25,8 +25,9 @@ constexpr size_t kEntryAhead = 8;
 
 }  // namespace
 
-BlockIndex::BlockIndex(std::array<TierBudget, kNumTiers> budgets, EvictionPolicy policy)
-    : budgets_(budgets) {
+BlockIndex::BlockIndex(std::array<TierBudget, kNumTiers> budgets, EvictionPolicy policy,
+                       uint32_t window_blocks)
+    : budgets_(budgets), window_blocks_(window_blocks) {
   static_assert(sizeof(Entry) == 72, "update the memory figures in block_index.h");
   // Sized once for full tiers: growing a slab or the hash map later copies
   // all of it under the Store's lock (0.7 s at 4M blocks), and a cache fills.
@@ -53,16 +54,16 @@ BlockIndex::~BlockIndex() = default;
 
 // ---- Queries ------------------------------------------------------------------
 
-PrefixInfo BlockIndex::LongestPrefix(std::span<const BlockHash> chain) const {
+template <typename Step>
+void BlockIndex::Walk(std::span<const BlockHash> chain, Step step) const {
   // A long hit is memory-latency bound: each block costs a hash-map probe and
   // an entry read, both cache misses in a large index. The probes are
   // independent, so they are pipelined: the map bucket of block i +
   // kMapAhead and the entry of block i + kEntryAhead are prefetched while
   // block i is checked. Block 0 is probed alone first, so a miss (a new
   // prompt) costs one probe, not a pipeline's worth.
-  PrefixInfo info;
   const size_t n = chain.size();
-  if (n == 0 || !CountReady(Find(chain[0]), info)) return info;
+  if (n == 0 || !step(Find(chain[0]))) return;
   std::array<EntryId, kEntryAhead> ahead;  // ring: the ids of blocks i..i+kEntryAhead-1
   const auto probe = [&](size_t k) {
     const EntryId id = Find(chain[k]);
@@ -72,11 +73,59 @@ PrefixInfo BlockIndex::LongestPrefix(std::span<const BlockHash> chain) const {
   for (size_t k = 1; k < std::min(n, 1 + kMapAhead); ++k) by_hash_.prefetch(chain[k]);
   for (size_t k = 1; k < std::min(n, 1 + kEntryAhead); ++k) probe(k);
   for (size_t i = 1; i < n; ++i) {
-    if (!CountReady(ahead[i % kEntryAhead], info)) break;
+    if (!step(ahead[i % kEntryAhead])) break;
     if (i + kMapAhead < n) by_hash_.prefetch(chain[i + kMapAhead]);
     if (i + kEntryAhead < n) probe(i + kEntryAhead);
   }
+}
+
+PrefixInfo BlockIndex::LongestPrefix(std::span<const BlockHash> chain) const {
+  if (window_blocks_ > 0) return LongestWindowedPrefix(chain);
+  PrefixInfo info;
+  Walk(chain, [&](EntryId id) { return CountReady(id, info); });
   return info;
+}
+
+// Walks the blocks ready anywhere; prefix P = i + 1 is servable when the
+// last min(P, window) blocks are whole somewhere (`run` of them in a row).
+// Tier counts: every block at its fastest tier, except that the window's
+// blocks count at their fastest whole copy; kept as running sums so each
+// servable P is an O(1) snapshot.
+PrefixInfo BlockIndex::LongestWindowedPrefix(std::span<const BlockHash> chain) const {
+  const size_t w = window_blocks_;
+  std::array<size_t, kNumTiers> any{}, window_any{}, window_whole{};
+  std::vector<std::pair<uint8_t, uint8_t>> ring(w);  // (any tier, whole tier) per block
+  PrefixInfo best;
+  size_t i = 0, run = 0;
+  Walk(chain, [&](EntryId id) {
+    if (id == kNoEntry) return false;
+    const Entry& e = entries_[id];
+    const unsigned ready = e.ready & enabled_;
+    if (ready == 0) return false;
+    const unsigned whole = ready & e.whole;
+    const auto any_tier = static_cast<uint8_t>(std::countr_zero(ready));
+    const auto whole_tier =
+        static_cast<uint8_t>(whole != 0 ? std::countr_zero(whole) : kNumTiers);
+    if (i >= w) {  // block i - w leaves the window
+      const auto [old_any, old_whole] = ring[i % w];
+      --window_any[old_any];
+      if (old_whole < kNumTiers) --window_whole[old_whole];
+    }
+    ring[i % w] = {any_tier, whole_tier};
+    ++any[any_tier];
+    ++window_any[any_tier];
+    if (whole_tier < kNumTiers) ++window_whole[whole_tier];
+    run = whole != 0 ? run + 1 : 0;
+    ++i;
+    if (run >= std::min(i, w)) {
+      best.blocks = i;
+      for (int t = 0; t < kNumTiers; ++t) {
+        best.blocks_per_tier[t] = any[t] - window_any[t] + window_whole[t];
+      }
+    }
+    return true;
+  });
+  return best;
 }
 
 bool BlockIndex::CountReady(EntryId id, PrefixInfo& info) const {
@@ -88,12 +137,20 @@ bool BlockIndex::CountReady(EntryId id, PrefixInfo& info) const {
   return true;
 }
 
-std::optional<Tier> BlockIndex::FastestReadyTier(const BlockHash& hash) const {
+std::optional<Tier> BlockIndex::FastestReadyTier(const BlockHash& hash,
+                                                 BlockForm need) const {
   const EntryId id = Find(hash);
   if (id == kNoEntry) return std::nullopt;
-  const unsigned ready = entries_[id].ready & enabled_;
+  unsigned ready = entries_[id].ready & enabled_;
+  if (need == BlockForm::kWhole) ready &= entries_[id].whole;
   if (ready == 0) return std::nullopt;
   return static_cast<Tier>(std::countr_zero(ready));
+}
+
+BlockForm BlockIndex::FormIn(const BlockHash& hash, Tier tier) const {
+  const Entry* e = FindPresent(hash, tier);
+  assert(e != nullptr && "FormIn: block not present in tier");
+  return (e->whole & Bit(Index(tier))) != 0 ? BlockForm::kWhole : BlockForm::kTrimmed;
 }
 
 bool BlockIndex::IsReady(const BlockHash& hash, Tier tier) const {
@@ -142,10 +199,8 @@ std::optional<std::vector<Eviction>> BlockIndex::MakeRoom(Tier tier, uint64_t un
   // Plan first, then evict: a failed MakeRoom must leave the index untouched.
   // The parent may leave this tier if another still holds it (it can be
   // served from there); only its last copy is kept.
-  EntryId keep_id = keep != nullptr ? Find(*keep) : kNoEntry;
-  if (keep_id != kNoEntry && entries_[keep_id].present != Bit(t)) keep_id = kNoEntry;
   const std::optional<std::vector<EntryId>> plan =
-      PlanEvictions(t, units - free, keep_id);
+      PlanEvictions(t, units - free, KeepId(keep, t));
   if (!plan) return std::nullopt;
   std::vector<Eviction> evicted;
   evicted.reserve(plan->size());
@@ -153,11 +208,28 @@ std::optional<std::vector<Eviction>> BlockIndex::MakeRoom(Tier tier, uint64_t un
   return evicted;
 }
 
+std::optional<Eviction> BlockIndex::EvictOne(Tier tier, const BlockHash* keep) {
+  const int t = Index(tier);
+  if (!budgets_[t].enabled) return std::nullopt;
+  const EntryId keep_id = KeepId(keep, t);
+  const EntryId victim = orders_[t]->FindVictim(
+      [&](EntryId id) { return id != keep_id && Evictable(id, t); });
+  if (victim == kNoEntry) return std::nullopt;
+  return Evict(victim, t);
+}
+
+// The parent may leave this tier if another still holds it (it can be
+// served from there); only its last copy is kept.
+EntryId BlockIndex::KeepId(const BlockHash* keep, int tier) const {
+  const EntryId id = keep != nullptr ? Find(*keep) : kNoEntry;
+  return id != kNoEntry && entries_[id].present == Bit(tier) ? id : kNoEntry;
+}
+
 void BlockIndex::AddPending(Tier tier, const BlockHash& hash, const BlockHash* parent,
-                            uint32_t slot, uint64_t units) {
+                            uint32_t slot, uint64_t units, BlockForm form) {
   const int t = Index(tier);
   assert(budgets_[t].enabled && "AddPending to a disabled tier");
-  assert(units >= 1 && units <= std::numeric_limits<uint16_t>::max());
+  assert(units <= std::numeric_limits<uint16_t>::max());
   assert(used_units_[t] + units <= budgets_[t].capacity_units && "call MakeRoom first");
   const EntryId id = FindOrAdd(hash);
   assert((entries_[id].present & Bit(t)) == 0 && "AddPending: already present");
@@ -170,6 +242,11 @@ void BlockIndex::AddPending(Tier tier, const BlockHash& hash, const BlockHash* p
     LinkChild(parent_id, id);
   }
   EnterTier(id, t, slot, units);
+  if (form == BlockForm::kWhole) {
+    entries_[id].whole |= Bit(t);
+  } else {
+    entries_[id].whole &= static_cast<uint8_t>(~Bit(t));
+  }
 }
 
 void BlockIndex::MarkReady(Tier tier, const BlockHash& hash) {
@@ -322,7 +399,9 @@ std::optional<std::vector<EntryId>> BlockIndex::PlanManyEvictions(int tier, uint
 Eviction BlockIndex::Evict(EntryId id, int tier) {
   const Entry& e = entries_[id];
   assert(Evictable(id, tier));
-  Eviction eviction{e.hash, e.tiers[tier].slot, e.orphan, false, {}};
+  Eviction eviction{e.hash, e.tiers[tier].slot, e.orphan,           false,
+                    {},     BlockForm::kWhole,  e.tiers[tier].units};
+  if ((e.whole & Bit(tier)) == 0) eviction.form = BlockForm::kTrimmed;
   if (e.parent != kNoEntry) {
     eviction.has_parent = true;
     eviction.parent = entries_[e.parent].hash;
@@ -360,6 +439,7 @@ void BlockIndex::LeaveTier(EntryId id, int tier) {
   if (e.parent != kNoEntry) --entries_[e.parent].tiers[tier].resident_children;
   e.present &= static_cast<uint8_t>(~Bit(tier));
   e.ready &= static_cast<uint8_t>(~Bit(tier));
+  e.whole &= static_cast<uint8_t>(~Bit(tier));
   if (e.present == 0) {
     --live_entries_;
     OnLeftLastTier(id);

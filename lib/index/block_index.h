@@ -44,6 +44,7 @@
 #include "absl/hash/hash.h"
 #include "kvtier/hash.h"
 #include "kvtier/options.h"
+#include "lib/index/block_form.h"
 #include "lib/index/eviction_order.h"
 
 namespace kvtier::internal {
@@ -63,6 +64,8 @@ struct Eviction {
   bool orphan = false;      // an ancestor had left every tier: it could never hit
   bool has_parent = false;  // `parent` is the block before it in its chain
   BlockHash parent;         // (a write-back store demotes it with its parent)
+  BlockForm form = BlockForm::kWhole;  // what the evicted copy kept
+  uint64_t units = 1;                  // what it took
 };
 
 struct PrefixInfo {
@@ -72,14 +75,25 @@ struct PrefixInfo {
 
 class BlockIndex {
  public:
-  BlockIndex(std::array<TierBudget, kNumTiers> budgets, EvictionPolicy policy);
+  // `window_blocks`: a prefix needs the sliding-window layers (BlockForm
+  // kWhole) of its last `window_blocks` blocks (lib/sliding_window.h);
+  // 0 = the layout has none, every block is whole.
+  BlockIndex(std::array<TierBudget, kNumTiers> budgets, EvictionPolicy policy,
+             uint32_t window_blocks = 0);
   ~BlockIndex();
 
   // --- Queries -----------------------------------------------------------
-  // Leading blocks of `chain` ready in at least one enabled tier.
+  // The longest servable prefix of `chain`: P blocks, each ready in at least
+  // one enabled tier, the last min(P, window_blocks) of them whole in one.
+  // Without sliding layers, the leading blocks ready anywhere. A block counts
+  // for the fastest tier holding it in the form the prefix needs.
   PrefixInfo LongestPrefix(std::span<const BlockHash> chain) const;
-  // Fastest tier where the block is ready, if any.
-  std::optional<Tier> FastestReadyTier(const BlockHash& hash) const;
+  // Fastest tier where the block is ready in a form that covers `need`.
+  std::optional<Tier> FastestReadyTier(const BlockHash& hash,
+                                       BlockForm need = BlockForm::kTrimmed) const;
+  // The form of the copy in `tier`. REQUIRES: IsPresent(hash, tier).
+  BlockForm FormIn(const BlockHash& hash, Tier tier) const;
+  uint32_t window_blocks() const { return window_blocks_; }
   bool IsReady(const BlockHash& hash, Tier tier) const;
   bool IsPresent(const BlockHash& hash, Tier tier) const;  // pending or ready
   // REQUIRES: IsPresent(hash, tier).
@@ -100,12 +114,16 @@ class BlockIndex {
   // its child would store the child as an orphan that can never be served.
   std::optional<std::vector<Eviction>> MakeRoom(Tier tier, uint64_t units,
                                                 const BlockHash* keep = nullptr);
+  // Evicts the one block policy order picks next (not `keep` while this
+  // tier holds its only copy), whatever its size; nullopt when none can go.
+  // For placement: free units that do not yet make a free slot.
+  std::optional<Eviction> EvictOne(Tier tier, const BlockHash* keep = nullptr);
   // Adds `hash` to `tier` as pending in `slot`. `parent` is the previous
   // block of the chain (nullptr for block 0). A block whose parent is not
   // in the index is admitted as an orphan (cold end).
   // REQUIRES: !IsPresent(hash, tier); used + units <= capacity (MakeRoom).
   void AddPending(Tier tier, const BlockHash& hash, const BlockHash* parent,
-                  uint32_t slot, uint64_t units = 1);
+                  uint32_t slot, uint64_t units = 1, BlockForm form = BlockForm::kWhole);
   // The write finished: the block becomes servable and most recent.
   void MarkReady(Tier tier, const BlockHash& hash);
   // Removes the block from `tier` (write failed, corrupt slot, explicit
@@ -145,6 +163,7 @@ class BlockIndex {
     std::array<TierPart, kNumTiers> tiers{};
     uint8_t present = 0;  // bit per tier: pending or ready
     uint8_t ready = 0;    // bit per tier
+    uint8_t whole = 0;    // bit per tier: that copy is BlockForm::kWhole
     // An ancestor is in no tier: the block can never be served, so it sits
     // at the cold end of its tiers and is evicted first.
     bool orphan = false;
@@ -155,8 +174,14 @@ class BlockIndex {
 
   static uint8_t Bit(int tier) { return static_cast<uint8_t>(1u << tier); }
   EntryId Find(const BlockHash& hash) const;
+  // Calls step(entry id or kNoEntry) for the blocks of `chain` in order
+  // until it returns false, prefetching the map and entries ahead.
+  template <typename Step>
+  void Walk(std::span<const BlockHash> chain, Step step) const;
   // LongestPrefix's step: adds the block to `info` if a tier holds it ready.
   bool CountReady(EntryId id, PrefixInfo& info) const;
+  PrefixInfo LongestWindowedPrefix(std::span<const BlockHash> chain) const;
+  EntryId KeepId(const BlockHash* keep, int tier) const;
   EntryId FindOrAdd(const BlockHash& hash);
   const Entry* FindPresent(const BlockHash& hash, Tier tier) const;
   Entry& Present(const BlockHash& hash, Tier tier);
@@ -191,6 +216,7 @@ class BlockIndex {
   size_t live_entries_ = 0;       // entries present in at least one tier
   std::vector<EntryId> scratch_;  // DFS stack for the tree walks
   uint8_t enabled_ = 0;           // bit per enabled tier
+  uint32_t window_blocks_ = 0;
 };
 
 }  // namespace kvtier::internal

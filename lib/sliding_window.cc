@@ -1,0 +1,65 @@
+// SlidingWindow: the window arithmetic and the segment subsets of a form.
+#include "lib/sliding_window.h"
+
+#include <algorithm>
+
+namespace kvtier::internal {
+
+SlidingWindow::SlidingWindow(const KvLayout& layout, uint32_t checkpoint_blocks)
+    : checkpoint_blocks_(checkpoint_blocks), sliding_(layout.SegmentsPerBlock(), false) {
+  uint32_t widest = 0;
+  for (uint32_t l = 0; l < layout.num_layers; ++l) {
+    const uint32_t w = layout.WindowOf(l);
+    if (w == 0) continue;
+    widest = std::max(widest, w);
+    for (uint32_t p = 0; p < layout.parts_per_layer; ++p) {
+      sliding_[size_t{l} * layout.parts_per_layer + p] = true;
+      ++sliding_count_;
+    }
+  }
+  if (widest > 0) {
+    window_blocks_ = (widest + layout.block_tokens - 1) / layout.block_tokens;
+  }
+}
+
+BlockForm SlidingWindow::SaveForm(size_t block, size_t chain_blocks) const {
+  if (!trims()) return BlockForm::kWhole;
+  // The nearest point after the block where a served prefix may end: the
+  // next checkpoint, or the chain's end.
+  size_t end = chain_blocks;
+  if (checkpoint_blocks_ > 0) {
+    end = std::min(end, (block / checkpoint_blocks_ + 1) * checkpoint_blocks_);
+  }
+  return NeedForm(block, end);
+}
+
+BlockForm SlidingWindow::ProvidedForm(std::span<const Segment> block) const {
+  for (size_t s = 0; s < block.size(); ++s) {
+    if (sliding_[s] && block[s].data == nullptr) return BlockForm::kTrimmed;
+  }
+  return BlockForm::kWhole;
+}
+
+std::vector<Segment> SlidingWindow::Kept(std::span<const Segment> block,
+                                         BlockForm form) const {
+  if (form == BlockForm::kWhole) return {block.begin(), block.end()};
+  std::vector<Segment> kept;
+  kept.reserve(block.size() - sliding_count_);
+  for (size_t s = 0; s < block.size(); ++s) {
+    if (!sliding_[s]) kept.push_back(block[s]);
+  }
+  return kept;
+}
+
+std::vector<Segment> SlidingWindow::ReadTargets(std::span<const Segment> block,
+                                                BlockForm stored, BlockForm need) const {
+  std::vector<Segment> targets = Kept(block, stored);
+  if (stored == BlockForm::kWhole && need == BlockForm::kTrimmed) {
+    for (size_t s = 0; s < block.size(); ++s) {
+      if (sliding_[s]) targets[s].data = nullptr;  // verified, not written
+    }
+  }
+  return targets;
+}
+
+}  // namespace kvtier::internal

@@ -1,0 +1,70 @@
+// SlidingWindow: which layers of which blocks a store keeps for a layout with
+// sliding-window layers (KvLayout::layer_windows), and which a prefix needs.
+//
+// A layer of window W attends over the last W tokens only. So a prefix of P
+// blocks needs its full-attention layers for every block and its sliding
+// layers only for the blocks covering the last W tokens before it: blocks
+// P - window_blocks() .. P - 1, window_blocks() = ceil(W / block_tokens).
+// Layers with different windows are kept for the largest one: a block keeps
+// all of its sliding layers (BlockForm::kWhole) or none (kTrimmed).
+//
+// Save keeps the sliding layers of a block only where a prefix the store can
+// serve needs them: the window before the end of the saved chain and before
+// each checkpoint (every `checkpoint_blocks` blocks; 0 = chain ends only).
+// A prefix that ends between checkpoints is then served up to the last
+// checkpoint (or chain end) before it.
+//
+// Thread safety: immutable after construction.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "kvtier/layout.h"
+#include "kvtier/store.h"
+#include "lib/index/block_form.h"
+
+namespace kvtier::internal {
+
+class SlidingWindow {
+ public:
+  SlidingWindow(const KvLayout& layout, uint32_t checkpoint_blocks);
+
+  // False for a layout without sliding-window layers: every block is whole.
+  bool trims() const { return window_blocks_ > 0; }
+  // Blocks before a prefix's end whose sliding layers it needs; 0 = none.
+  uint32_t window_blocks() const { return window_blocks_; }
+  bool IsSliding(size_t segment) const { return sliding_[segment]; }
+  size_t sliding_segments() const { return sliding_count_; }
+
+  // The form Save keeps block `block` of a chain of `chain_blocks` in.
+  BlockForm SaveForm(size_t block, size_t chain_blocks) const;
+  // The form a prefix of `prefix_blocks` needs block `block` in.
+  BlockForm NeedForm(size_t block, size_t prefix_blocks) const {
+    return block + window_blocks_ >= prefix_blocks ? BlockForm::kWhole
+                                                   : BlockForm::kTrimmed;
+  }
+  // kWhole when the engine gave every sliding segment of this block (one
+  // block's segments); a null sliding segment means it no longer holds
+  // that layer, so the block can only be kept trimmed.
+  BlockForm ProvidedForm(std::span<const Segment> block) const;
+
+  // The segments a copy of `form` stores, in stored order (a subset of one
+  // block's segments).
+  std::vector<Segment> Kept(std::span<const Segment> block, BlockForm form) const;
+  // The destination segments for reading a copy stored as `stored` when the
+  // prefix needs `need`: the stored ones, with the sliding ones the prefix
+  // does not need nulled (read and verified, not written).
+  std::vector<Segment> ReadTargets(std::span<const Segment> block, BlockForm stored,
+                                   BlockForm need) const;
+
+ private:
+  uint32_t window_blocks_ = 0;
+  uint32_t checkpoint_blocks_ = 0;
+  std::vector<bool> sliding_;  // per segment of a block
+  size_t sliding_count_ = 0;
+};
+
+}  // namespace kvtier::internal
