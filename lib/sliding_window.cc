@@ -3,6 +3,9 @@
 
 #include <algorithm>
 
+#include "lib/codec/block_codec.h"
+#include "lib/stored_block.h"
+
 namespace kvtier::internal {
 
 SlidingWindow::SlidingWindow(const KvLayout& layout, uint32_t checkpoint_blocks)
@@ -60,6 +63,14 @@ std::vector<Segment> SlidingWindow::ReadTargets(std::span<const Segment> block,
     }
   }
   return targets;
+}
+
+FormBytes StoredBytesByForm(const KvLayout& layout, Codec codec) {
+  const size_t segment = BlockCodec::For(codec, layout).StoredBytes(layout.SegmentBytes());
+  const size_t segments = layout.SegmentsPerBlock();
+  const size_t kept = segments - SlidingWindow(layout, 0).sliding_segments();
+  return FormBytes{StoredBlockBytes(segments * segment),
+                   kept == 0 ? 0 : StoredBlockBytes(kept * segment)};
 }
 
 }  // namespace kvtier::internal

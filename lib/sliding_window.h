@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "kvtier/layout.h"
+#include "kvtier/options.h"
 #include "kvtier/store.h"
 #include "lib/index/block_form.h"
 
@@ -66,5 +67,15 @@ class SlidingWindow {
   std::vector<bool> sliding_;  // per segment of a block
   size_t sliding_count_ = 0;
 };
+
+// Stored-block bytes (header included) of each form of a `layout` block
+// under `codec`: what a tier's geometry is cut for (lib/tier_geometry.h).
+// trimmed == whole without sliding layers; trimmed == 0 when every layer
+// slides (a trimmed block keeps nothing, not even a header).
+struct FormBytes {
+  size_t whole = 0;
+  size_t trimmed = 0;
+};
+FormBytes StoredBytesByForm(const KvLayout& layout, Codec codec);
 
 }  // namespace kvtier::internal
