@@ -3,8 +3,8 @@
 #include "kvtier/kvtier_c.h"
 
 #include <cstdio>
-#include <exception>
 #include <cstring>
+#include <exception>
 #include <memory>
 #include <string>
 #include <vector>
@@ -50,9 +50,9 @@ std::span<const kvtier::BlockHash> ChainOf(const kvtier_block_hash* chain, size_
 std::vector<kvtier::Segment> SegmentsOf(const kvtier_segment* segs, size_t n) {
   std::vector<kvtier::Segment> out(n);
   for (size_t i = 0; i < n; ++i) {
-    out[i] = kvtier::Segment{segs[i].data, segs[i].bytes,
-                             segs[i].device ? kvtier::MemoryKind::kDevice
-                                            : kvtier::MemoryKind::kHost};
+    out[i] = kvtier::Segment{
+        segs[i].data, segs[i].bytes,
+        segs[i].device ? kvtier::MemoryKind::kDevice : kvtier::MemoryKind::kHost};
   }
   return out;
 }
@@ -100,11 +100,10 @@ kvtier_code kvtier_open(const kvtier_options* options, kvtier_store** out,
   if (options == nullptr) return Null("options", err);
   if (out == nullptr) return Null("out", err);
   if (options->struct_size != sizeof(kvtier_options)) {
-    return Fail(kvtier::InvalidArgument("options.struct_size: " +
-                                        std::to_string(options->struct_size) +
-                                        ", expected " +
-                                        std::to_string(sizeof(kvtier_options)) +
-                                        " (call kvtier_options_init first)"),
+    return Fail(kvtier::InvalidArgument(
+                    "options.struct_size: " + std::to_string(options->struct_size) +
+                    ", expected " + std::to_string(sizeof(kvtier_options)) +
+                    " (call kvtier_options_init first)"),
                 err);
   }
   return Guarded(err, [&] {
@@ -131,7 +130,8 @@ kvtier_code kvtier_hash_chain(const kvtier_store* store, const uint32_t* tokens,
   if (store == nullptr) return Null("store", err);
   if (tokens == nullptr && n_tokens > 0) return Null("tokens", err);
   if (out == nullptr && n_blocks > 0) return Null("out", err);
-  std::span<kvtier::BlockHash> hashes(reinterpret_cast<kvtier::BlockHash*>(out), n_blocks);
+  std::span<kvtier::BlockHash> hashes(reinterpret_cast<kvtier::BlockHash*>(out),
+                                      n_blocks);
   Status s = store->store->hasher().ChainInto({tokens, n_tokens}, hashes);
   return s.ok() ? KVTIER_OK : Fail(s, err);
 }

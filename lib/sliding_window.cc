@@ -66,7 +66,8 @@ std::vector<Segment> SlidingWindow::ReadTargets(std::span<const Segment> block,
 }
 
 FormBytes StoredBytesByForm(const KvLayout& layout, Codec codec) {
-  const size_t segment = BlockCodec::For(codec, layout).StoredBytes(layout.SegmentBytes());
+  const size_t segment =
+      BlockCodec::For(codec, layout).StoredBytes(layout.SegmentBytes());
   const size_t segments = layout.SegmentsPerBlock();
   const size_t kept = segments - SlidingWindow(layout, 0).sliding_segments();
   return FormBytes{StoredBlockBytes(segments * segment),

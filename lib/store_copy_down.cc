@@ -1,6 +1,7 @@
 // Moving blocks down from host to NVMe: write-through copy-downs (on the
 // background writer, batched so a batch is one device submission) and
 // write-back demotions (in the Save that evicts the block).
+#include <algorithm>
 #include <vector>
 
 #include "lib/store_impl.h"
@@ -12,24 +13,44 @@ void StoreImpl::CopyDown(std::span<const CopyDownJob> jobs) {
   {
     MutexLock lock(&mu_);
     for (const CopyDownJob& job : jobs) {
-      if (index_.IsPresent(job.hash, Tier::kNvme)) continue;  // already there
       // Gone from host (evicted before its turn) or NVMe refusing: dropped.
       if (!index_.IsReady(job.hash, Tier::kHost)) {
-        copy_down_dropped_.fetch_add(1, std::memory_order_relaxed);
+        if (!index_.IsPresent(job.hash, Tier::kNvme)) {
+          copy_down_dropped_.fetch_add(1, std::memory_order_relaxed);
+        }
         continue;
       }
-      const std::optional<uint32_t> slot = AdmitLocked(
-          Tier::kNvme, job.hash, job.has_parent ? &job.parent : nullptr, nullptr);
-      if (!slot) {
-        copy_down_dropped_.fetch_add(1, std::memory_order_relaxed);
-        ++tier_counters_[static_cast<int>(Tier::kNvme)].rejected;
-        continue;
-      }
+      CopyDownJob down = job;
+      down.form = index_.FormIn(job.hash, Tier::kHost);  // what host holds now
+      const std::optional<uint32_t> slot = AdmitToNvmeLocked(down);
+      if (!slot) continue;
       index_.Pin(job.hash, Tier::kHost);  // host keeps its slot while we read it
-      moves.push_back(Demotion{job, index_.SlotOf(job.hash, Tier::kHost), *slot});
+      moves.push_back(Demotion{down, index_.SlotOf(job.hash, Tier::kHost), *slot});
     }
   }
   if (!moves.empty()) WriteDown(moves, writer_buffer_, /*unpin_host=*/true);
+}
+
+// A slot on NVMe for the host copy `job`: a new one, or the NVMe copy
+// upgraded when it is trimmed and host's is whole (growth). nullopt when
+// NVMe already covers it or cannot take it (counted).
+std::optional<uint32_t> StoreImpl::AdmitToNvmeLocked(const CopyDownJob& job) {
+  const Tier nvme = Tier::kNvme;
+  const BlockHash* parent = job.has_parent ? &job.parent : nullptr;
+  std::optional<uint32_t> slot;
+  if (!index_.IsPresent(job.hash, nvme)) {
+    slot = AdmitLocked(nvme, job.hash, parent, job.form, nullptr);
+  } else if (Covers(index_.FormIn(job.hash, nvme), job.form) ||
+             !index_.IsReady(job.hash, nvme) || index_.IsPinned(job.hash, nvme)) {
+    return std::nullopt;  // already there (or being written or read: left)
+  } else {
+    slot = UpgradeLocked(nvme, job.hash, parent, nullptr);
+  }
+  if (!slot) {
+    copy_down_dropped_.fetch_add(1, std::memory_order_relaxed);
+    ++tier_counters_[static_cast<int>(nvme)].rejected;
+  }
+  return slot;
 }
 
 void StoreImpl::Demote(std::vector<Demotion>& demotions) {
@@ -41,36 +62,41 @@ void StoreImpl::WriteDown(std::span<const Demotion> moves, std::vector<std::byte
                           bool unpin_host) {
   TierBackend* host = backend(Tier::kHost);
   TierBackend* nvme = backend(Tier::kNvme);
+  const TierGeometry& host_geometry = host->geometry();
   std::vector<BlockIo> writes(moves.size());
-  std::vector<Segment> segs;
   // Same codec: the host slot's stored block goes down verbatim (one copy,
   // no re-encoding); it is verified when NVMe reads it back. Otherwise it
-  // is decoded from host (verified) and encoded for NVMe.
-  const bool verbatim =
-      host->codec() == nvme->codec() &&
-      !host->StoredBytes(moves.empty() ? 0 : moves[0].host_slot).empty();
+  // is decoded from host (verified) into a staging buffer and encoded for
+  // NVMe. A slotless block has nothing to copy: NVMe records it only.
+  const bool same_codec = host->codec() == nvme->codec();
+  buffer.resize(std::max(buffer.size(), same_codec ? 0 : moves.size() * block_bytes_));
+  const std::vector<Segment> staging =
+      same_codec ? std::vector<Segment>{} : StagingSegments(buffer.data(), moves.size());
+  std::vector<std::vector<Segment>> kept(moves.size());
   std::vector<BlockIo> reads;
-  if (!verbatim) {
-    buffer.resize(std::max(buffer.size(), moves.size() * block_bytes_));
-    segs = StagingSegments(buffer.data(), moves.size());
-  }
+  std::vector<size_t> read_of;  // index in `moves`
   for (size_t i = 0; i < moves.size(); ++i) {
     const CopyDownJob& b = moves[i].block;
     BlockIo& w = writes[i];
     w = BlockIo{moves[i].nvme_slot, b.hash, b.has_parent ? &b.parent : nullptr, {},
                 Status::Ok(),       {}};
-    if (verbatim) {
-      w.stored = host->StoredBytes(moves[i].host_slot).first(stored_bytes_);
-    } else {
-      w.segments = std::span<const Segment>(segs).subspan(i * segments_per_block_,
-                                                          segments_per_block_);
-      reads.push_back(
-          BlockIo{moves[i].host_slot, b.hash, nullptr, w.segments, Status::Ok(), {}});
+    if (host_geometry.IsSlotless(moves[i].host_slot)) continue;  // no segments
+    if (same_codec) {
+      w.stored = host->StoredBytes(moves[i].host_slot)
+                     .first(host_geometry.StoredBytesOf(b.form));
+      continue;
     }
+    kept[i] = window_.Kept(std::span<const Segment>(staging).subspan(
+                               i * segments_per_block_, segments_per_block_),
+                           b.form);
+    w.segments = kept[i];
+    reads.push_back(
+        BlockIo{moves[i].host_slot, b.hash, nullptr, kept[i], Status::Ok(), {}});
+    read_of.push_back(i);
   }
-  if (!verbatim) {
+  if (!reads.empty()) {
     host->ReadBatch(reads);  // a host slot that went bad is not copied down
-    for (size_t i = 0; i < moves.size(); ++i) writes[i].status = reads[i].status;
+    for (size_t j = 0; j < reads.size(); ++j) writes[read_of[j]].status = reads[j].status;
   }
   nvme->WriteBatch(writes);
 
@@ -84,7 +110,7 @@ void StoreImpl::WriteDown(std::span<const Demotion> moves, std::vector<std::byte
       ++c.inserts;
       copy_down_.fetch_add(1, std::memory_order_relaxed);
     } else {
-      FreeSlotLocked(Tier::kNvme, index_.Remove(Tier::kNvme, h));
+      DropLocked(Tier::kNvme, h);
       copy_down_dropped_.fetch_add(1, std::memory_order_relaxed);
     }
   }

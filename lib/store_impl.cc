@@ -35,17 +35,14 @@ StoreImpl::StoreImpl(const Options& options, TierBackends backends,
       segments_per_block_(options.layout.SegmentsPerBlock()),
       segment_bytes_(options.layout.SegmentBytes()),
       block_bytes_(options.layout.BlockBytes()),
-      stored_bytes_(
-          StoredBlockBytes(StoredPayloadBytes(options.layout, options.host.codec))),
+      window_(options.layout, options.swa_checkpoint_blocks),
       write_policy_(options.nvme.write_policy),
       nvme_batch_(std::max<uint32_t>(1, options.nvme.queue_depth)),
-      index_(BudgetsOf(backends_), options.eviction) {
+      index_(BudgetsOf(backends_), options.eviction, window_.window_blocks()) {
   {
     MutexLock lock(&mu_);
     for (int t = 0; t < kNumTiers; ++t) {
-      if (backends_[t] && t != static_cast<int>(Tier::kNvme)) {
-        slots_[t].emplace(backends_[t]->slot_count());
-      }
+      if (backends_[t]) space_[t].emplace(backends_[t]->geometry());
     }
   }
   IndexRecovered();
@@ -66,13 +63,15 @@ void StoreImpl::IndexRecovered() {
   if (nvme == nullptr) return;
   const auto start = std::chrono::steady_clock::now();
   const std::vector<RecoveredBlock> blocks = nvme->TakeRecovered();
-  std::vector<bool> used(nvme->slot_count(), false);
-  for (const RecoveredBlock& b : blocks) used[b.slot] = true;
   MutexLock lock(&mu_);
-  slots_[static_cast<int>(Tier::kNvme)].emplace(nvme->slot_count(), used);
+  PageSpace& space = *space_[static_cast<int>(Tier::kNvme)];
   for (const RecoveredBlock& b : blocks) {
+    // The tier checked its entries; a claim that still fails (overlap) or a
+    // block seen twice is left out rather than trusted.
+    if (index_.IsPresent(b.hash, Tier::kNvme) || !space.Claim(b.slot, b.form)) continue;
     const bool linked = b.has_parent && b.parent != b.hash;
-    index_.AddPending(Tier::kNvme, b.hash, linked ? &b.parent : nullptr, b.slot);
+    index_.AddPending(Tier::kNvme, b.hash, linked ? &b.parent : nullptr, b.slot,
+                      space.geometry().UnitsOf(b.form), b.form);
     index_.MarkReady(Tier::kNvme, b.hash);
   }
   recovery_micros_ =
@@ -95,7 +94,7 @@ std::vector<Segment> StoreImpl::StagingSegments(std::byte* buffer, size_t blocks
 }
 
 Status StoreImpl::CheckSegments(std::span<const Segment> segments, size_t blocks,
-                                const char* what) const {
+                                const char* what, bool sliding_may_be_null) const {
   const size_t want = blocks * segments_per_block_;
   if (segments.size() != want) {
     return InvalidArgument(std::string(what) + ": " + std::to_string(segments.size()) +
@@ -107,7 +106,13 @@ Status StoreImpl::CheckSegments(std::span<const Segment> segments, size_t blocks
   for (size_t i = 0; i < segments.size(); ++i) {
     const Segment& s = segments[i];
     const std::string where = std::string(what) + "[" + std::to_string(i) + "]";
-    if (s.data == nullptr) return InvalidArgument(where + ".data: null");
+    if (s.data == nullptr) {
+      if (sliding_may_be_null && window_.IsSliding(i % segments_per_block_)) continue;
+      return InvalidArgument(where + ".data: null" +
+                             (window_.IsSliding(i % segments_per_block_)
+                                  ? " (a sliding-window segment may be null only in Save)"
+                                  : std::string()));
+    }
     if (s.bytes != segment_bytes_) {
       return InvalidArgument(where + ".bytes: " + std::to_string(s.bytes) +
                              ", the layout's segment is " +
@@ -187,6 +192,9 @@ StoreStats StoreImpl::Stats() const {
   s.save_new_blocks = save_new_.load(std::memory_order_relaxed);
   s.save_refreshed_blocks = save_refreshed_.load(std::memory_order_relaxed);
   s.invalid_calls = invalid_calls_.load(std::memory_order_relaxed);
+  s.save_trimmed_blocks = save_trimmed_.load(std::memory_order_relaxed);
+  s.trim_bytes_saved = trim_bytes_saved_.load(std::memory_order_relaxed);
+  s.save_upgraded_blocks = save_upgraded_.load(std::memory_order_relaxed);
   s.host_memory_locked = host_memory_locked_;
   s.nvme.recovery_micros += recovery_micros_;  // the tier reported its manifest scan
   s.nvme.copy_down_blocks = copy_down_.load(std::memory_order_relaxed);

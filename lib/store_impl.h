@@ -3,14 +3,24 @@
 //
 // Data flow of one call, and the DESIGN invariant each step keeps:
 //   Lookup: shared lock -> BlockIndex::LongestPrefix              (2: a prefix)
-//   Load:   lock -> pin each block at its fastest ready tier -> unlock
+//           (with sliding-window layers: the last window_blocks blocks of
+//           the prefix must be held whole somewhere; lib/sliding_window.h)
+//   Load:   lock -> plan the longest servable prefix P; pin each block at
+//           the fastest tier holding it in the form P needs -> unlock
 //           -> host blocks: TierBackend::Read; NVMe-only blocks: one
 //              ReadBatch (one device submission); each verifies hash +
 //              checksum while copying into dst                    (1: exact bytes)
+//              (a whole copy read for a block outside P's window writes
+//              only its full-attention segments; the rest is verified)
 //           -> lock -> unpin, drop failed blocks, TouchChain       (5: tail first)
 //           -> promote the NVMe hits to host from dst (store_load.cc)
-//   Save:   lock -> per new block MakeRoom (evicts, never past capacity) and
-//           AddPending(slot) -> unlock                             (4: bound)
+//           A block that fails moves P: the load is planned again for the
+//           blocks before it (a window needs other segments).
+//   Save:   per block the form it keeps (SlidingWindow::SaveForm, and
+//           trimmed when the engine passed null sliding segments) ->
+//           lock -> per new block Admit (evicts until its size class fits,
+//           never past capacity; a trimmed copy that must now be whole is
+//           replaced: growth) -> unlock                            (4: bound)
 //           -> write-back: host victims go down to NVMe first
 //           -> TierBackend::Write (header + checksum) outside the lock
 //           -> lock -> MarkReady, or Remove on failure -> TouchChain (3: degrade)
@@ -34,10 +44,12 @@
 #include "absl/base/thread_annotations.h"
 #include "backends/nvme/open_nvme.h"
 #include "kvtier/store.h"
+#include "lib/index/admission.h"
 #include "lib/index/block_index.h"
+#include "lib/index/page_space.h"
 #include "lib/mutex.h"
 #include "lib/prefetch_state.h"
-#include "lib/slot_allocator.h"
+#include "lib/sliding_window.h"
 #include "lib/tier_backend.h"
 #include "lib/write_behind.h"
 
@@ -77,6 +89,8 @@ class StoreImpl final : public Store {
     size_t block;  // index in the chain
     Tier tier;
     uint32_t slot;
+    BlockForm form = BlockForm::kWhole;  // of the copy in that slot
+    BlockForm need = BlockForm::kWhole;  // loads: what the prefix needs of it
   };
   struct TierCounters {
     uint64_t hits = 0, inserts = 0, evictions = 0, orphans = 0, rejected = 0;
@@ -94,7 +108,7 @@ class StoreImpl final : public Store {
     std::vector<int> of_block;   // chain index -> work index, or -1
     SaveResult result;
   };
-  // Where block i's bytes are, for writing it into a tier.
+  // Where block i's bytes are (all its segments), for writing it into a tier.
   using SourceOf = std::function<std::span<const Segment>(size_t block)>;
 
   // `blocks` blocks of a staging buffer cut into the layout's segments,
@@ -102,12 +116,16 @@ class StoreImpl final : public Store {
   // block moved between tiers through a buffer must keep the engine's
   // segmentation, or it would be decoded under another one.
   std::vector<Segment> StagingSegments(std::byte* buffer, size_t blocks) const;
-  Status CheckSegments(std::span<const Segment> segments, size_t blocks,
-                       const char* what) const;
+  // `sliding_may_be_null`: Save's sources, where a null sliding-window
+  // segment means the engine no longer holds that layer.
+  Status CheckSegments(std::span<const Segment> segments, size_t blocks, const char* what,
+                       bool sliding_may_be_null = false) const;
   Status Reject(Status status);  // counts invalid calls
   void IndexRecovered() ABSL_LOCKS_EXCLUDED(mu_);
 
   // Load (store_load.cc).
+  size_t LoadOnce(std::span<const BlockHash> chain, std::span<const Segment> dst,
+                  bool* partial) ABSL_LOCKS_EXCLUDED(mu_);
   std::vector<SlotWork> PinPrefix(std::span<const BlockHash> chain)
       ABSL_LOCKS_EXCLUDED(mu_);
   Promotion ReservePromotions(std::span<const BlockHash> chain,
@@ -117,35 +135,59 @@ class StoreImpl final : public Store {
                     const std::vector<SlotWork>& pinned, Promotion& promo,
                     Status* failure);
   void FinishLoad(std::span<const BlockHash> chain, const std::vector<SlotWork>& pinned,
-                  size_t loaded, const Status& failure) ABSL_LOCKS_EXCLUDED(mu_);
+                  size_t loaded, bool count_hits) ABSL_LOCKS_EXCLUDED(mu_);
   void FinishPromotions(std::span<const BlockHash> chain, Promotion& promo)
       ABSL_LOCKS_EXCLUDED(mu_);
   size_t PrefetchNow(std::vector<BlockHash> chain);
 
   // Save (store_save.cc).
+  // `forms[k]`: the form blocks[k] is to be kept in.
   std::vector<SlotWork> ReserveSlots(std::span<const BlockHash> chain,
                                      std::span<const size_t> blocks,
+                                     std::span<const BlockForm> forms,
                                      bool refresh_anywhere, SaveResult* result,
                                      std::vector<Demotion>* demotions)
       ABSL_LOCKS_EXCLUDED(mu_);
+  // What host needs for block `hash` to be kept in `form`: nothing (a copy
+  // that covers it is there or, `refresh_anywhere`, on NVMe), a new copy,
+  // or its trimmed copy upgraded to whole (growth).
+  enum class HostCopy { kHave, kNew, kUpgrade };
+  HostCopy HostCopyNeeded(const BlockHash& hash, BlockForm form,
+                          bool refresh_anywhere) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   std::optional<uint32_t> AdmitLocked(Tier tier, const BlockHash& hash,
-                                      const BlockHash* parent,
+                                      const BlockHash* parent, BlockForm form,
                                       std::vector<Demotion>* demotions)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void FreeSlotLocked(Tier tier, uint32_t slot) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  std::optional<uint32_t> UpgradeLocked(Tier tier, const BlockHash& hash,
+                                        const BlockHash* parent,
+                                        std::vector<Demotion>* demotions)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void AfterEvictions(Tier tier, const Admission& a, BlockForm form,
+                      std::vector<Demotion>* demotions)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void FreeSlotLocked(Tier tier, uint32_t slot, BlockForm form)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Removes the block's copy in `tier` and frees its slot.
+  // REQUIRES: present there and not pinned.
+  void DropLocked(Tier tier, const BlockHash& hash) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void FinishSave(std::span<const BlockHash> chain, const std::vector<SlotWork>& work,
                   const std::vector<BlockIo>& written, SaveResult* result)
       ABSL_LOCKS_EXCLUDED(mu_);
   // Writes `blocks` of `chain` into the host tier (Save, promotion).
   // `copy_down`: queue write-through copies (not for blocks NVMe served).
   SaveResult StoreInHost(std::span<const BlockHash> chain, std::span<const size_t> blocks,
-                         const SourceOf& source, bool copy_down);
+                         std::span<const BlockForm> forms, const SourceOf& source,
+                         bool copy_down);
+  void CountTrimming(const std::vector<SlotWork>& work,
+                     const std::vector<BlockIo>& written);
   void QueueCopyDowns(std::span<const BlockHash> chain, const std::vector<SlotWork>& work,
                       const std::vector<BlockIo>& written);
 
   // Moving blocks down to NVMe (store_copy_down.cc).
   void CopyDown(std::span<const CopyDownJob> jobs) ABSL_LOCKS_EXCLUDED(mu_);
   void Demote(std::vector<Demotion>& demotions) ABSL_LOCKS_EXCLUDED(mu_);
+  std::optional<uint32_t> AdmitToNvmeLocked(const CopyDownJob& job)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Reads each move's host slot into `buffer` and writes it to its NVMe
   // slot; then marks it ready there (or drops it) and, if `unpin_host`,
   // unpins the host copy.
@@ -160,19 +202,20 @@ class StoreImpl final : public Store {
   const size_t segments_per_block_;
   const size_t segment_bytes_;
   const size_t block_bytes_;
-  const size_t stored_bytes_;  // a host slot's stored block (header + codec output)
+  const SlidingWindow window_;
   const WritePolicy write_policy_;
   const uint32_t nvme_batch_;
 
   mutable Mutex mu_;
   BlockIndex index_ ABSL_GUARDED_BY(mu_);
-  std::array<std::optional<SlotAllocator>, kNumTiers> slots_ ABSL_GUARDED_BY(mu_);
+  std::array<std::optional<PageSpace>, kNumTiers> space_ ABSL_GUARDED_BY(mu_);
   std::array<TierCounters, kNumTiers> tier_counters_ ABSL_GUARDED_BY(mu_);
 
   std::atomic<uint64_t> lookups_{0}, lookup_blocks_{0}, lookup_hit_blocks_{0};
   std::atomic<uint64_t> loads_{0}, load_blocks_{0}, load_hit_blocks_{0};
   std::atomic<uint64_t> saves_{0}, save_blocks_{0}, save_new_{0}, save_refreshed_{0};
   std::atomic<uint64_t> invalid_calls_{0};
+  std::atomic<uint64_t> save_trimmed_{0}, trim_bytes_saved_{0}, save_upgraded_{0};
   std::atomic<uint64_t> copy_down_{0}, copy_down_dropped_{0}, promotions_{0};
   uint64_t recovery_micros_ = 0;
   std::vector<std::byte> writer_buffer_;  // used by the writer thread only

@@ -1,5 +1,7 @@
-// StoreImpl::Load and Prefetch: pin the prefix, read host blocks and, in one
-// batched submission, the NVMe-only ones; then promote NVMe hits to host.
+// StoreImpl::Load and Prefetch: plan and pin the servable prefix, read host
+// blocks and, in one batched submission, the NVMe-only ones; then promote
+// NVMe hits to host.
+#include <cassert>
 #include <memory>
 #include <string>
 #include <vector>
@@ -7,6 +9,17 @@
 #include "lib/store_impl.h"
 
 namespace kvtier::internal {
+namespace {
+
+// What a promotion to host keeps of a block read from NVMe: the form the
+// read delivered (a whole copy read for a trimmed need wrote no sliding
+// segments).
+BlockForm PromotedForm(BlockForm stored, BlockForm need) {
+  return stored == BlockForm::kWhole && need == BlockForm::kWhole ? BlockForm::kWhole
+                                                                  : BlockForm::kTrimmed;
+}
+
+}  // namespace
 
 Result<LoadResult> StoreImpl::Load(std::span<const BlockHash> chain,
                                    std::span<const Segment> dst) {
@@ -16,25 +29,50 @@ Result<LoadResult> StoreImpl::Load(std::span<const BlockHash> chain,
   loads_.fetch_add(1, std::memory_order_relaxed);
   load_blocks_.fetch_add(chain.size(), std::memory_order_relaxed);
 
-  const std::vector<SlotWork> pinned = PinPrefix(chain);
-  Promotion promo = ReservePromotions(chain, pinned);
-  Status failure;
-  const size_t loaded = ReadPinned(chain, dst, pinned, promo, &failure);
-  FinishLoad(chain, pinned, loaded, failure);
-  FinishPromotions(chain, promo);
-
+  // A block that fails verification ends the prefix there. Without sliding
+  // layers the blocks before it are served as read; with them the shorter
+  // prefix needs other segments (its own window), so it is planned and read
+  // again, a few times at most (each failure drops a block).
+  constexpr int kMaxAttempts = 3;
+  size_t limit = chain.size(), loaded = 0;
+  for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
+    bool partial = false;
+    loaded = LoadOnce(chain.first(limit), dst, &partial);
+    if (!partial || !window_.trims()) break;
+    limit = loaded;
+    loaded = 0;
+  }
   load_hit_blocks_.fetch_add(loaded, std::memory_order_relaxed);
   return LoadResult{loaded};
 }
 
+size_t StoreImpl::LoadOnce(std::span<const BlockHash> chain, std::span<const Segment> dst,
+                           bool* partial) {
+  const std::vector<SlotWork> pinned = PinPrefix(chain);
+  Promotion promo = ReservePromotions(chain, pinned);
+  Status failure;
+  const size_t loaded = ReadPinned(chain, dst, pinned, promo, &failure);
+  *partial = loaded < pinned.size();
+  FinishLoad(chain, pinned, loaded, !*partial || !window_.trims());
+  FinishPromotions(chain, promo);
+  return loaded;
+}
+
+// The longest servable prefix P (the same answer as Lookup), each block
+// pinned at the fastest tier holding it in the form P needs: whole in P's
+// window, any form before it.
 std::vector<StoreImpl::SlotWork> StoreImpl::PinPrefix(std::span<const BlockHash> chain) {
   std::vector<SlotWork> pinned;
   MutexLock lock(&mu_);
-  for (size_t i = 0; i < chain.size(); ++i) {
-    const std::optional<Tier> tier = index_.FastestReadyTier(chain[i]);
-    if (!tier) break;
+  const size_t prefix = index_.LongestPrefix(chain).blocks;
+  pinned.reserve(prefix);
+  for (size_t i = 0; i < prefix; ++i) {
+    const BlockForm need = window_.NeedForm(i, prefix);
+    const std::optional<Tier> tier = index_.FastestReadyTier(chain[i], need);
+    assert(tier && "LongestPrefix counted a block no tier serves");
     index_.Pin(chain[i], *tier);
-    pinned.push_back(SlotWork{i, *tier, index_.SlotOf(chain[i], *tier)});
+    pinned.push_back(SlotWork{i, *tier, index_.SlotOf(chain[i], *tier),
+                              index_.FormIn(chain[i], *tier), need});
   }
   return pinned;
 }
@@ -47,12 +85,16 @@ StoreImpl::Promotion StoreImpl::ReservePromotions(std::span<const BlockHash> cha
   Promotion p;
   if (backend(Tier::kHost) == nullptr) return p;
   std::vector<size_t> blocks;
+  std::vector<BlockForm> forms;
   for (const SlotWork& w : pinned) {
-    if (w.tier == Tier::kNvme) blocks.push_back(w.block);
+    if (w.tier != Tier::kNvme) continue;
+    blocks.push_back(w.block);
+    forms.push_back(PromotedForm(w.form, w.need));
   }
   if (blocks.empty()) return p;
   std::vector<Demotion> demotions;
-  p.work = ReserveSlots(chain, blocks, /*refresh_anywhere=*/false, &p.result, &demotions);
+  p.work = ReserveSlots(chain, blocks, forms, /*refresh_anywhere=*/false, &p.result,
+                        &demotions);
   if (!demotions.empty()) Demote(demotions);
   p.of_block.assign(chain.size(), -1);
   for (size_t k = 0; k < p.work.size(); ++k) {
@@ -77,22 +119,28 @@ size_t StoreImpl::ReadPinned(std::span<const BlockHash> chain,
   std::vector<BlockIo> nvme_io;
   std::vector<size_t> nvme_at;  // index in `pinned`
   std::vector<Status> status(pinned.size());
+  std::vector<std::vector<Segment>> targets(pinned.size());
+  const auto block_dst = [&](size_t block) {
+    return dst.subspan(block * segments_per_block_, segments_per_block_);
+  };
   for (size_t k = 0; k < pinned.size(); ++k) {
     const SlotWork& w = pinned[k];
-    const auto segs = dst.subspan(w.block * segments_per_block_, segments_per_block_);
+    targets[k] = window_.ReadTargets(block_dst(w.block), w.form, w.need);
     if (w.tier == Tier::kNvme) {
-      nvme_io.push_back(BlockIo{w.slot, chain[w.block], nullptr, segs, Status::Ok(), {}});
+      nvme_io.push_back(
+          BlockIo{w.slot, chain[w.block], nullptr, targets[k], Status::Ok(), {}});
       nvme_at.push_back(k);
     } else {
-      status[k] = backend(w.tier)->Read(w.slot, chain[w.block], segs);
+      status[k] = backend(w.tier)->Read(w.slot, chain[w.block], targets[k]);
     }
   }
   const auto promote = [&](size_t j) {
     const BlockIo& r = nvme_io[j];
-    const int k = promo.of_block.empty() ? -1 : promo.of_block[pinned[nvme_at[j]].block];
+    const SlotWork& w = pinned[nvme_at[j]];
+    const int k = promo.of_block.empty() ? -1 : promo.of_block[w.block];
     if (k < 0 || !r.status.ok()) return;
-    promo.io[k].status =
-        backend(Tier::kHost)->Write(promo.io[k].slot, r.hash, r.segments);
+    const std::vector<Segment> src = window_.Kept(block_dst(w.block), promo.work[k].form);
+    promo.io[k].status = backend(Tier::kHost)->Write(promo.io[k].slot, r.hash, src);
   };
   if (!nvme_io.empty()) backend(Tier::kNvme)->ReadBatch(nvme_io, promote);
   for (size_t j = 0; j < nvme_io.size(); ++j) status[nvme_at[j]] = nvme_io[j].status;
@@ -107,10 +155,10 @@ size_t StoreImpl::ReadPinned(std::span<const BlockHash> chain,
 
 void StoreImpl::FinishLoad(std::span<const BlockHash> chain,
                            const std::vector<SlotWork>& pinned, size_t loaded,
-                           const Status& failure) {
+                           bool count_hits) {
   MutexLock lock(&mu_);
   for (const SlotWork& w : pinned) index_.Unpin(chain[w.block], w.tier);
-  for (size_t i = 0; i < loaded; ++i) {
+  for (size_t i = 0; count_hits && i < loaded; ++i) {
     ++tier_counters_[static_cast<int>(pinned[i].tier)].hits;
   }
   if (loaded < pinned.size()) {
@@ -118,9 +166,7 @@ void StoreImpl::FinishLoad(std::span<const BlockHash> chain,
     // so drop it (unless another reader still holds it; the last one drops).
     const SlotWork& bad = pinned[loaded];
     const BlockHash& h = chain[bad.block];
-    if (!index_.IsPinned(h, bad.tier)) {
-      FreeSlotLocked(bad.tier, index_.Remove(bad.tier, h));
-    }
+    if (!index_.IsPinned(h, bad.tier)) DropLocked(bad.tier, h);
   }
   index_.TouchChain(chain.first(loaded), /*hit=*/true);
 }
@@ -153,18 +199,20 @@ size_t StoreImpl::PrefetchNow(std::vector<BlockHash> chain) {
   }
   std::unique_ptr<std::byte[]> buffer(new std::byte[nvme.size() * block_bytes_]);
   const std::vector<Segment> segs = StagingSegments(buffer.get(), nvme.size());
+  const auto staged = [&](size_t j) {
+    return std::span<const Segment>(segs).subspan(j * segments_per_block_,
+                                                  segments_per_block_);
+  };
+  std::vector<std::vector<Segment>> targets(nvme.size());
   std::vector<BlockIo> io;
   for (size_t j = 0; j < nvme.size(); ++j) {
-    io.push_back(BlockIo{nvme[j].slot,
-                         chain[nvme[j].block],
-                         nullptr,
-                         std::span<const Segment>(segs).subspan(j * segments_per_block_,
-                                                                segments_per_block_),
-                         Status::Ok(),
-                         {}});
+    targets[j] = window_.ReadTargets(staged(j), nvme[j].form, nvme[j].need);
+    io.push_back(BlockIo{
+        nvme[j].slot, chain[nvme[j].block], nullptr, targets[j], Status::Ok(), {}});
   }
   if (!io.empty()) backend(Tier::kNvme)->ReadBatch(io);
   std::vector<size_t> good;
+  std::vector<BlockForm> forms;
   std::vector<size_t> where(chain.size(), 0);
   {
     MutexLock lock(&mu_);
@@ -173,19 +221,16 @@ size_t StoreImpl::PrefetchNow(std::vector<BlockHash> chain) {
       const BlockHash& h = chain[nvme[j].block];
       if (io[j].status.ok()) {
         good.push_back(nvme[j].block);
+        forms.push_back(PromotedForm(nvme[j].form, nvme[j].need));
         where[nvme[j].block] = j;
       } else if (!index_.IsPinned(h, Tier::kNvme)) {
-        FreeSlotLocked(Tier::kNvme, index_.Remove(Tier::kNvme, h));
+        DropLocked(Tier::kNvme, h);
       }
     }
   }
   if (good.empty()) return 0;
   const SaveResult r = StoreInHost(
-      chain, good,
-      [&](size_t b) {
-        return std::span<const Segment>(segs).subspan(where[b] * segments_per_block_,
-                                                      segments_per_block_);
-      },
+      chain, good, forms, [&](size_t b) { return staged(where[b]); },
       /*copy_down=*/false);
   promotions_.fetch_add(r.stored, std::memory_order_relaxed);
   return r.stored;

@@ -5,8 +5,9 @@
 #include <string>
 
 #include "backends/host/host_tier.h"
-#include "lib/codec/block_codec.h"
 #include "backends/nvme/open_nvme.h"
+#include "lib/codec/block_codec.h"
+#include "lib/sliding_window.h"
 #include "lib/store_impl.h"
 #include "lib/stored_block.h"
 
@@ -90,9 +91,9 @@ Result<std::unique_ptr<Store>> OpenStoreWithTiers(const Options& options,
     }
     const size_t block_bytes =
         StoredBlockBytes(StoredPayloadBytes(options.layout, codecs[t]));
-    if (backends[t]->slot_bytes() < block_bytes) {
+    if (backends[t]->geometry().frame_bytes() < block_bytes) {
       return InvalidArgument("tier " + std::to_string(t) + ": slots of " +
-                             std::to_string(backends[t]->slot_bytes()) +
+                             std::to_string(backends[t]->geometry().frame_bytes()) +
                              " bytes cannot hold a block of " +
                              std::to_string(block_bytes));
     }
@@ -105,7 +106,10 @@ Result<std::unique_ptr<Store>> OpenStore(const Options& options, const NvmeHooks
   if (Status s = internal::ValidateOptions(options); !s.ok()) return s;
   internal::HostTierConfig host;
   host.capacity_bytes = options.host.capacity_bytes;
-  host.slot_bytes = internal::HostSlotBytes(options.layout, options.host.codec);
+  const internal::FormBytes forms =
+      internal::StoredBytesByForm(options.layout, options.host.codec);
+  host.slot_bytes = forms.whole;
+  host.trimmed_bytes = forms.trimmed;
   host.lock_memory = options.host.lock_memory;
   host.codec = internal::BlockCodec::For(options.host.codec, options.layout);
   host.log = options.log;

@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "kvtier/hash.h"
+#include "lib/index/block_form.h"
 
 namespace kvtier::internal {
 
@@ -25,6 +26,7 @@ struct CopyDownJob {
   BlockHash hash;
   BlockHash parent;
   bool has_parent = false;
+  BlockForm form = BlockForm::kWhole;  // the form Save stored (host's copy)
 };
 
 class WriteBehind {

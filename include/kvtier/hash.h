@@ -42,11 +42,11 @@ struct BlockHash {
 
 // What must match for KV to be reusable. Two namespaces never share a block.
 struct Namespace {
-  std::string model_id;         // e.g. "meta-llama/Llama-3.1-8B@<revision>"
+  std::string model_id;             // e.g. "meta-llama/Llama-3.1-8B@<revision>"
   uint64_t layout_fingerprint = 0;  // KvLayout::Fingerprint()
-  uint32_t codec_tag = 0;       // Options::CodecTag(): the codecs of every tier
-  uint32_t rank = 0;            // tensor/pipeline-parallel rank of this shard
-  std::string tenant_salt;      // isolates tenants; empty = shared
+  uint32_t codec_tag = 0;           // Options::CodecTag(): the codecs of every tier
+  uint32_t rank = 0;                // tensor/pipeline-parallel rank of this shard
+  std::string tenant_salt;          // isolates tenants; empty = shared
 };
 
 class PrefixHasher {

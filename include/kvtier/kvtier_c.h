@@ -41,7 +41,11 @@ typedef enum kvtier_dtype {
   KVTIER_DTYPE_FP8_E4M3 = 4
 } kvtier_dtype;
 
-typedef enum kvtier_codec { KVTIER_CODEC_RAW = 0, KVTIER_CODEC_INT8 = 1, KVTIER_CODEC_FP8 = 2 } kvtier_codec;
+typedef enum kvtier_codec {
+  KVTIER_CODEC_RAW = 0,
+  KVTIER_CODEC_INT8 = 1,
+  KVTIER_CODEC_FP8 = 2
+} kvtier_codec;
 
 typedef struct kvtier_error {
   char message[512];
@@ -72,7 +76,7 @@ typedef struct kvtier_options {
   uint32_t parts_per_layer;
   const uint32_t* layer_windows; /* NULL or num_layers entries; 0 = full attention */
   /* namespace */
-  const char* model_id; /* required */
+  const char* model_id;    /* required */
   const char* tenant_salt; /* may be NULL */
   uint32_t rank;
   /* tiers */
@@ -105,7 +109,8 @@ typedef struct kvtier_store kvtier_store;
 void kvtier_options_init(kvtier_options* options);
 
 /* Opens a store; *out is set only on KVTIER_OK. */
-kvtier_code kvtier_open(const kvtier_options* options, kvtier_store** out, kvtier_error* err);
+kvtier_code kvtier_open(const kvtier_options* options, kvtier_store** out,
+                        kvtier_error* err);
 /* Releases the store and its memory. NULL is a no-op. */
 void kvtier_close(kvtier_store* store);
 

@@ -106,8 +106,14 @@ struct Options {
   // kLru is the plain recency order.
   EvictionPolicy eviction = EvictionPolicy::kSlru;
 
-  // Sliding-window trimming keeps sliding layers every this many blocks
-  // (0 = chain ends only). Reserved; not used yet.
+  // Sliding-window trimming (for layouts with layer_windows): a saved block
+  // keeps its sliding-window layers only if it lies within the window before
+  // the chain's end or before a checkpoint, one every this many blocks
+  // (0 = chain ends only). Elsewhere it keeps its full-attention layers only
+  // (nothing at all when every layer slides), so a prefix that ends between
+  // checkpoints is served up to the last checkpoint before it. Smaller =
+  // more prefixes served, more bytes; about window/checkpoint of the
+  // sliding layers' bytes are kept. Ignored when no layer slides.
   uint32_t swa_checkpoint_blocks = 0;
 
   // Where warnings go (e.g. "memlock refused"); nullptr = stderr.

@@ -58,15 +58,20 @@ struct StoreStats {
   uint64_t lookup_blocks = 0;      // blocks asked about
   uint64_t lookup_hit_blocks = 0;  // blocks in the returned prefixes
   uint64_t loads = 0;
-  uint64_t load_blocks = 0;        // blocks asked for
-  uint64_t load_hit_blocks = 0;    // blocks delivered (verified; decoded if 8-bit)
+  uint64_t load_blocks = 0;      // blocks asked for
+  uint64_t load_hit_blocks = 0;  // blocks delivered (verified; decoded if 8-bit)
   uint64_t saves = 0;
   uint64_t save_blocks = 0;            // blocks offered
   uint64_t save_new_blocks = 0;        // stored for the first time
   uint64_t save_refreshed_blocks = 0;  // already stored; only refreshed
   uint64_t invalid_calls = 0;          // calls rejected with InvalidArgument
-  bool host_memory_locked = false;     // false: arena not page-locked (refused or off)
-  NvmeStats nvme;                      // all zero/false when the tier is off
+  // Sliding-window trimming (Options::swa_checkpoint_blocks, layout.h):
+  uint64_t save_trimmed_blocks = 0;   // blocks Save stored without their sliding layers
+  uint64_t trim_bytes_saved = 0;      // engine bytes of those layers, not stored
+  uint64_t save_upgraded_blocks = 0;  // trimmed blocks a later Save stored whole
+                                      // (a chain extended past them)
+  bool host_memory_locked = false;    // false: arena not page-locked (refused or off)
+  NvmeStats nvme;                     // all zero/false when the tier is off
 };
 
 }  // namespace kvtier

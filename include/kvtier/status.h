@@ -49,8 +49,7 @@ class [[nodiscard]] Status {
   const std::string& message() const { return message_; }
   // True for codes where the same call may succeed later.
   bool IsRetryable() const {
-    return code_ == StatusCode::kResourceExhausted ||
-           code_ == StatusCode::kUnavailable;
+    return code_ == StatusCode::kResourceExhausted || code_ == StatusCode::kUnavailable;
   }
   std::string ToString() const;
 
@@ -89,7 +88,7 @@ inline Status Internal(std::string msg) {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : v_(std::move(value)) {}        // NOLINT: implicit by design
   Result(Status status) : v_(std::move(status)) {  // NOLINT
     assert(!std::get<Status>(v_).ok() && "Result built from an OK status");
   }

@@ -1,27 +1,54 @@
-// Admit: MakeRoom for the units, then EvictOne until the size class fits.
+// Admit and Upgrade: MakeRoom for the units, then EvictOne until the size
+// class fits.
 #include "lib/index/admission.h"
 
 #include <cassert>
 
 namespace kvtier::internal {
+namespace {
 
-Admission Admit(BlockIndex& index, PageSpace& space, Tier tier, const BlockHash& hash,
-                const BlockHash* parent, BlockForm form) {
-  const uint32_t units = space.geometry().UnitsOf(form);
-  Admission a;
-  std::optional<std::vector<Eviction>> evicted = index.MakeRoom(tier, units, parent);
-  if (!evicted) return a;
+// Evicts until `space` can place a block of `form`; false when it cannot.
+bool MakeSpace(BlockIndex& index, PageSpace& space, Tier tier, BlockForm form,
+               const BlockHash* parent, Admission& a) {
+  std::optional<std::vector<Eviction>> evicted =
+      index.MakeRoom(tier, space.geometry().UnitsOf(form), parent);
+  if (!evicted) return false;
   a.evicted = std::move(*evicted);
   for (const Eviction& e : a.evicted) space.Free(e.slot, e.form);
   while (!space.CanPlace(form)) {
     std::optional<Eviction> e = index.EvictOne(tier, parent);
-    if (!e) return a;
+    if (!e) return false;
     space.Free(e->slot, e->form);
     a.evicted.push_back(*e);
   }
+  return true;
+}
+
+}  // namespace
+
+Admission Admit(BlockIndex& index, PageSpace& space, Tier tier, const BlockHash& hash,
+                const BlockHash* parent, BlockForm form) {
+  Admission a;
+  if (!MakeSpace(index, space, tier, form, parent, a)) return a;
   a.slot = space.Allocate(form);
   assert(a.slot && "CanPlace and Allocate disagree");
-  index.AddPending(tier, hash, parent, *a.slot, units, form);
+  index.AddPending(tier, hash, parent, *a.slot, space.geometry().UnitsOf(form), form);
+  return a;
+}
+
+Admission Upgrade(BlockIndex& index, PageSpace& space, Tier tier, const BlockHash& hash,
+                  const BlockHash* parent) {
+  Admission a;
+  index.Pin(hash, tier);  // not its own victim
+  const bool room = MakeSpace(index, space, tier, BlockForm::kWhole, parent, a);
+  index.Unpin(hash, tier);
+  if (!room) return a;
+  a.slot = space.Allocate(BlockForm::kWhole);
+  assert(a.slot && "CanPlace and Allocate disagree");
+  a.replaced = index.SlotOf(hash, tier);
+  space.Free(*a.replaced, BlockForm::kTrimmed);
+  index.Reform(tier, hash, *a.slot, space.geometry().UnitsOf(BlockForm::kWhole),
+               BlockForm::kWhole);
   return a;
 }
 

@@ -19,8 +19,9 @@
 namespace kvtier::internal {
 
 struct Admission {
-  std::optional<uint32_t> slot;   // nullopt: not admitted
-  std::vector<Eviction> evicted;  // slots already freed in the PageSpace
+  std::optional<uint32_t> slot;      // nullopt: not admitted
+  std::vector<Eviction> evicted;     // slots already freed in the PageSpace
+  std::optional<uint32_t> replaced;  // Upgrade: the trimmed copy's slot, freed
 };
 
 // Adds `hash` to `tier` as pending in form `form` and returns its slot. Not
@@ -31,5 +32,13 @@ struct Admission {
 // this tier holds its only copy.
 Admission Admit(BlockIndex& index, PageSpace& space, Tier tier, const BlockHash& hash,
                 const BlockHash* parent, BlockForm form);
+
+// Growth: the trimmed copy of `hash` in `tier` becomes a pending whole one in
+// a new slot, keeping its place in the eviction order and its links (the
+// block never leaves the tier, so its descendants are not orphaned). Not
+// upgraded (slot nullopt) when room for a whole block cannot be made.
+// REQUIRES: the copy is present, ready, trimmed and not pinned.
+Admission Upgrade(BlockIndex& index, PageSpace& space, Tier tier, const BlockHash& hash,
+                  const BlockHash* parent);
 
 }  // namespace kvtier::internal

@@ -249,6 +249,26 @@ void BlockIndex::AddPending(Tier tier, const BlockHash& hash, const BlockHash* p
   }
 }
 
+void BlockIndex::Reform(Tier tier, const BlockHash& hash, uint32_t slot, uint64_t units,
+                        BlockForm form) {
+  const int t = Index(tier);
+  const EntryId id = Find(hash);
+  assert(id != kNoEntry && (entries_[id].ready & Bit(t)) && "Reform: not ready");
+  Entry& e = entries_[id];
+  TierPart& part = e.tiers[t];
+  assert(part.pins == 0 && "Reform: pinned");
+  used_units_[t] = used_units_[t] - part.units + units;
+  assert(used_units_[t] <= budgets_[t].capacity_units && "call MakeRoom first");
+  part.slot = slot;
+  part.units = static_cast<uint16_t>(units);
+  e.ready &= static_cast<uint8_t>(~Bit(t));
+  if (form == BlockForm::kWhole) {
+    e.whole |= Bit(t);
+  } else {
+    e.whole &= static_cast<uint8_t>(~Bit(t));
+  }
+}
+
 void BlockIndex::MarkReady(Tier tier, const BlockHash& hash) {
   const int t = Index(tier);
   const EntryId id = Find(hash);

@@ -124,6 +124,12 @@ class BlockIndex {
   // REQUIRES: !IsPresent(hash, tier); used + units <= capacity (MakeRoom).
   void AddPending(Tier tier, const BlockHash& hash, const BlockHash* parent,
                   uint32_t slot, uint64_t units = 1, BlockForm form = BlockForm::kWhole);
+  // Moves a ready copy to another slot in another form (growth: trimmed to
+  // whole), pending again until MarkReady; its place in the eviction order
+  // and its links stay. The caller made room for the new units.
+  // REQUIRES: IsReady(hash, tier), not pinned.
+  void Reform(Tier tier, const BlockHash& hash, uint32_t slot, uint64_t units,
+              BlockForm form);
   // The write finished: the block becomes servable and most recent.
   void MarkReady(Tier tier, const BlockHash& hash);
   // Removes the block from `tier` (write failed, corrupt slot, explicit
