@@ -115,7 +115,7 @@ TEST_CASE("a load writes the served prefix's segments byte-exact and leaves the 
   CheckLoad(*store, chain, 20);
   CheckLoad(*store, chain, 8);
   CheckLoad(*store, chain, 4);
-  CheckLoad(*store, chain, 2);
+  CheckLoad(*store, chain, 12);
 }
 
 TEST_CASE("a Mistral-style trimmed block keeps no bytes, only its index entry") {
