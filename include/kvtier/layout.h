@@ -37,6 +37,8 @@ struct KvLayout {
   uint32_t parts_per_layer = 2;  // 2 = separate K and V pages; 1 = combined
   // Per-layer attention window in tokens; 0 = full attention. Empty means
   // every layer is full attention; otherwise exactly num_layers entries.
+  // Drives sliding-window trimming (store.h): a block keeps all of its
+  // sliding-window layers or none, for the largest window among them.
   // ("= {}" lets designated initializers omit it without a -Wextra warning.)
   std::vector<uint32_t> layer_windows = {};
 

@@ -18,6 +18,15 @@
 // one batched submission and promotes them to host (the NVMe copy stays).
 // What NVMe acknowledged survives a process kill and is found by Open.
 //
+// Sliding-window layers (KvLayout::layer_windows): a block far behind the end
+// of every chain that uses it does not need its sliding-window layers, so
+// Save keeps them only for the blocks covering the last `window` tokens
+// before each saved chain's end and before each checkpoint
+// (Options::swa_checkpoint_blocks); elsewhere a block keeps its
+// full-attention layers only (no bytes when every layer slides) and takes a
+// smaller slot in every tier. Lookup and Load serve a prefix only where such
+// a window ends: between checkpoints, up to the last one.
+//
 // Best effort: a failing or full tier degrades to misses and counters in
 // Stats(); only bad arguments produce an error Status from Lookup/Load/Save.
 #pragma once
@@ -108,8 +117,12 @@ class Store {
   const PrefixHasher& hasher() const { return hasher_; }
 
   // The longest prefix of `chain` that Load would serve now. Block i counts
-  // only if blocks 0..i-1 count. Touches nothing. Cost: one hash-map probe
-  // per block under a shared lock.
+  // only if blocks 0..i-1 count. With sliding-window layers: the longest P
+  // such that every block before P keeps its full-attention layers and the
+  // blocks covering the last `window` tokens before P (the last
+  // ceil(window / block_tokens) blocks; the largest window when layers
+  // differ) keep their sliding ones. Touches nothing. Cost: one hash-map
+  // probe per block under a shared lock.
   virtual LookupResult Lookup(std::span<const BlockHash> chain) = 0;
 
   // Copies blocks 0..n of `chain` into `dst` (decoding them if their tier
@@ -118,6 +131,13 @@ class Store {
   // verified against its hash and checksum before use; a block that fails is
   // dropped, counted, and ends the prefix. An 8-bit tier costs about one
   // memcpy of the block in CPU time per load and save, on the calling thread.
+  // With sliding-window layers Load serves the prefix Lookup describes and
+  // writes exactly its segments: every full-attention segment of blocks
+  // 0..n, and the sliding-window segments of the blocks in the window before
+  // n. It leaves the other sliding-window segments untouched (the engine
+  // does not attend to them), except that a block failing verification moves
+  // the prefix back, and the first attempt may have written segments of
+  // blocks the shorter prefix does not need.
   // InvalidArgument for a null or mis-sized segment or a wrong count.
   virtual Result<LoadResult> Load(std::span<const BlockHash> chain,
                                   std::span<const Segment> dst) = 0;
@@ -125,7 +145,12 @@ class Store {
   // Stores blocks first_block..chain.size()-1 of `chain` from `src`, which
   // holds (chain.size() - first_block) * layout.SegmentsPerBlock() segments,
   // block-major. Blocks 0..first_block-1 are only made recent (the engine
-  // loaded them). A block that is already stored is refreshed, not copied.
+  // loaded them). A block that is already stored is refreshed, not copied;
+  // one stored trimmed that this chain needs whole (its end falls within the
+  // window after it) is stored again whole: growth. A sliding-window
+  // segment of `src` may be null when the engine no longer holds that layer
+  // for that block; the block is then kept trimmed (never a full-attention
+  // segment: InvalidArgument). Only the segments kept are read.
   // Full tiers evict in Options::eviction's order, chain tails first.
   virtual Result<SaveResult> Save(std::span<const BlockHash> chain,
                                   std::span<const Segment> src,
