@@ -76,6 +76,7 @@ kvtier::Options ToOptions(const kvtier_options& c) {
   o.host.lock_memory = c.host_lock_memory != 0;
   o.host.codec = static_cast<kvtier::Codec>(c.host_codec);
   o.nvme.capacity_bytes = c.nvme_capacity_bytes;
+  o.swa_checkpoint_blocks = c.swa_checkpoint_blocks;
   return o;
 }
 
@@ -195,6 +196,8 @@ kvtier_code kvtier_stats_get(const kvtier_store* store, kvtier_stats* out) {
   out->save_refreshed_blocks = s.save_refreshed_blocks;
   out->invalid_calls = s.invalid_calls;
   out->host_memory_locked = s.host_memory_locked ? 1 : 0;
+  out->save_trimmed_blocks = s.save_trimmed_blocks;
+  out->trim_bytes_saved = s.trim_bytes_saved;
   return KVTIER_OK;
 }
 

@@ -135,4 +135,34 @@ TEST_CASE("c api: a wrong segment count is refused and the store still round-tri
   CHECK(stats.host_blocks == 2);
 }
 
+TEST_CASE("c api: layer windows and checkpoints trim what Save keeps", "[c_api]") {
+  kvtier_options o = SmallOptions();
+  const uint32_t windows[2] = {8, 0};  // two blocks of window, then a global layer
+  o.layer_windows = windows;
+  o.swa_checkpoint_blocks = 4;
+  kvtier_store* store = nullptr;
+  kvtier_error err{};
+  REQUIRE(kvtier_open(&o, &store, &err) == KVTIER_OK);
+  const size_t per_block = kvtier_segments_per_block(store);
+  const size_t seg_bytes = kvtier_segment_bytes(store);
+  std::vector<uint32_t> tokens(8 * 4);
+  for (size_t i = 0; i < tokens.size(); ++i) tokens[i] = static_cast<uint32_t>(i * 13);
+  kvtier_block_hash chain[8];
+  REQUIRE(kvtier_hash_chain(store, tokens.data(), tokens.size(), chain, 8, &err) ==
+          KVTIER_OK);
+  std::vector<unsigned char> src(8 * per_block * seg_bytes, 0x5A);
+  std::vector<kvtier_segment> segs;
+  for (size_t i = 0; i < 8 * per_block; ++i) {
+    segs.push_back({src.data() + i * seg_bytes, seg_bytes, 0});
+  }
+  size_t stored = 0;
+  REQUIRE(kvtier_save(store, chain, 8, 0, segs.data(), segs.size(), &stored, &err) ==
+          KVTIER_OK);
+  kvtier_stats stats;
+  REQUIRE(kvtier_stats_get(store, &stats) == KVTIER_OK);
+  CHECK(stats.save_trimmed_blocks == 4);  // blocks 0, 1, 4, 5
+  CHECK(stats.trim_bytes_saved == 4 * 2 * seg_bytes);
+  kvtier_close(store);
+}
+
 }  // namespace

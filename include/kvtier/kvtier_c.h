@@ -85,6 +85,9 @@ typedef struct kvtier_options {
   int host_lock_memory; /* nonzero: page-lock the host arena */
   kvtier_codec host_codec;
   uint64_t nvme_capacity_bytes;
+  /* sliding-window trimming: keep sliding layers every N blocks (0 = chain
+   * ends only); see Options::swa_checkpoint_blocks */
+  uint32_t swa_checkpoint_blocks;
 } kvtier_options;
 
 /* Counters; see kvtier/stats.h for each one's meaning. */
@@ -102,6 +105,8 @@ typedef struct kvtier_stats {
   uint64_t save_refreshed_blocks;
   uint64_t invalid_calls;
   int host_memory_locked;
+  uint64_t save_trimmed_blocks; /* sliding-window trimming */
+  uint64_t trim_bytes_saved;
 } kvtier_stats;
 
 typedef struct kvtier_store kvtier_store;
