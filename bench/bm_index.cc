@@ -38,33 +38,49 @@ std::array<TierBudget, kNumTiers> HostBudget() {
 }
 
 // Stores `chain` ready in the host tier as the Store does, evicting as needed.
-void Save(BlockIndex& index, const std::vector<BlockHash>& chain, uint32_t* next_slot) {
+// With a window, only the last `window` blocks are whole (sliding-window
+// trimming, chain end only).
+void Save(BlockIndex& index, const std::vector<BlockHash>& chain, uint32_t* next_slot,
+          uint32_t window = 0) {
   for (size_t i = 0; i < chain.size(); ++i) {
     auto evicted = index.MakeRoom(Tier::kHost, 1);
     uint32_t slot = (*next_slot)++;
     if (!evicted->empty()) slot = evicted->front().slot;
-    index.AddPending(Tier::kHost, chain[i], i > 0 ? &chain[i - 1] : nullptr, slot);
+    const BlockForm form = window == 0 || i + window >= chain.size()
+                               ? BlockForm::kWhole
+                               : BlockForm::kTrimmed;
+    index.AddPending(Tier::kHost, chain[i], i > 0 ? &chain[i - 1] : nullptr, slot, 1,
+                     form);
     index.MarkReady(Tier::kHost, chain[i]);
   }
   index.TouchChain(chain);
 }
 
 // kChains chains of kChainBlocks, all in the host tier, which is full.
+// `window` > 0: a sliding-window layout of that many blocks, chains trimmed.
 struct FullIndex {
-  BlockIndex index{HostBudget(), EvictionPolicy::kLru};
-  std::vector<std::vector<BlockHash>> chains;
-  uint32_t next_slot = 0;
-
-  FullIndex() {
+  explicit FullIndex(uint32_t window = 0)
+      : index(HostBudget(), EvictionPolicy::kLru, window) {
     for (size_t c = 0; c < kChains; ++c) {
       chains.push_back(MakeChain(c));
-      Save(index, chains.back(), &next_slot);
+      Save(index, chains.back(), &next_slot, window);
     }
   }
+  BlockIndex index;
+  std::vector<std::vector<BlockHash>> chains;
+  uint32_t next_slot = 0;
 };
 
 FullIndex& SharedIndex() {
   static FullIndex* index = new FullIndex();  // built once for all benchmarks
+  return *index;
+}
+
+// Mistral-style: a 4096-token window at 16 tokens per block.
+constexpr uint32_t kWindowBlocks = 256;
+
+FullIndex& SharedWindowedIndex() {
+  static FullIndex* index = new FullIndex(kWindowBlocks);
   return *index;
 }
 
@@ -98,6 +114,22 @@ void BM_Lookup(benchmark::State& state, LookupKind kind) {
   state.SetItemsProcessed(static_cast<int64_t>(probed));
 }
 BENCHMARK_CAPTURE(BM_Lookup, hit, LookupKind::kHit);
+
+// The same full hit on a sliding-window index (the windowed LongestPrefix:
+// a run counter and per-tier window sums on top of the plain walk).
+void BM_LookupWindowed(benchmark::State& state) {
+  FullIndex& f = SharedWindowedIndex();
+  size_t probed = 0;
+  uint64_t n = 0;
+  for (auto _ : state) {
+    const PrefixInfo info = f.index.LongestPrefix(f.chains[(n * 37) % kChains]);
+    benchmark::DoNotOptimize(info);
+    probed += info.blocks;
+    ++n;
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(probed));
+}
+BENCHMARK(BM_LookupWindowed);
 BENCHMARK_CAPTURE(BM_Lookup, half, LookupKind::kHalf);
 BENCHMARK_CAPTURE(BM_Lookup, miss, LookupKind::kMiss);
 
