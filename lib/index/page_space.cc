@@ -27,6 +27,7 @@ PageSpace::PageSpace(const TierGeometry& geometry)
   }
   free_slotless_.reserve(geometry.slotless);
   for (uint32_t i = geometry.slotless; i > 0; --i) free_slotless_.push_back(i - 1);
+  slotless_free_ = geometry.slotless;
 }
 
 bool PageSpace::SplitHasRoom(uint32_t frame) const {
@@ -35,7 +36,7 @@ bool PageSpace::SplitHasRoom(uint32_t frame) const {
 }
 
 bool PageSpace::CanPlace(BlockForm form) const {
-  if (geometry_.UnitsOf(form) == 0) return !free_slotless_.empty();
+  if (geometry_.UnitsOf(form) == 0) return slotless_free_ > 0;
   if (!free_frames_.empty()) return true;
   return form == BlockForm::kTrimmed && split_room_ > 0;
 }
@@ -53,10 +54,16 @@ void PageSpace::TakeFrame(uint32_t frame) {
 std::optional<uint32_t> PageSpace::Allocate(BlockForm form) {
   const uint32_t ppf = geometry_.pages_per_frame;
   if (geometry_.UnitsOf(form) == 0) {
+    // Claimed ids stay in the free list (a claim does not search it); they
+    // are skipped here.
+    while (!free_slotless_.empty() && slotless_used_[free_slotless_.back()]) {
+      free_slotless_.pop_back();
+    }
     if (free_slotless_.empty()) return std::nullopt;
     const uint32_t id = free_slotless_.back();
     free_slotless_.pop_back();
     slotless_used_[id] = true;
+    --slotless_free_;
     return geometry_.pages() + id;
   }
   if (form == BlockForm::kWhole || ppf == 1) {
@@ -97,7 +104,7 @@ bool PageSpace::Claim(uint32_t slot, BlockForm form) {
     const uint32_t id = slot - geometry_.pages();
     if (slotless_used_[id]) return false;
     slotless_used_[id] = true;
-    std::erase(free_slotless_, id);
+    --slotless_free_;
     return true;
   }
   if (geometry_.IsSlotless(slot)) return false;
@@ -132,6 +139,7 @@ void PageSpace::Free(uint32_t slot, BlockForm form) {
     assert(slotless_used_[id]);
     slotless_used_[id] = false;
     free_slotless_.push_back(id);
+    ++slotless_free_;
     return;
   }
   const uint32_t f = slot / ppf;
