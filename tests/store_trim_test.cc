@@ -16,42 +16,6 @@ std::unique_ptr<Store> OpenTrim(const Options& o) {
   return std::move(store).value();
 }
 
-void SaveAll(Store& store, std::span<const BlockHash> chain, size_t first = 0) {
-  EngineBuffers src(store.layout(), chain.size() - first);
-  src.FillFrom(chain.subspan(first));
-  auto r = store.Save(chain, src.all(), first);
-  REQUIRE(r.ok());
-}
-
-size_t Hit(Store& store, std::span<const BlockHash> chain, size_t k) {
-  return store.Lookup(chain.first(k)).blocks;
-}
-
-// Loads chain[0..k) into sentinel-filled buffers; checks every served
-// segment byte-exact and every segment the prefix does not need untouched.
-void CheckLoad(Store& store, std::span<const BlockHash> chain, size_t k) {
-  const KvLayout& l = store.layout();
-  EngineBuffers dst(l, k);
-  FillSentinel(dst);
-  auto r = store.Load(chain.first(k), dst.all());
-  REQUIRE(r.ok());
-  REQUIRE(r->blocks == k);
-  const SegmentCheck check(l, dst);
-  const size_t window_blocks = kTrimWindowTokens / kTrimBlockTokens;
-  for (size_t b = 0; b < k; ++b) {
-    for (size_t s = 0; s < l.SegmentsPerBlock(); ++s) {
-      const bool sliding = l.WindowOf(static_cast<uint32_t>(s / l.parts_per_layer)) > 0;
-      const bool needed = !sliding || b + window_blocks >= k;
-      INFO("prefix " << k << " block " << b << " segment " << s);
-      if (needed) {
-        CHECK(check.Matches(b, s, chain[b]));
-      } else {
-        CHECK(check.Untouched(b, s));
-      }
-    }
-  }
-}
-
 TEST_CASE("a Gemma-style save keeps sliding layers only before checkpoints and the end") {
   const KvLayout layout = GemmaStyleLayout();
   auto trimmed = OpenTrim(TrimOptions(layout, /*checkpoint_blocks=*/4));

@@ -5,6 +5,8 @@
 #include <cstring>
 #include <vector>
 
+#include <catch2/catch.hpp>
+
 #include "test_support.h"
 
 namespace kvtier::testing {
@@ -93,6 +95,42 @@ inline uint64_t RoundUp64(uint64_t n) { return (n + 63) / 64 * 64; }
 // A raw stored block of `layout`: header + every segment.
 inline uint64_t StoredBytesOfLayout(const KvLayout& layout) {
   return 64 + layout.BlockBytes();
+}
+
+inline void SaveAll(Store& store, std::span<const BlockHash> chain, size_t first = 0) {
+  EngineBuffers src(store.layout(), chain.size() - first);
+  src.FillFrom(chain.subspan(first));
+  auto r = store.Save(chain, src.all(), first);
+  REQUIRE(r.ok());
+}
+
+inline size_t Hit(Store& store, std::span<const BlockHash> chain, size_t k) {
+  return store.Lookup(chain.first(k)).blocks;
+}
+
+// Loads chain[0..k) into sentinel-filled buffers; checks every served
+// segment byte-exact and every segment the prefix does not need untouched.
+inline void CheckLoad(Store& store, std::span<const BlockHash> chain, size_t k) {
+  const KvLayout& l = store.layout();
+  EngineBuffers dst(l, k);
+  FillSentinel(dst);
+  auto r = store.Load(chain.first(k), dst.all());
+  REQUIRE(r.ok());
+  REQUIRE(r->blocks == k);
+  const SegmentCheck check(l, dst);
+  const size_t window_blocks = kTrimWindowTokens / kTrimBlockTokens;
+  for (size_t b = 0; b < k; ++b) {
+    for (size_t s = 0; s < l.SegmentsPerBlock(); ++s) {
+      const bool sliding = l.WindowOf(static_cast<uint32_t>(s / l.parts_per_layer)) > 0;
+      const bool needed = !sliding || b + window_blocks >= k;
+      INFO("prefix " << k << " block " << b << " segment " << s);
+      if (needed) {
+        CHECK(check.Matches(b, s, chain[b]));
+      } else {
+        CHECK(check.Untouched(b, s));
+      }
+    }
+  }
 }
 
 }  // namespace kvtier::testing
