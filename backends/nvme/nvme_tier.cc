@@ -143,6 +143,38 @@ std::optional<BlockForm> NvmeTier::RecoveredForm(const ManifestEntry& e) const {
   return std::nullopt;
 }
 
+// The form each entry is kept in, nullopt for those that cannot be right
+// (other namespace or codec, a size wrong for the slot, a slot a newer
+// entry overlaps).
+std::vector<std::optional<BlockForm>> NvmeTier::KeptForms(
+    std::span<const ManifestEntry> entries) const {
+  // Newest first: the newer of two overlapping entries claims the space.
+  // Slotless ids are claimed here, not in PageSpace, whose Claim of one
+  // costs a scan of its free ids (quadratic over a large recovery).
+  PageSpace space(TierGeometry{geometry().page_bytes, geometry().pages_per_frame,
+                               geometry().frames, 0, geometry().whole_bytes,
+                               geometry().trimmed_bytes});
+  std::vector<bool> slotless_used(geometry().slotless);
+  std::vector<std::optional<BlockForm>> keep(entries.size());
+  for (size_t i = entries.size(); i-- > 0;) {
+    const ManifestEntry& e = entries[i];
+    if (e.namespace_id != config_.namespace_id ||
+        e.codec != static_cast<uint8_t>(codec())) {
+      continue;
+    }
+    const std::optional<BlockForm> form = RecoveredForm(e);
+    if (!form) continue;
+    if (geometry().IsSlotless(e.slot)) {
+      if (slotless_used[e.slot - geometry().pages()]) continue;
+      slotless_used[e.slot - geometry().pages()] = true;
+    } else if (!space.Claim(e.slot, *form)) {
+      continue;
+    }
+    keep[i] = form;
+  }
+  return keep;
+}
+
 // Rebuilds records_ from the manifest. An entry that cannot be right (slot
 // out of range or wrong for its size, other namespace or codec, a slot a
 // newer entry overlaps) is dropped from the manifest and counted.
@@ -151,18 +183,7 @@ Status NvmeTier::Recover() {
   uint64_t malformed = 0;
   Result<std::vector<ManifestEntry>> entries = manifest_->LoadAll(&malformed);
   if (!entries.ok()) return entries.status();
-  // Newest first: the newer of two overlapping entries claims the space.
-  PageSpace space(geometry());
-  std::vector<std::optional<BlockForm>> keep(entries->size());
-  for (size_t i = entries->size(); i-- > 0;) {
-    const ManifestEntry& e = (*entries)[i];
-    if (e.namespace_id != config_.namespace_id ||
-        e.codec != static_cast<uint8_t>(codec())) {
-      continue;
-    }
-    const std::optional<BlockForm> form = RecoveredForm(e);
-    if (form && space.Claim(e.slot, *form)) keep[i] = form;
-  }
+  const std::vector<std::optional<BlockForm>> keep = KeptForms(*entries);
   std::vector<BlockHash> dropped;
   for (size_t i = 0; i < entries->size(); ++i) {  // recovered_ oldest first
     const ManifestEntry& e = (*entries)[i];

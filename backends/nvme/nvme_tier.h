@@ -125,6 +125,8 @@ class NvmeTier final : public TierBackend {
   // The form an entry's stored size names if that form may sit at its
   // slot, else nullopt (the entry cannot be right).
   std::optional<BlockForm> RecoveredForm(const ManifestEntry& e) const;
+  std::vector<std::optional<BlockForm>> KeptForms(
+      std::span<const ManifestEntry> entries) const;
   Result<std::unique_ptr<Context>> MakeContext();
   Result<std::unique_ptr<Context>> Acquire();
   void Release(std::unique_ptr<Context> ctx, bool broken);
