@@ -1,4 +1,5 @@
-// NvmeTier: creation and recovery, the queue pool, and batched slot I/O.
+// NvmeTier: creation, the queue pool, and batched slot I/O (recovery:
+// nvme_recovery.cc).
 #include "backends/nvme/nvme_tier.h"
 
 #include <cstdlib>
@@ -7,7 +8,6 @@
 #include <utility>
 
 #include "backends/nvme/io_runner.h"
-#include "lib/index/page_space.h"
 #include "lib/stored_block.h"
 
 #pragma GCC diagnostic push
@@ -125,86 +125,6 @@ NvmeTier::NvmeTier(NvmeTierConfig config, const TierGeometry& geometry,
 }
 
 NvmeTier::~NvmeTier() = default;
-
-std::optional<BlockForm> NvmeTier::RecoveredForm(const ManifestEntry& e) const {
-  const TierGeometry& g = geometry();
-  if (e.slot >= g.id_count()) return std::nullopt;
-  if (g.IsSlotless(e.slot)) {
-    if (g.trimmed_bytes == 0 && e.stored_bytes == 0) return BlockForm::kTrimmed;
-    return std::nullopt;
-  }
-  if (e.stored_bytes == g.whole_bytes) {
-    if (e.slot % g.pages_per_frame != 0) return std::nullopt;
-    return BlockForm::kWhole;
-  }
-  if (g.trimmed_bytes != 0 && e.stored_bytes == g.trimmed_bytes) {
-    return BlockForm::kTrimmed;
-  }
-  return std::nullopt;
-}
-
-// The form each entry is kept in, nullopt for those that cannot be right
-// (other namespace or codec, a size wrong for the slot, a slot a newer
-// entry overlaps).
-std::vector<std::optional<BlockForm>> NvmeTier::KeptForms(
-    std::span<const ManifestEntry> entries) const {
-  // Newest first: the newer of two overlapping entries claims the space.
-  // Slotless ids are claimed here, not in PageSpace, whose Claim of one
-  // costs a scan of its free ids (quadratic over a large recovery).
-  PageSpace space(TierGeometry{geometry().page_bytes, geometry().pages_per_frame,
-                               geometry().frames, 0, geometry().whole_bytes,
-                               geometry().trimmed_bytes});
-  std::vector<bool> slotless_used(geometry().slotless);
-  std::vector<std::optional<BlockForm>> keep(entries.size());
-  for (size_t i = entries.size(); i-- > 0;) {
-    const ManifestEntry& e = entries[i];
-    if (e.namespace_id != config_.namespace_id ||
-        e.codec != static_cast<uint8_t>(codec())) {
-      continue;
-    }
-    const std::optional<BlockForm> form = RecoveredForm(e);
-    if (!form) continue;
-    if (geometry().IsSlotless(e.slot)) {
-      if (slotless_used[e.slot - geometry().pages()]) continue;
-      slotless_used[e.slot - geometry().pages()] = true;
-    } else if (!space.Claim(e.slot, *form)) {
-      continue;
-    }
-    keep[i] = form;
-  }
-  return keep;
-}
-
-// Rebuilds records_ from the manifest. An entry that cannot be right (slot
-// out of range or wrong for its size, other namespace or codec, a slot a
-// newer entry overlaps) is dropped from the manifest and counted.
-Status NvmeTier::Recover() {
-  const auto start = std::chrono::steady_clock::now();
-  uint64_t malformed = 0;
-  Result<std::vector<ManifestEntry>> entries = manifest_->LoadAll(&malformed);
-  if (!entries.ok()) return entries.status();
-  const std::vector<std::optional<BlockForm>> keep = KeptForms(*entries);
-  std::vector<BlockHash> dropped;
-  for (size_t i = 0; i < entries->size(); ++i) {  // recovered_ oldest first
-    const ManifestEntry& e = (*entries)[i];
-    if (!keep[i]) {
-      dropped.push_back(e.hash);
-      continue;
-    }
-    records_[e.slot] = SlotRecord{e.hash, e.header_digest, true};
-    recovered_.push_back(
-        RecoveredBlock{e.hash, e.parent, e.has_parent, e.slot, *keep[i]});
-    seq_.store(std::max(seq_.load(), e.seq + 1));
-  }
-  if (Status s = manifest_->Delete(dropped); !s.ok()) return s;
-  recovered_count_ = recovered_.size();
-  recovery_dropped_ = dropped.size() + malformed;
-  recovery_micros_ =
-      static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
-                                std::chrono::steady_clock::now() - start)
-                                .count());
-  return Status::Ok();
-}
 
 std::vector<RecoveredBlock> NvmeTier::TakeRecovered() { return std::move(recovered_); }
 
