@@ -2,8 +2,8 @@
 // (lib/tier_geometry.h): frames of pages, a whole block per frame, a trimmed
 // one (sliding-window layers dropped) per page, pages 4 KiB aligned. Frames
 // are striped over one preallocated cache file per directory (frame f lives
-// in file f % n at (f / n) * frame_bytes; page p of it p * page_bytes
-// further), moved by O_DIRECT I/O of the stored block's size rounded up to
+// in file f % n at (f / n) * frame_bytes, page p at (p % ppf) * page_bytes
+// inside its frame), moved by O_DIRECT I/O of the stored block's size rounded up to
 // 4 KiB through a pool of IoQueues (io_uring with registered staging
 // buffers; pread/pwrite where io_uring cannot be set up), and indexed
 // persistently by a RocksDB Manifest. A layout without sliding layers has
@@ -15,7 +15,9 @@
 // compare the header's digest with the manifest, ReadStoredBlock (hash and
 // checksums) into the engine's segments (invariant 1). A slotless id (a
 // block whose layers all slide, trimmed to nothing) moves no bytes: only
-// its manifest entry (stored_bytes 0) is written and checked.
+// its manifest entry (stored_bytes 0) is written and checked. That takes
+// WriteBatch/ReadBatch: the front's single Write/Read return OK for a
+// slotless id without reaching the tier (nothing persisted or checked).
 //
 // Recovery verifies entries at open only by their manifest record (slot in
 // range and right for the stored size, namespace, codec, no two on
