@@ -33,12 +33,7 @@ std::optional<BlockForm> NvmeTier::RecoveredForm(const ManifestEntry& e) const {
 std::vector<std::optional<BlockForm>> NvmeTier::KeptForms(
     std::span<const ManifestEntry> entries) const {
   // Newest first: the newer of two overlapping entries claims the space.
-  // Slotless ids are claimed here, not in PageSpace, whose Claim of one
-  // costs a scan of its free ids (quadratic over a large recovery).
-  PageSpace space(TierGeometry{geometry().page_bytes, geometry().pages_per_frame,
-                               geometry().frames, 0, geometry().whole_bytes,
-                               geometry().trimmed_bytes});
-  std::vector<bool> slotless_used(geometry().slotless);
+  PageSpace space(geometry());
   std::vector<std::optional<BlockForm>> keep(entries.size());
   for (size_t i = entries.size(); i-- > 0;) {
     const ManifestEntry& e = entries[i];
@@ -47,14 +42,7 @@ std::vector<std::optional<BlockForm>> NvmeTier::KeptForms(
       continue;
     }
     const std::optional<BlockForm> form = RecoveredForm(e);
-    if (!form) continue;
-    if (geometry().IsSlotless(e.slot)) {
-      if (slotless_used[e.slot - geometry().pages()]) continue;
-      slotless_used[e.slot - geometry().pages()] = true;
-    } else if (!space.Claim(e.slot, *form)) {
-      continue;
-    }
-    keep[i] = form;
+    if (form && space.Claim(e.slot, *form)) keep[i] = form;
   }
   return keep;
 }
