@@ -1,4 +1,5 @@
-// NvmeTier: creation and recovery, the queue pool, and batched slot I/O.
+// NvmeTier: creation, the queue pool, and batched slot I/O (recovery:
+// nvme_recovery.cc).
 #include "backends/nvme/nvme_tier.h"
 
 #include <cstdlib>
@@ -36,6 +37,19 @@ int64_t NowNs() {
 // After ENOSPC the tier refuses new blocks this long before trying again.
 constexpr int64_t kFullBackoffNs = 1'000'000'000;
 
+// O_DIRECT moves whole 4 KiB units: a stored block's I/O length.
+uint32_t IoBytes(size_t stored_bytes) {
+  return static_cast<uint32_t>((stored_bytes + kSlotAlign - 1) / kSlotAlign * kSlotAlign);
+}
+
+// Identity lines of the geometry: a directory cut otherwise is not read.
+std::string GeometryIdentity(const TierGeometry& g) {
+  return "page_bytes=" + std::to_string(g.page_bytes) +
+         "\npages_per_frame=" + std::to_string(g.pages_per_frame) +
+         "\nwhole_bytes=" + std::to_string(g.whole_bytes) +
+         "\ntrimmed_bytes=" + std::to_string(g.trimmed_bytes) + "\n";
+}
+
 }  // namespace
 
 struct NvmeTier::Context {
@@ -45,20 +59,24 @@ struct NvmeTier::Context {
   StagingBuffers staging;
 };
 
-size_t NvmeSlotBytes(size_t payload_bytes) {
-  return (StoredBlockBytes(payload_bytes) + kSlotAlign - 1) / kSlotAlign * kSlotAlign;
+TierGeometry NvmeGeometry(const NvmeTierConfig& config) {
+  return TierGeometry::For(config.whole_bytes, config.trimmed_bytes, kSlotAlign,
+                           config.capacity_bytes);
 }
 
 Result<std::unique_ptr<NvmeTier>> NvmeTier::Create(NvmeTierConfig config) {
-  const size_t slot_bytes = NvmeSlotBytes(config.payload_bytes);
-  const uint64_t slots = config.capacity_bytes / slot_bytes;
-  if (slots == 0) {
+  if (config.whole_bytes == 0 || config.trimmed_bytes > config.whole_bytes) {
+    return InvalidArgument("nvme tier: stored block sizes whole " +
+                           std::to_string(config.whole_bytes) + ", trimmed " +
+                           std::to_string(config.trimmed_bytes) +
+                           " bytes; need 0 < whole, trimmed <= whole");
+  }
+  const TierGeometry geometry = NvmeGeometry(config);
+  if (geometry.frames == 0) {
     return InvalidArgument(
         "options.nvme.capacity_bytes: " + std::to_string(config.capacity_bytes) +
-        " bytes hold no slot; one block needs " + std::to_string(slot_bytes) + " bytes");
-  }
-  if (slots > UINT32_MAX) {
-    return InvalidArgument("options.nvme.capacity_bytes: more than 2^32 slots");
+        " bytes hold no slot; one block needs " + std::to_string(geometry.frame_bytes()) +
+        " bytes");
   }
   if (config.queue_depth == 0 || config.queue_depth > 4096) {
     return InvalidArgument("options.nvme.queue_depth: " +
@@ -67,21 +85,22 @@ Result<std::unique_ptr<NvmeTier>> NvmeTier::Create(NvmeTierConfig config) {
   const size_t n = config.directories.size();
   std::vector<CacheFile> files;
   for (size_t d = 0; d < n; ++d) {
-    const uint64_t file_slots = (slots + n - 1 - d) / n;  // slots s with s % n == d
+    // Frames f with f % n == d.
+    const uint64_t file_frames = (uint64_t{geometry.frames} + n - 1 - d) / n;
     Result<CacheFile> f = CacheFile::Open(
         config.directories[d], "options.nvme.directories[" + std::to_string(d) + "]",
-        file_slots * slot_bytes, config.allow_buffered_io, config.open_file);
+        file_frames * geometry.frame_bytes(), config.allow_buffered_io, config.open_file);
     if (!f.ok()) return f.status();
     files.push_back(std::move(f).value());
   }
+  config.identity += GeometryIdentity(geometry);
   bool wiped = false;
   Result<std::unique_ptr<Manifest>> manifest =
       Manifest::Open(config.directories[0], "options.nvme.directories[0]",
                      config.identity, config.wipe_on_mismatch, &wiped);
   if (!manifest.ok()) return manifest.status();
-  auto tier = std::unique_ptr<NvmeTier>(
-      new NvmeTier(std::move(config), static_cast<uint32_t>(slots), slot_bytes,
-                   std::move(files), std::move(manifest).value()));
+  auto tier = std::unique_ptr<NvmeTier>(new NvmeTier(
+      std::move(config), geometry, std::move(files), std::move(manifest).value()));
   tier->wiped_ = wiped;
   if (Status s = tier->Recover(); !s.ok()) return s;
   // One queue now: it fails Open early and tells Stats which engine runs.
@@ -95,59 +114,17 @@ Result<std::unique_ptr<NvmeTier>> NvmeTier::Create(NvmeTierConfig config) {
   return tier;
 }
 
-NvmeTier::NvmeTier(NvmeTierConfig config, uint32_t slot_count, size_t slot_bytes,
+NvmeTier::NvmeTier(NvmeTierConfig config, const TierGeometry& geometry,
                    std::vector<CacheFile> files, std::unique_ptr<Manifest> manifest)
-    : TierBackend(Tier::kNvme, slot_count, slot_bytes, config.codec),
+    : TierBackend(Tier::kNvme, geometry, config.codec),
       config_(std::move(config)),
       files_(std::move(files)),
       manifest_(std::move(manifest)),
-      records_(slot_count) {
+      records_(geometry.id_count()) {
   for (const CacheFile& f : files_) direct_io_ = direct_io_ && f.direct();
 }
 
 NvmeTier::~NvmeTier() = default;
-
-// Rebuilds records_ from the manifest, oldest first. An entry that cannot
-// be right (slot out of range, other namespace, codec or size, a slot a
-// newer entry claims) is dropped from the manifest and counted.
-Status NvmeTier::Recover() {
-  const auto start = std::chrono::steady_clock::now();
-  uint64_t malformed = 0;
-  Result<std::vector<ManifestEntry>> entries = manifest_->LoadAll(&malformed);
-  if (!entries.ok()) return entries.status();
-  const uint64_t want_bytes = StoredBlockBytes(config_.payload_bytes);
-  std::vector<int64_t> owner(slot_count(), -1);  // index into *entries
-  std::vector<bool> keep(entries->size(), false);
-  for (size_t i = 0; i < entries->size(); ++i) {
-    const ManifestEntry& e = (*entries)[i];
-    if (e.slot >= slot_count() || e.namespace_id != config_.namespace_id ||
-        e.codec != static_cast<uint8_t>(codec()) || e.stored_bytes != want_bytes) {
-      continue;
-    }
-    if (owner[e.slot] >= 0) keep[owner[e.slot]] = false;  // the newer one wins
-    owner[e.slot] = static_cast<int64_t>(i);
-    keep[i] = true;
-  }
-  std::vector<BlockHash> dropped;
-  for (size_t i = 0; i < entries->size(); ++i) {
-    const ManifestEntry& e = (*entries)[i];
-    if (!keep[i]) {
-      dropped.push_back(e.hash);
-      continue;
-    }
-    records_[e.slot] = SlotRecord{e.hash, e.header_digest, true};
-    recovered_.push_back(RecoveredBlock{e.hash, e.parent, e.has_parent, e.slot});
-    seq_.store(std::max(seq_.load(), e.seq + 1));
-  }
-  if (Status s = manifest_->Delete(dropped); !s.ok()) return s;
-  recovered_count_ = recovered_.size();
-  recovery_dropped_ = dropped.size() + malformed;
-  recovery_micros_ =
-      static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
-                                std::chrono::steady_clock::now() - start)
-                                .count());
-  return Status::Ok();
-}
 
 std::vector<RecoveredBlock> NvmeTier::TakeRecovered() { return std::move(recovered_); }
 
@@ -181,7 +158,9 @@ Result<std::unique_ptr<NvmeTier::Context>> NvmeTier::MakeContext() {
   }
   if (config_.wrap_queue) ctx->queue = config_.wrap_queue(std::move(ctx->queue));
   io_engine_ = ctx->queue->engine();
-  const size_t bytes = size_t{config_.queue_depth} * slot_bytes();
+  // A buffer holds the largest block a slot may: a frame.
+  const size_t buffer_bytes = geometry().frame_bytes();
+  const size_t bytes = size_t{config_.queue_depth} * buffer_bytes;
   ctx->memory.reset(static_cast<std::byte*>(std::aligned_alloc(kSlotAlign, bytes)));
   if (!ctx->memory) {
     return ResourceExhausted("nvme tier: " + std::to_string(bytes) +
@@ -189,7 +168,7 @@ Result<std::unique_ptr<NvmeTier::Context>> NvmeTier::MakeContext() {
   }
   std::memset(ctx->memory.get(), 0, bytes);
   for (uint32_t i = 0; i < config_.queue_depth; ++i) {
-    ctx->buffers.emplace_back(ctx->memory.get() + i * slot_bytes(), slot_bytes());
+    ctx->buffers.emplace_back(ctx->memory.get() + i * buffer_bytes, buffer_bytes);
   }
   // Refused beyond RLIMIT_MEMLOCK (8 MiB here without CAP_IPC_LOCK): plain
   // reads and writes of the same buffers then, which measure no slower.
@@ -235,10 +214,16 @@ void NvmeTier::Release(std::unique_ptr<Context> ctx, bool broken) {
   pool_changed_.notify_one();
 }
 
-int NvmeTier::FdOf(uint32_t slot) const { return files_[slot % files_.size()].fd(); }
+int NvmeTier::FdOf(uint32_t slot) const {
+  const uint32_t frame = slot / geometry().pages_per_frame;
+  return files_[frame % files_.size()].fd();
+}
 
 uint64_t NvmeTier::OffsetOf(uint32_t slot) const {
-  return uint64_t{slot / files_.size()} * slot_bytes();
+  const TierGeometry& g = geometry();
+  const uint32_t frame = slot / g.pages_per_frame;
+  return uint64_t{frame / files_.size()} * g.frame_bytes() +
+         uint64_t{slot % g.pages_per_frame} * g.page_bytes;
 }
 
 bool NvmeTier::Accepting() const {
@@ -298,6 +283,19 @@ Status NvmeTier::ForgetOverwritten(std::span<BlockIo> requests) {
   return Status::Ok();
 }
 
+size_t NvmeTier::StoredBytesOf(const BlockIo& r) const {
+  if (geometry().IsSlotless(r.slot)) return 0;
+  if (!r.stored.empty()) return r.stored.size();
+  return StoredBlockBytes(StoredPayloadBytes(block_codec(), r.segments));
+}
+
+Status NvmeTier::CheckRecord(const BlockIo& r) const {
+  const SlotRecord& rec = records_[r.slot];
+  if (rec.valid && rec.hash == r.hash) return Status::Ok();
+  return Corruption("nvme slot " + std::to_string(r.slot) +
+                    ": the manifest does not list block " + r.hash.ToHex() + " there");
+}
+
 void NvmeTier::WriteBatchImpl(std::span<BlockIo> requests) {
   if (Status s = ForgetOverwritten(requests); !s.ok()) {
     for (BlockIo& r : requests) {
@@ -305,18 +303,28 @@ void NvmeTier::WriteBatchImpl(std::span<BlockIo> requests) {
     }
     return;
   }
+  std::vector<size_t> stored(requests.size()), device;
+  std::vector<uint64_t> digests(requests.size());  // 0 for slotless ids
+  for (size_t i = 0; i < requests.size(); ++i) {
+    const BlockIo& r = requests[i];
+    if (!r.status.ok()) continue;
+    stored[i] = StoredBytesOf(r);
+    if (!geometry().IsSlotless(r.slot)) device.push_back(i);
+  }
+  if (!device.empty()) WriteDevice(requests, device, stored, digests);
+  RecordWritten(requests, stored, digests);
+}
+
+void NvmeTier::WriteDevice(std::span<BlockIo> requests, std::span<const size_t> device,
+                           std::span<const size_t> stored, std::span<uint64_t> digests) {
   Result<std::unique_ptr<Context>> ctx = Acquire();
   if (!ctx.ok()) {
-    for (BlockIo& r : requests) {
-      if (r.status.ok()) r.status = ctx.status();
-    }
+    for (size_t i : device) requests[i].status = ctx.status();
     return;
   }
-  std::vector<uint64_t> digests(requests.size());
-  const uint32_t len = static_cast<uint32_t>(slot_bytes());
-  const IoStart start = [&](size_t i, std::span<std::byte> buf) -> Result<IoTarget> {
+  const IoStart start = [&](size_t j, std::span<std::byte> buf) -> Result<IoTarget> {
+    const size_t i = device[j];
     BlockIo& r = requests[i];
-    if (!r.status.ok()) return r.status;
     if (!r.stored.empty()) {
       // Made by WriteStoredBlock in the tier above (same codec); checked
       // by ReadStoredBlock when read back.
@@ -326,15 +334,17 @@ void NvmeTier::WriteBatchImpl(std::span<BlockIo> requests) {
       WriteStoredBlock(r.hash, block_codec(), r.segments, buf);
     }
     digests[i] = HeaderDigest(buf);
-    return IoTarget{true, FdOf(r.slot), OffsetOf(r.slot), len};
+    return IoTarget{true, FdOf(r.slot), OffsetOf(r.slot), IoBytes(stored[i])};
   };
-  const IoFinish finish = [&](size_t i, std::span<std::byte>, const Status& io) {
-    requests[i].status = io;
+  const IoFinish finish = [&](size_t j, std::span<std::byte>, const Status& io) {
+    requests[device[j]].status = io;
   };
-  const Status run =
-      RunIo(*(*ctx)->queue, (*ctx)->staging, requests.size(), start, finish);
+  const Status run = RunIo(*(*ctx)->queue, (*ctx)->staging, device.size(), start, finish);
   Release(std::move(ctx).value(), !run.ok());
+}
 
+void NvmeTier::RecordWritten(std::span<BlockIo> requests, std::span<const size_t> stored,
+                             std::span<const uint64_t> digests) {
   std::vector<ManifestEntry> entries;
   for (size_t i = 0; i < requests.size(); ++i) {
     const BlockIo& r = requests[i];
@@ -345,7 +355,7 @@ void NvmeTier::WriteBatchImpl(std::span<BlockIo> requests) {
     if (r.parent != nullptr) e.parent = *r.parent, e.has_parent = true;
     e.slot = r.slot;
     e.codec = static_cast<uint8_t>(codec());
-    e.stored_bytes = StoredBlockBytes(config_.payload_bytes);
+    e.stored_bytes = stored[i];
     e.header_digest = digests[i];
     e.namespace_id = config_.namespace_id;
     e.seq = seq_.fetch_add(1, std::memory_order_relaxed);
@@ -366,27 +376,35 @@ void NvmeTier::WriteBatchImpl(std::span<BlockIo> requests) {
 }
 
 void NvmeTier::ReadBatchImpl(std::span<BlockIo> requests, const ReadDone& on_done) {
+  // Failed on entry and slotless requests finish here; the rest go to disk.
+  std::vector<size_t> device;
+  for (size_t i = 0; i < requests.size(); ++i) {
+    BlockIo& r = requests[i];
+    if (r.status.ok() && !geometry().IsSlotless(r.slot)) {
+      device.push_back(i);
+      continue;
+    }
+    if (r.status.ok()) r.status = CheckRecord(r);  // no bytes: the entry is all
+    if (on_done) on_done(i);
+  }
+  if (device.empty()) return;
   Result<std::unique_ptr<Context>> ctx = Acquire();
   if (!ctx.ok()) {
-    for (size_t i = 0; i < requests.size(); ++i) {
-      if (requests[i].status.ok()) requests[i].status = ctx.status();
+    for (size_t i : device) {
+      requests[i].status = ctx.status();
       if (on_done) on_done(i);
     }
     return;
   }
-  const uint32_t len = static_cast<uint32_t>(slot_bytes());
-  const IoStart start = [&](size_t i, std::span<std::byte>) -> Result<IoTarget> {
-    BlockIo& r = requests[i];
-    if (!r.status.ok()) return r.status;
-    const SlotRecord& rec = records_[r.slot];
-    if (!rec.valid || rec.hash != r.hash) {
-      return Corruption("nvme slot " + std::to_string(r.slot) +
-                        ": the manifest does not list block " + r.hash.ToHex() +
-                        " there");
-    }
-    return IoTarget{false, FdOf(r.slot), OffsetOf(r.slot), len};
+  std::vector<uint32_t> lens(device.size());
+  const IoStart start = [&](size_t j, std::span<std::byte>) -> Result<IoTarget> {
+    const BlockIo& r = requests[device[j]];
+    if (Status s = CheckRecord(r); !s.ok()) return s;
+    lens[j] = IoBytes(StoredBytesOf(r));
+    return IoTarget{false, FdOf(r.slot), OffsetOf(r.slot), lens[j]};
   };
-  const IoFinish finish = [&](size_t i, std::span<std::byte> buf, const Status& io) {
+  const IoFinish finish = [&](size_t j, std::span<std::byte> buf, const Status& io) {
+    const size_t i = device[j];
     BlockIo& r = requests[i];
     if (!io.ok()) {
       r.status = io;
@@ -395,12 +413,11 @@ void NvmeTier::ReadBatchImpl(std::span<BlockIo> requests, const ReadDone& on_don
                             ": header differs from the one the manifest recorded");
     } else {
       // The one place this tier checks and decodes a slot's bytes.
-      r.status = ReadStoredBlock(r.hash, block_codec(), buf, r.segments);
+      r.status = ReadStoredBlock(r.hash, block_codec(), buf.first(lens[j]), r.segments);
     }
     if (on_done) on_done(i);
   };
-  const Status run =
-      RunIo(*(*ctx)->queue, (*ctx)->staging, requests.size(), start, finish);
+  const Status run = RunIo(*(*ctx)->queue, (*ctx)->staging, device.size(), start, finish);
   Release(std::move(ctx).value(), !run.ok());
 }
 

@@ -1,24 +1,34 @@
-// NvmeTier: the NVMe tier. Slots of one stored block each (lib/stored_block.h,
-// rounded up to 4 KiB), striped over one preallocated cache file per
-// directory (slot s lives in file s % n at (s / n) * slot_bytes), moved by
-// O_DIRECT I/O through a pool of IoQueues (io_uring with registered staging
+// NvmeTier: the NVMe tier. Its bytes are cut by a TierGeometry
+// (lib/tier_geometry.h): frames of pages, a whole block per frame, a trimmed
+// one (sliding-window layers dropped) per page, pages 4 KiB aligned. Frames
+// are striped over one preallocated cache file per directory (frame f lives
+// in file f % n at (f / n) * frame_bytes, page p at (p % ppf) * page_bytes
+// inside its frame), moved by O_DIRECT I/O of the stored block's size rounded up to
+// 4 KiB through a pool of IoQueues (io_uring with registered staging
 // buffers; pread/pwrite where io_uring cannot be set up), and indexed
-// persistently by a RocksDB Manifest.
+// persistently by a RocksDB Manifest. A layout without sliding layers has
+// one page per frame: a slot per block, striped as s % n.
 //
 // Write: delete the manifest entry of the block the slot held, encode the
 // block into a staging buffer (WriteStoredBlock), write it, then put the new
 // entry (DESIGN invariant 6). Read: check the slot's manifest record, read,
 // compare the header's digest with the manifest, ReadStoredBlock (hash and
-// checksums) into the engine's segments (invariant 1).
+// checksums) into the engine's segments (invariant 1). A slotless id (a
+// block whose layers all slide, trimmed to nothing) moves no bytes: only
+// its manifest entry (stored_bytes 0) is written and checked. That takes
+// WriteBatch/ReadBatch: the front's single Write/Read return OK for a
+// slotless id without reaching the tier (nothing persisted or checked).
 //
 // Recovery verifies entries at open only by their manifest record (slot in
-// range, namespace, codec, size, no two on one slot): reading every slot
-// would cost one disk read per block (minutes for a large cache). A slot's
-// bytes are verified on its first read, like every read; one that fails is a
-// miss and is dropped and counted (checksum_errors).
+// range and right for the stored size, namespace, codec, no two on
+// overlapping slots: the newer wins): reading every slot would cost one disk
+// read per block (minutes for a large cache). A slot's bytes are verified on
+// its first read, like every read; one that fails is a miss and is dropped
+// and counted (checksum_errors).
 //
-// Memory: 32 bytes per slot (manifest record), plus queue_depth staging
-// buffers of slot_bytes per queue, allocated once per queue.
+// Memory: 32 bytes per id (page or slotless id: manifest record), plus
+// queue_depth staging buffers of frame_bytes per queue, allocated once per
+// queue.
 //
 // Thread safety: as TierBackend. Up to max_queues batches run in parallel.
 #pragma once
@@ -30,6 +40,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -39,19 +50,25 @@
 #include "kvtier/options.h"
 #include "lib/codec/block_codec.h"
 #include "lib/tier_backend.h"
+#include "lib/tier_geometry.h"
 
 namespace kvtier::internal {
 
 struct NvmeTierConfig {
   std::vector<std::string> directories;
   uint64_t capacity_bytes = 0;
-  size_t payload_bytes = 0;  // one block after the codec, before the header
+  // Stored bytes (header included) of a whole block and of a trimmed one
+  // (StoredBytesByForm): the geometry is cut for them. trimmed == whole for
+  // a layout without sliding layers; 0 when every layer slides.
+  size_t whole_bytes = 0;
+  size_t trimmed_bytes = 0;
   uint32_t queue_depth = 16;
   uint32_t max_queues = 4;  // batches in flight at once (engine threads + writer)
   bool allow_buffered_io = false;
   bool wipe_on_mismatch = false;
-  BlockCodec codec;           // what WriteStoredBlock encodes a block with
-  std::string identity;       // "key=value" lines: namespace, layout, geometry
+  BlockCodec codec;  // what WriteStoredBlock encodes a block with
+  // "key=value" lines: namespace, layout. Create adds the geometry's.
+  std::string identity;
   uint64_t namespace_id = 0;  // stored in every entry
   void (*log)(const char*) = nullptr;
   // The seam: how queues are made (default io_uring), and a wrapper tests
@@ -61,8 +78,8 @@ struct NvmeTierConfig {
   FileOpener open_file = OpenFile;
 };
 
-// Slot size for a payload: StoredBlockBytes rounded up to 4 KiB.
-size_t NvmeSlotBytes(size_t payload_bytes);
+// The geometry of a tier of `config` (frames == 0 when no whole block fits).
+TierGeometry NvmeGeometry(const NvmeTierConfig& config);
 
 class NvmeTier final : public TierBackend {
  public:
@@ -104,9 +121,14 @@ class NvmeTier final : public TierBackend {
   };
   struct Context;  // one queue and its staging buffers
 
-  NvmeTier(NvmeTierConfig config, uint32_t slot_count, size_t slot_bytes,
+  NvmeTier(NvmeTierConfig config, const TierGeometry& geometry,
            std::vector<CacheFile> files, std::unique_ptr<Manifest> manifest);
   Status Recover();
+  // The form an entry's stored size names if that form may sit at its
+  // slot, else nullopt (the entry cannot be right).
+  std::optional<BlockForm> RecoveredForm(const ManifestEntry& e) const;
+  std::vector<std::optional<BlockForm>> KeptForms(
+      std::span<const ManifestEntry> entries) const;
   Result<std::unique_ptr<Context>> MakeContext();
   Result<std::unique_ptr<Context>> Acquire();
   void Release(std::unique_ptr<Context> ctx, bool broken);
@@ -114,11 +136,22 @@ class NvmeTier final : public TierBackend {
   uint64_t OffsetOf(uint32_t slot) const;
   void NoteFull(const Status& s);
   Status ForgetOverwritten(std::span<BlockIo> requests);
+  // Bytes request `r` stores (header included; 0 for a slotless id).
+  size_t StoredBytesOf(const BlockIo& r) const;
+  // OK when the manifest record of `r`'s slot names `r`'s block.
+  Status CheckRecord(const BlockIo& r) const;
+  // Writes requests[device[j]] (stored[i] bytes each) and fills digests[i].
+  void WriteDevice(std::span<BlockIo> requests, std::span<const size_t> device,
+                   std::span<const size_t> stored, std::span<uint64_t> digests);
+  // Puts the manifest entries of the requests that succeeded.
+  void RecordWritten(std::span<BlockIo> requests, std::span<const size_t> stored,
+                     std::span<const uint64_t> digests);
 
   const NvmeTierConfig config_;
   const std::vector<CacheFile> files_;
   const std::unique_ptr<Manifest> manifest_;
-  // Per slot; a slot is only touched by the one call the Store let use it.
+  // Per id (pages, then slotless ids); an id is only touched by the one call
+  // the Store let use it.
   std::vector<SlotRecord> records_;
   std::vector<RecoveredBlock> recovered_;
   std::atomic<uint64_t> seq_{1};

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "backends/nvme/nvme_tier.h"
+#include "lib/sliding_window.h"
 
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
@@ -39,15 +40,17 @@ Result<std::unique_ptr<TierBackend>> OpenNvmeTier(const Options& options,
   NvmeTierConfig c;
   c.directories = options.nvme.directories;
   c.capacity_bytes = options.nvme.capacity_bytes;
-  c.payload_bytes = StoredPayloadBytes(options.layout, options.nvme.codec);
+  const FormBytes form_bytes = StoredBytesByForm(options.layout, options.nvme.codec);
+  c.whole_bytes = form_bytes.whole;
+  c.trimmed_bytes = form_bytes.trimmed;
   c.queue_depth = options.nvme.queue_depth;
   c.allow_buffered_io = options.nvme.allow_buffered_io;
   c.wipe_on_mismatch = options.nvme.wipe_on_mismatch;
   c.codec = BlockCodec::For(options.nvme.codec, options.layout);
   c.namespace_id = XXH3_64bits(ns.data(), ns.size());
+  // NvmeTier::Create adds the geometry (page and frame sizes, stored sizes).
   c.identity = "format=kvtier-nvme-1\n" + ns +
-               "slot_bytes=" + std::to_string(NvmeSlotBytes(c.payload_bytes)) +
-               "\ndirectories=" + std::to_string(c.directories.size()) + "\n";
+               "directories=" + std::to_string(c.directories.size()) + "\n";
   c.log = options.log;
   if (hooks.make_queue) c.make_queue = hooks.make_queue;
   c.wrap_queue = hooks.wrap_queue;
