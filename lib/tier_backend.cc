@@ -113,7 +113,13 @@ Status TierBackend::Write(uint32_t slot, const BlockHash& hash,
   if (Status s = CheckRequest(*this, slot, src, false, &logical, &stored); !s.ok()) {
     return s;
   }
-  if (geometry_.IsSlotless(slot)) return Status::Ok();
+  if (geometry_.IsSlotless(slot)) {
+    // No bytes, but a persistent tier still records the block: the batch
+    // hook is where tiers handle slotless ids (the default skips them).
+    BlockIo io{slot, hash, nullptr, src, Status::Ok(), {}};
+    WriteBatchImpl({&io, 1});
+    return io.status;
+  }
   Status s = WriteImpl(slot, hash, src);
   Count(s, logical, stored, /*write=*/true);
   return s;
@@ -125,7 +131,11 @@ Status TierBackend::Read(uint32_t slot, const BlockHash& hash,
   if (Status s = CheckRequest(*this, slot, dst, true, &logical, &stored); !s.ok()) {
     return s;
   }
-  if (geometry_.IsSlotless(slot)) return Status::Ok();
+  if (geometry_.IsSlotless(slot)) {
+    BlockIo io{slot, hash, nullptr, dst, Status::Ok(), {}};
+    ReadBatchImpl({&io, 1}, {});
+    return io.status;
+  }
   Status s = ReadImpl(slot, hash, dst);
   Count(s, logical, stored, /*write=*/false);
   return s;

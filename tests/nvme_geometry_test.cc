@@ -270,6 +270,11 @@ TEST_CASE("all-sliding blocks are slotless: no bytes, no I/O, and they survive r
     // The id names its block: another hash there is a miss, not a hit.
     CHECK(ReadOne(*tier, first, HashOf(2), {}).code() == StatusCode::kCorruption);
     CHECK(ReadOne(*tier, first + 1, HashOf(1), {}).code() == StatusCode::kCorruption);
+    // Single calls reach the tier too (the front routes them to the batch).
+    REQUIRE(tier->Write(first + 5, HashOf(3), {}).ok());
+    CHECK(tier->Read(first + 5, HashOf(3), {}).ok());
+    CHECK(tier->Read(first + 5, HashOf(4), {}).code() == StatusCode::kCorruption);
+    tier->Forget(first + 5);
     return first;
   }();
 

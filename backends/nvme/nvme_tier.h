@@ -15,9 +15,8 @@
 // compare the header's digest with the manifest, ReadStoredBlock (hash and
 // checksums) into the engine's segments (invariant 1). A slotless id (a
 // block whose layers all slide, trimmed to nothing) moves no bytes: only
-// its manifest entry (stored_bytes 0) is written and checked. That takes
-// WriteBatch/ReadBatch: the front's single Write/Read return OK for a
-// slotless id without reaching the tier (nothing persisted or checked).
+// its manifest entry (stored_bytes 0) is written and checked (the front
+// sends single Writes/Reads of slotless ids through the batch hooks too).
 //
 // Recovery verifies entries at open only by their manifest record (slot in
 // range and right for the stored size, namespace, codec, no two on
