@@ -2,6 +2,7 @@
 // in host and NVMe, restarts, and growth written down to NVMe.
 #include <catch2/catch.hpp>
 
+#include <memory>
 #include <vector>
 
 #include "nvme_support.h"
@@ -30,15 +31,27 @@ void PushOutOfHost(Store& store, std::span<const BlockHash> chain) {
   FAIL("the chain stayed in host");
 }
 
-TEST_CASE("trimmed and whole blocks of one chain are served from host and NVMe") {
+// A Gemma-style store (host: 16 whole blocks) whose 12-block chain was
+// saved, written down and then pushed out of host: NVMe holds it alone.
+struct ChainOnNvme {
+  explicit ChainOnNvme(uint32_t checkpoint) {
+    auto opened = Store::Open(TrimNvmeOptions(dir, GemmaStyleLayout(), checkpoint, 16));
+    REQUIRE(opened.ok());
+    store = std::move(opened).value();
+    chain = TrimChain(*store, 12);
+    SaveAll(*store, chain);
+    store->Flush();
+    PushOutOfHost(*store, chain);
+  }
   TempDir dir;
-  auto opened = Store::Open(TrimNvmeOptions(dir, GemmaStyleLayout(), 4, 16));
-  REQUIRE(opened.ok());
-  Store& store = **opened;
-  const auto chain = TrimChain(store, 12);
-  SaveAll(store, chain);
-  store.Flush();
-  PushOutOfHost(store, chain);
+  std::unique_ptr<Store> store;
+  std::vector<BlockHash> chain;
+};
+
+TEST_CASE("trimmed and whole blocks of one chain are served from host and NVMe") {
+  ChainOnNvme setup(4);
+  Store& store = *setup.store;
+  const auto& chain = setup.chain;
   REQUIRE(store.Lookup(chain).blocks == 12);
   CHECK(store.Lookup(chain).blocks_per_tier[static_cast<int>(Tier::kNvme)] == 12);
   CheckLoad(store, chain, 12);  // read from NVMe, promoted to host
@@ -121,14 +134,9 @@ TEST_CASE("a restarted store serves trimmed chains at the same points (Mistral-s
 }
 
 TEST_CASE("growth reaches NVMe: a trimmed NVMe copy is rewritten whole") {
-  TempDir dir;
-  auto opened = Store::Open(TrimNvmeOptions(dir, GemmaStyleLayout(), 0, 16));
-  REQUIRE(opened.ok());
-  Store& store = **opened;
-  const auto a = TrimChain(store, 12);
-  SaveAll(store, a);
-  store.Flush();
-  PushOutOfHost(store, a);
+  ChainOnNvme setup(0);
+  Store& store = *setup.store;
+  const auto& a = setup.chain;
   const std::vector<BlockHash> b(a.begin(), a.begin() + 8);
   CHECK(store.Lookup(b).blocks == 0);
   SaveAll(store, b);  // blocks 6-7 now needed whole
