@@ -96,7 +96,7 @@ PrefixInfo BlockIndex::LongestWindowedPrefix(std::span<const BlockHash> chain) c
   std::array<size_t, kNumTiers> any{}, window_any{}, window_whole{};
   std::vector<std::pair<uint8_t, uint8_t>> ring(w);  // (any tier, whole tier) per block
   PrefixInfo best;
-  size_t i = 0, run = 0;
+  size_t i = 0, run = 0, at = 0;  // `at`: ring position of block i (i % w, no division)
   Walk(chain, [&](EntryId id) {
     if (id == kNoEntry) return false;
     const Entry& e = entries_[id];
@@ -107,17 +107,18 @@ PrefixInfo BlockIndex::LongestWindowedPrefix(std::span<const BlockHash> chain) c
     const auto whole_tier =
         static_cast<uint8_t>(whole != 0 ? std::countr_zero(whole) : kNumTiers);
     if (i >= w) {  // block i - w leaves the window
-      const auto [old_any, old_whole] = ring[i % w];
+      const auto [old_any, old_whole] = ring[at];
       --window_any[old_any];
       if (old_whole < kNumTiers) --window_whole[old_whole];
     }
-    ring[i % w] = {any_tier, whole_tier};
+    ring[at] = {any_tier, whole_tier};
+    if (++at == w) at = 0;
     ++any[any_tier];
     ++window_any[any_tier];
     if (whole_tier < kNumTiers) ++window_whole[whole_tier];
     run = whole != 0 ? run + 1 : 0;
     ++i;
-    if (run >= std::min(i, w)) {
+    if (run >= w || run == i) {  // the last min(i, w) blocks are whole
       best.blocks = i;
       for (int t = 0; t < kNumTiers; ++t) {
         best.blocks_per_tier[t] = any[t] - window_any[t] + window_whole[t];
