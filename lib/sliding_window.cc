@@ -43,26 +43,28 @@ BlockForm SlidingWindow::ProvidedForm(std::span<const Segment> block) const {
   return BlockForm::kWhole;
 }
 
-std::vector<Segment> SlidingWindow::Kept(std::span<const Segment> block,
-                                         BlockForm form) const {
-  if (form == BlockForm::kWhole) return {block.begin(), block.end()};
-  std::vector<Segment> kept;
-  kept.reserve(block.size() - sliding_count_);
+std::span<const Segment> SlidingWindow::Kept(std::span<const Segment> block,
+                                             BlockForm form,
+                                             std::vector<Segment>& scratch) const {
+  if (form == BlockForm::kWhole) return block;
+  scratch.clear();
+  scratch.reserve(block.size() - sliding_count_);
   for (size_t s = 0; s < block.size(); ++s) {
-    if (!sliding_[s]) kept.push_back(block[s]);
+    if (!sliding_[s]) scratch.push_back(block[s]);
   }
-  return kept;
+  return scratch;
 }
 
-std::vector<Segment> SlidingWindow::ReadTargets(std::span<const Segment> block,
-                                                BlockForm stored, BlockForm need) const {
-  std::vector<Segment> targets = Kept(block, stored);
-  if (stored == BlockForm::kWhole && need == BlockForm::kTrimmed) {
-    for (size_t s = 0; s < block.size(); ++s) {
-      if (sliding_[s]) targets[s].data = nullptr;  // verified, not written
-    }
+std::span<const Segment> SlidingWindow::ReadTargets(std::span<const Segment> block,
+                                                    BlockForm stored, BlockForm need,
+                                                    std::vector<Segment>& scratch) const {
+  if (stored == BlockForm::kTrimmed) return Kept(block, stored, scratch);
+  if (need == BlockForm::kWhole) return block;
+  scratch.assign(block.begin(), block.end());
+  for (size_t s = 0; s < block.size(); ++s) {
+    if (sliding_[s]) scratch[s].data = nullptr;  // verified, not written
   }
-  return targets;
+  return scratch;
 }
 
 FormBytes StoredBytesByForm(const KvLayout& layout, Codec codec) {

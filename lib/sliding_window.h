@@ -52,14 +52,17 @@ class SlidingWindow {
   // that layer, so the block can only be kept trimmed.
   BlockForm ProvidedForm(std::span<const Segment> block) const;
 
-  // The segments a copy of `form` stores, in stored order (a subset of one
-  // block's segments).
-  std::vector<Segment> Kept(std::span<const Segment> block, BlockForm form) const;
+  // The segments a copy of `form` stores, in stored order: `block` itself
+  // when whole, else its full-attention segments, built in `scratch` (which
+  // must outlive the result). No allocation for a whole block.
+  std::span<const Segment> Kept(std::span<const Segment> block, BlockForm form,
+                                std::vector<Segment>& scratch) const;
   // The destination segments for reading a copy stored as `stored` when the
   // prefix needs `need`: the stored ones, with the sliding ones the prefix
-  // does not need nulled (read and verified, not written).
-  std::vector<Segment> ReadTargets(std::span<const Segment> block, BlockForm stored,
-                                   BlockForm need) const;
+  // does not need nulled (read and verified, not written). As Kept.
+  std::span<const Segment> ReadTargets(std::span<const Segment> block, BlockForm stored,
+                                       BlockForm need,
+                                       std::vector<Segment>& scratch) const;
 
  private:
   uint32_t window_blocks_ = 0;

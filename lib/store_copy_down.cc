@@ -86,12 +86,11 @@ void StoreImpl::WriteDown(std::span<const Demotion> moves, std::vector<std::byte
                      .first(host_geometry.StoredBytesOf(b.form));
       continue;
     }
-    kept[i] = window_.Kept(std::span<const Segment>(staging).subspan(
-                               i * segments_per_block_, segments_per_block_),
-                           b.form);
-    w.segments = kept[i];
+    w.segments = window_.Kept(std::span<const Segment>(staging).subspan(
+                                  i * segments_per_block_, segments_per_block_),
+                              b.form, kept[i]);
     reads.push_back(
-        BlockIo{moves[i].host_slot, b.hash, nullptr, kept[i], Status::Ok(), {}});
+        BlockIo{moves[i].host_slot, b.hash, nullptr, w.segments, Status::Ok(), {}});
     read_of.push_back(i);
   }
   if (!reads.empty()) {

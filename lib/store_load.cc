@@ -119,19 +119,20 @@ size_t StoreImpl::ReadPinned(std::span<const BlockHash> chain,
   std::vector<BlockIo> nvme_io;
   std::vector<size_t> nvme_at;  // index in `pinned`
   std::vector<Status> status(pinned.size());
-  std::vector<std::vector<Segment>> targets(pinned.size());
+  std::vector<std::vector<Segment>> scratch(pinned.size());
   const auto block_dst = [&](size_t block) {
     return dst.subspan(block * segments_per_block_, segments_per_block_);
   };
   for (size_t k = 0; k < pinned.size(); ++k) {
     const SlotWork& w = pinned[k];
-    targets[k] = window_.ReadTargets(block_dst(w.block), w.form, w.need);
+    const std::span<const Segment> targets =
+        window_.ReadTargets(block_dst(w.block), w.form, w.need, scratch[k]);
     if (w.tier == Tier::kNvme) {
       nvme_io.push_back(
-          BlockIo{w.slot, chain[w.block], nullptr, targets[k], Status::Ok(), {}});
+          BlockIo{w.slot, chain[w.block], nullptr, targets, Status::Ok(), {}});
       nvme_at.push_back(k);
     } else {
-      status[k] = backend(w.tier)->Read(w.slot, chain[w.block], targets[k]);
+      status[k] = backend(w.tier)->Read(w.slot, chain[w.block], targets);
     }
   }
   const auto promote = [&](size_t j) {
@@ -139,7 +140,9 @@ size_t StoreImpl::ReadPinned(std::span<const BlockHash> chain,
     const SlotWork& w = pinned[nvme_at[j]];
     const int k = promo.of_block.empty() ? -1 : promo.of_block[w.block];
     if (k < 0 || !r.status.ok()) return;
-    const std::vector<Segment> src = window_.Kept(block_dst(w.block), promo.work[k].form);
+    std::vector<Segment> kept;
+    const std::span<const Segment> src =
+        window_.Kept(block_dst(w.block), promo.work[k].form, kept);
     promo.io[k].status = backend(Tier::kHost)->Write(promo.io[k].slot, r.hash, src);
   };
   if (!nvme_io.empty()) backend(Tier::kNvme)->ReadBatch(nvme_io, promote);
@@ -203,12 +206,13 @@ size_t StoreImpl::PrefetchNow(std::vector<BlockHash> chain) {
     return std::span<const Segment>(segs).subspan(j * segments_per_block_,
                                                   segments_per_block_);
   };
-  std::vector<std::vector<Segment>> targets(nvme.size());
+  std::vector<std::vector<Segment>> scratch(nvme.size());
   std::vector<BlockIo> io;
   for (size_t j = 0; j < nvme.size(); ++j) {
-    targets[j] = window_.ReadTargets(staged(j), nvme[j].form, nvme[j].need);
-    io.push_back(BlockIo{
-        nvme[j].slot, chain[nvme[j].block], nullptr, targets[j], Status::Ok(), {}});
+    const std::span<const Segment> targets =
+        window_.ReadTargets(staged(j), nvme[j].form, nvme[j].need, scratch[j]);
+    io.push_back(
+        BlockIo{nvme[j].slot, chain[nvme[j].block], nullptr, targets, Status::Ok(), {}});
   }
   if (!io.empty()) backend(Tier::kNvme)->ReadBatch(io);
   std::vector<size_t> good;

@@ -66,11 +66,10 @@ SaveResult StoreImpl::StoreInHost(std::span<const BlockHash> chain,
   io.reserve(work.size());
   for (size_t k = 0; k < work.size(); ++k) {
     const SlotWork& w = work[k];
-    kept[k] = window_.Kept(source(w.block), w.form);
     io.push_back(BlockIo{w.slot,
                          chain[w.block],
                          w.block > 0 ? &chain[w.block - 1] : nullptr,
-                         kept[k],
+                         window_.Kept(source(w.block), w.form, kept[k]),
                          Status::Ok(),
                          {}});
   }

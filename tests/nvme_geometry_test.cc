@@ -86,7 +86,9 @@ struct Block {
 // The segments a copy of `form` stores.
 std::vector<Segment> Kept(const KvLayout& layout, const EngineBuffers& b,
                           BlockForm form) {
-  return SlidingWindow(layout, 0).Kept(b.all(), form);
+  std::vector<Segment> kept;
+  const auto span = SlidingWindow(layout, 0).Kept(b.all(), form, kept);
+  return {span.begin(), span.end()};
 }
 
 Status WriteOne(NvmeTier& tier, uint32_t slot, const BlockHash& hash,
@@ -111,7 +113,8 @@ void CheckRoundTrip(NvmeTier& tier, const KvLayout& layout, uint32_t slot,
   const SlidingWindow window(layout, 0);
   Block block(layout, hash);
   EngineBuffers dst(layout, 1);
-  const auto kept = window.Kept(dst.all(), form);
+  std::vector<Segment> scratch;
+  const auto kept = window.Kept(dst.all(), form, scratch);
   const Status r = ReadOne(tier, slot, hash, kept);
   INFO(r.ToString());
   REQUIRE(r.ok());
@@ -222,8 +225,9 @@ TEST_CASE(
 
   EngineBuffers dst(layout, 1);
   for (const Segment& s : dst.all()) std::memset(s.data, 0xab, s.bytes);
+  std::vector<Segment> scratch;
   const auto targets =
-      window.ReadTargets(dst.all(), BlockForm::kWhole, BlockForm::kTrimmed);
+      window.ReadTargets(dst.all(), BlockForm::kWhole, BlockForm::kTrimmed, scratch);
   REQUIRE(ReadOne(*tier, 5, block.hash, targets).ok());
   for (size_t s = 0; s < layout.SegmentsPerBlock(); ++s) {
     INFO("segment " << s);
