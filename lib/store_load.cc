@@ -64,6 +64,15 @@ size_t StoreImpl::LoadOnce(std::span<const BlockHash> chain, std::span<const Seg
 std::vector<StoreImpl::SlotWork> StoreImpl::PinPrefix(std::span<const BlockHash> chain) {
   std::vector<SlotWork> pinned;
   MutexLock lock(&mu_);
+  if (!window_.trims()) {  // every block whole: one probe per block
+    for (size_t i = 0; i < chain.size(); ++i) {
+      const std::optional<Tier> tier = index_.FastestReadyTier(chain[i]);
+      if (!tier) break;
+      index_.Pin(chain[i], *tier);
+      pinned.push_back(SlotWork{i, *tier, index_.SlotOf(chain[i], *tier)});
+    }
+    return pinned;
+  }
   const size_t prefix = index_.LongestPrefix(chain).blocks;
   pinned.reserve(prefix);
   for (size_t i = 0; i < prefix; ++i) {
