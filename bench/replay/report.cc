@@ -1,6 +1,7 @@
 // Report: the table and the JSON object.
 #include "bench/replay/report.h"
 
+#include <cmath>
 #include <cstdio>
 
 namespace kvtier::replay {
@@ -17,6 +18,18 @@ std::string Percent(double x) {
   char text[32];
   std::snprintf(text, sizeof text, "%.2f%%", 100 * x);
   return text;
+}
+
+// Trimmed blocks are written without their sliding layers.
+uint64_t BytesWritten(const Report& r, const TierCounts& c) {
+  if (!r.trimming || r.trimming->trim.whole_bytes == 0) return c.inserts * r.block_bytes;
+  const SimTrim& t = r.trimming->trim;
+  const double trimmed = static_cast<double>(r.block_bytes) *
+                         static_cast<double>(t.trimmed_bytes) /
+                         static_cast<double>(t.whole_bytes);
+  return c.inserted_whole * r.block_bytes +
+         static_cast<uint64_t>(
+             std::llround(static_cast<double>(c.inserted_trimmed) * trimmed));
 }
 
 }  // namespace
@@ -127,7 +140,7 @@ nlohmann::json ToJson(const Report& r) {
     const TierCounts& c = r.sim.tiers[t];
     tiers[TierName(t)] = {
         {"hits", c.hits},           {"bytes_read", c.hits * r.block_bytes},
-        {"inserts", c.inserts},     {"bytes_written", c.inserts * r.block_bytes},
+        {"inserts", c.inserts},     {"bytes_written", BytesWritten(r, c)},
         {"evictions", c.evictions}, {"orphans_evicted", c.orphans},
         {"rejected", c.rejected}};
     evictions += c.evictions;
