@@ -231,7 +231,11 @@ int Replay(const Args& a, const Trace& trace, Report& r, const ProgressFn& progr
     const uint64_t room =
         trace.distinct_references() + trace.distinct_references() / 8 + 8;
     SimConfig unlimited{room, 0, a.policies[0], r.config.trim};
-    r.trimming->ceiling_trimmed_hits = Simulate(trace, unlimited).hit_blocks;
+    const SimResult ceiling = Simulate(trace, unlimited);
+    // Reported only when the room really was unlimited.
+    if (ceiling.tiers[static_cast<int>(Tier::kHost)].evictions == 0) {
+      r.trimming->ceiling_trimmed_hits = ceiling.hit_blocks;
+    }
   }
   return 0;
 }
