@@ -60,7 +60,8 @@ class Simulator {
         index_(Budgets(config), config.policy, config.trim.window_blocks),
         host_(config.host_blocks > 0),
         nvme_(config.nvme_blocks > 0),
-        record_hits_(config.record_hits) {
+        record_hits_(config.record_hits),
+        nvme_refresh_(config.nvme_refresh || config.trim.on()) {
     if (!trim_.on()) return;
     for (int t = 0; t < kNumTiers; ++t) spaces_[t].emplace(geometry_[t]);
   }
@@ -119,11 +120,11 @@ class Simulator {
   }
 
   // StoreImpl::HostCopyNeeded. `refresh_anywhere` (Save, not promotion):
-  // a block NVMe covers is not written to host again. The untrimmed
-  // two-tier model keeps its original rule (host presence only).
+  // a block NVMe covers is not written to host again (SimConfig::
+  // nvme_refresh; else the original two-tier rule: host presence only).
   Copy HostNeeds(const BlockHash& h, BlockForm form, bool refresh_anywhere) const {
     const Tier host = Tier::kHost;
-    if (refresh_anywhere && trim_.on() && index_.IsPresent(h, Tier::kNvme) &&
+    if (refresh_anywhere && nvme_refresh_ && index_.IsPresent(h, Tier::kNvme) &&
         Covers(index_.FormIn(h, Tier::kNvme), form)) {
       return Copy::kHave;
     }
@@ -218,6 +219,7 @@ class Simulator {
   const bool host_;
   const bool nvme_;
   const bool record_hits_;
+  const bool nvme_refresh_;
   std::vector<Pending> pending_;
 };
 

@@ -63,6 +63,12 @@ struct SimConfig {
   EvictionPolicy policy = EvictionPolicy::kLru;
   SimTrim trim = {};
   bool record_hits = false;  // fill SimResult::hit_lengths
+  // Two tiers: Save skips writing host a block NVMe already covers, as
+  // StoreImpl::HostCopyNeeded does. Always on with trimming; off by default
+  // otherwise, to keep the original two-tier model's figures. (The
+  // untrimmed run a trimmed report compares with turns it on, so the two
+  // differ by trimming alone.)
+  bool nvme_refresh = false;
 };
 
 struct TierCounts {
