@@ -201,7 +201,8 @@ int Replay(const Args& a, const Trace& trace, Report& r, const ProgressFn& progr
       // Each store its own NVMe directory: the second must not recover the first's.
       if (!a.dir.empty()) {
         config.dir = a.dir + "/untrimmed";
-        std::filesystem::create_directories(config.dir);
+        std::error_code ec;  // a directory that cannot be made fails at Open
+        std::filesystem::create_directories(config.dir, ec);
       }
       Report plain = r;
       if (Status s = RunReal(trace, config, plain, progress); !s.ok())
@@ -211,7 +212,8 @@ int Replay(const Args& a, const Trace& trace, Report& r, const ProgressFn& progr
       config.checkpoint_blocks = a.checkpoint_blocks;
       if (!a.dir.empty()) {
         config.dir = a.dir + "/trimmed";
-        std::filesystem::create_directories(config.dir);
+        std::error_code ec;  // a directory that cannot be made fails at Open
+        std::filesystem::create_directories(config.dir, ec);
       }
       KvLayout l = *a.real_layout;
       l.block_tokens = trace.block_tokens;
