@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <optional>
@@ -34,15 +35,52 @@ struct Args {
   // Llama-3.1-8B in fp16: 32 layers x 8 KV heads x 128 dims x K,V x 2 bytes.
   uint64_t kv_bytes_per_token = 131072;
   std::optional<double> price_hit, price_miss;
+  // Sliding-window trimming (0 = no sliding layers).
+  uint32_t window_tokens = 0, checkpoint_blocks = 0;
+  std::optional<double> sliding_share;
   bool json = false, skip_bad = false, real = false, no_progress = false;
   // Derived.
   TraceFormat trace_format = TraceFormat::kMooncake;
   std::vector<EvictionPolicy> policies;
   std::vector<SweepPoint> points;
+  std::optional<KvLayout> real_layout;  // --real with trimming
 };
 
 int ArgError(const std::string& message) {
   return bench::ArgError("kvtier-replay", message);
+}
+
+// The trimming flags go together; --real lays them out as 6 layers.
+int CheckTrim(Args& a) {
+  if (a.window_tokens == 0) {
+    if (a.sliding_share) return ArgError("--sliding-share needs --window-tokens");
+    if (a.checkpoint_blocks > 0) {
+      return ArgError("--checkpoint-blocks needs --window-tokens");
+    }
+    return 0;
+  }
+  if (!a.sliding_share) {
+    return ArgError(
+        "--window-tokens needs --sliding-share (the fraction of a block's KV bytes "
+        "in sliding-window layers, in (0, 1])");
+  }
+  const double s = *a.sliding_share;
+  if (!(s > 0 && s <= 1)) {
+    return ArgError("--sliding-share: " + std::to_string(s) + " is not in (0, 1]");
+  }
+  if (!a.sweep.empty()) {
+    return ArgError(
+        "--window-tokens: trimming replays one capacity; --sweep does not trim");
+  }
+  if (a.real) {
+    a.real_layout = RealTrimLayout(a.window_tokens, s);
+    if (!a.real_layout) {
+      return ArgError(
+          "--sliding-share: --real stores 6 layers, so give a multiple of "
+          "1/6 (0.1667, 0.3333, 0.5, 0.6667, 0.8333 or 1)");
+    }
+  }
+  return 0;
 }
 
 // Checks what CLI11 cannot: values that depend on each other.
@@ -79,6 +117,7 @@ int Check(Args& a) {
       return ArgError("--sweep: '" + a.sweep + "'; e.g. 1000,2000,4000 or 1000+8000");
     a.points = *points;
   }
+  if (int rc = CheckTrim(a); rc != 0) return rc;
   if (a.real) {
     if (!a.sweep.empty()) return ArgError("--real does not sweep; give one capacity");
     if (a.host_blocks == 0)
@@ -125,24 +164,93 @@ int RunSweepMode(const Args& a, const Trace& trace, Report base) {
   return 0;
 }
 
+// The trimming for the flags: the simulator's abstract 1 MiB block, or the
+// real Store's 6-layer layout.
+SimTrim TrimOf(const Args& a, const Trace& trace) {
+  if (a.window_tokens == 0) return {};
+  if (a.real_layout) {
+    KvLayout l = *a.real_layout;
+    l.block_tokens = trace.block_tokens;
+    return RealSimTrim(l, a.checkpoint_blocks);
+  }
+  return TrimForShare(a.window_tokens, trace.block_tokens, *a.sliding_share,
+                      a.checkpoint_blocks);
+}
+
+int RealError(const Status& s) {
+  std::cerr << "kvtier-replay: real mode: " << StatusCodeName(s.code()) << ": "
+            << s.message() << "\n";
+  return 1;
+}
+
+// One replay into r.sim; with trimming, the untrimmed one too.
+int Replay(const Args& a, const Trace& trace, Report& r, const ProgressFn& progress) {
+  const bool trims = r.config.trim.on();
+  if (trims) {
+    r.trimming = TrimFigures{a.window_tokens, *a.sliding_share, r.config.trim, {}, {}};
+  }
+  if (a.real) {
+    r.mode = "real";
+    RealConfig config{a.host_blocks, a.nvme_bytes, a.dir, a.policies[0]};
+    if (trims) {
+      // Untrimmed first, on the same 6 layers without windows; then the store
+      // is opened again, trimming.
+      KvLayout untrimmed = *a.real_layout;
+      untrimmed.layer_windows.clear();
+      config.layout = untrimmed;
+      // Each store its own NVMe directory: the second must not recover the first's.
+      if (!a.dir.empty()) {
+        config.dir = a.dir + "/untrimmed";
+        std::error_code ec;  // a directory that cannot be made fails at Open
+        std::filesystem::create_directories(config.dir, ec);
+      }
+      Report plain = r;
+      if (Status s = RunReal(trace, config, plain, progress); !s.ok())
+        return RealError(s);
+      r.trimming->untrimmed = plain.sim;
+      config.layout = a.real_layout;
+      config.checkpoint_blocks = a.checkpoint_blocks;
+      if (!a.dir.empty()) {
+        config.dir = a.dir + "/trimmed";
+        std::error_code ec;  // a directory that cannot be made fails at Open
+        std::filesystem::create_directories(config.dir, ec);
+      }
+      KvLayout l = *a.real_layout;
+      l.block_tokens = trace.block_tokens;
+      r.block_bytes = l.BlockBytes();
+    }
+    if (Status s = RunReal(trace, config, r, progress); !s.ok()) return RealError(s);
+  } else {
+    r.sim = Simulate(trace, r.config, progress);
+    if (trims) {
+      SimConfig plain = r.config;
+      plain.trim = {};
+      plain.nvme_refresh = true;  // the Store's rule, as the trimmed run
+      r.trimming->untrimmed = Simulate(trace, plain, progress);
+    }
+  }
+  if (trims) {
+    // Unlimited room: every distinct block fits whole, so nothing is evicted.
+    const uint64_t room =
+        trace.distinct_references() + trace.distinct_references() / 8 + 8;
+    SimConfig unlimited{room, 0, a.policies[0], r.config.trim};
+    const SimResult ceiling = Simulate(trace, unlimited);
+    // Reported only when the room really was unlimited.
+    if (ceiling.tiers[static_cast<int>(Tier::kHost)].evictions == 0) {
+      r.trimming->ceiling_trimmed_hits = ceiling.hit_blocks;
+    }
+  }
+  return 0;
+}
+
 int RunOne(const Args& a, const Trace& trace, Report r,
            std::chrono::steady_clock::time_point start) {
-  r.config = SimConfig{a.host_blocks, a.nvme_blocks, a.policies[0]};
+  r.config = SimConfig{a.host_blocks, a.nvme_blocks, a.policies[0], TrimOf(a, trace)};
   r.policy = EvictionPolicyName(a.policies[0]);
   {
     ProgressLine line("replay requests", !a.no_progress);
     const ProgressFn progress = [&](size_t d, size_t t) { line.Update(d, t); };
-    if (a.real) {
-      r.mode = "real";
-      const RealConfig config{a.host_blocks, a.nvme_bytes, a.dir, a.policies[0]};
-      if (Status s = RunReal(trace, config, r, progress); !s.ok()) {
-        std::cerr << "kvtier-replay: real mode: " << StatusCodeName(s.code()) << ": "
-                  << s.message() << "\n";
-        return 1;
-      }
-    } else {
-      r.sim = Simulate(trace, r.config, progress);
-    }
+    if (int rc = Replay(a, trace, r, progress); rc != 0) return rc;
   }
   r.ceiling_hits = CeilingHits(trace);
   // Real mode learns the NVMe tier's size in blocks from the store.
@@ -185,6 +293,16 @@ int Main(int argc, char** argv) {
   app.add_flag("--no-progress", a.no_progress, "no progress line even on a terminal");
   app.add_flag("--real", a.real,
                "drive a real Store (host + NVMe) instead of simulating");
+  app.add_option("--window-tokens", a.window_tokens,
+                 "sliding-window layers' window in tokens (0 = none: no trimming)")
+      ->capture_default_str();
+  app.add_option("--sliding-share", a.sliding_share,
+                 "fraction of a block's KV bytes in sliding-window layers, (0, 1] "
+                 "(Gemma 5:1 = 0.8333, all-sliding = 1)");
+  app.add_option("--checkpoint-blocks", a.checkpoint_blocks,
+                 "keep sliding layers before every N-block checkpoint (0 = chain "
+                 "ends only)")
+      ->capture_default_str();
   app.add_option("--dir", a.dir, "real mode: NVMe cache directory");
   app.add_option("--nvme-bytes", a.nvme_bytes, "real mode: NVMe tier bytes");
   if (auto rc = bench::ParseArgs(app, "kvtier-replay", argc, argv)) return *rc;

@@ -3,10 +3,12 @@
 #include "bench/replay/real_mode.h"
 
 #include <chrono>
+#include <cmath>
 #include <cstring>
 #include <vector>
 
 #include "kvtier/store.h"
+#include "lib/sliding_window.h"
 #include "lib/stored_block.h"
 
 namespace kvtier::replay {
@@ -28,9 +30,18 @@ class Buffers {
   Buffers(const KvLayout& layout, size_t blocks)
       : per_block_(layout.SegmentsPerBlock()),
         bytes_(layout.SegmentBytes()),
+        window_(layout, 0),
         memory_(blocks * per_block_ * bytes_) {
     for (size_t i = 0; i < blocks * per_block_; ++i) {
       segments_.push_back(Segment{memory_.data() + i * bytes_, bytes_});
+    }
+    // The segment a check reads when a load needs a block trimmed: the
+    // first full-attention one (none when every layer slides).
+    for (size_t s = 0; s < per_block_; ++s) {
+      if (!window_.IsSliding(s)) {
+        kept_ = s;
+        break;
+      }
     }
   }
   std::span<const Segment> blocks(size_t first, size_t count) const {
@@ -45,14 +56,35 @@ class Buffers {
       std::memcpy(p, &h, std::min(sizeof h, bytes_));
     }
   }
-  bool Holds(size_t b, const BlockHash& h) const {
-    return std::memcmp(segments_[b * per_block_].data, &h, std::min(sizeof h, bytes_)) ==
-           0;
+  // The segment of block `b` a load of a `prefix`-block prefix writes and
+  // Holds checks; nullopt when it writes none (an all-sliding block outside
+  // the window keeps no bytes).
+  std::optional<size_t> Checked(size_t b, size_t prefix) const {
+    if (window_.NeedForm(b, prefix) == internal::BlockForm::kWhole) return 0;
+    return kept_;
+  }
+  // Poisons the checked segments of a `prefix`-block load, so a check can
+  // only pass on bytes this load wrote.
+  void Poison(size_t prefix) {
+    for (size_t b = 0; b < prefix; ++b) {
+      if (const auto s = Checked(b, prefix)) {
+        std::memset(segments_[b * per_block_ + *s].data, 0xA5,
+                    std::min(sizeof(BlockHash), bytes_));
+      }
+    }
+  }
+  bool Holds(size_t b, size_t prefix, const BlockHash& h) const {
+    const auto s = Checked(b, prefix);
+    if (!s) return true;
+    return std::memcmp(segments_[b * per_block_ + *s].data, &h,
+                       std::min(sizeof h, bytes_)) == 0;
   }
 
  private:
   size_t per_block_;
   size_t bytes_;
+  internal::SlidingWindow window_;
+  std::optional<size_t> kept_;
   std::vector<unsigned char> memory_;
   std::vector<Segment> segments_;
 };
@@ -70,10 +102,35 @@ uint64_t RealBlockBytes(uint32_t block_tokens) {
   return RealLayout(block_tokens).BlockBytes();
 }
 
+std::optional<KvLayout> RealTrimLayout(uint32_t window_tokens, double sliding_share) {
+  constexpr uint32_t kLayers = 6;
+  const double sliding = sliding_share * kLayers;
+  const auto count = static_cast<uint32_t>(std::lround(sliding));
+  if (std::abs(sliding - count) > 0.001 * kLayers || count > kLayers) return std::nullopt;
+  KvLayout l = RealLayout(16);
+  l.num_layers = kLayers;
+  l.layer_windows.assign(kLayers, 0);
+  for (uint32_t i = 0; i < count; ++i) l.layer_windows[i] = window_tokens;
+  return l;
+}
+
+SimTrim RealSimTrim(const KvLayout& layout, uint32_t checkpoint_blocks) {
+  const internal::FormBytes bytes = internal::StoredBytesByForm(layout, Codec::kRaw);
+  SimTrim t;
+  t.window_blocks = internal::SlidingWindow(layout, 0).window_blocks();
+  t.checkpoint_blocks = checkpoint_blocks;
+  t.whole_bytes = bytes.whole;
+  t.trimmed_bytes = bytes.trimmed;
+  t.align = 64;  // the host tier's slot alignment (backends/host/host_tier.cc)
+  return t;
+}
+
 Status RunReal(const Trace& trace, const RealConfig& config, Report& r,
                const ProgressFn& progress) {
   Options o;
-  o.layout = RealLayout(trace.block_tokens);
+  o.layout = config.layout.value_or(RealLayout(trace.block_tokens));
+  o.layout.block_tokens = trace.block_tokens;
+  o.swa_checkpoint_blocks = config.checkpoint_blocks;
   o.model_id = "kvtier-replay";
   const uint64_t slot =
       (internal::StoredBlockBytes(o.layout.BlockBytes()) + 63) / 64 * 64;
@@ -92,11 +149,13 @@ Status RunReal(const Trace& trace, const RealConfig& config, Report& r,
   for (size_t q = 0; q < trace.requests(); ++q) {
     const std::span<const BlockHash> chain = trace.chain(q);
     const size_t hit = store.Lookup(chain).blocks;
+    buffers.Poison(hit);
     Result<LoadResult> loaded = store.Load(chain.first(hit), buffers.blocks(0, hit));
     if (!loaded.ok()) return loaded.status();
     const size_t k = loaded->blocks;
-    for (size_t b = 0; b < k; ++b) corrupt += !buffers.Holds(b, chain[b]);
+    for (size_t b = 0; b < k; ++b) corrupt += !buffers.Holds(b, k, chain[b]);
     r.sim.hit_blocks += k;
+    if (config.record_hits) r.sim.hit_lengths.push_back(static_cast<uint32_t>(k));
     for (size_t b = k; b < chain.size(); ++b) buffers.Fill(b, chain[b]);
     Result<SaveResult> saved = store.Save(chain, buffers.blocks(k, chain.size() - k), k);
     if (!saved.ok()) return saved.status();
@@ -120,8 +179,14 @@ Status RunReal(const Trace& trace, const RealConfig& config, Report& r,
     const TierStats& s = stats.tiers[t];
     r.sim.tiers[t] =
         TierCounts{s.hits, s.inserts, s.evictions, s.orphans_dropped, s.rejected};
+    r.sim.tiers[t].inserted_whole = s.inserts;
     bytes += s.bytes_read + s.bytes_written;
   }
+  // Save's trimming counters are the host tier's (Save writes host).
+  TierCounts& host = r.sim.tiers[static_cast<int>(Tier::kHost)];
+  host.inserted_trimmed = stats.save_trimmed_blocks;
+  host.inserted_whole = host.inserts - std::min(host.inserts, stats.save_trimmed_blocks);
+  host.upgrades = stats.save_upgraded_blocks;
   r.real_gbps = seconds > 0 ? static_cast<double>(bytes) / seconds / 1e9 : 0;
   r.real_requests_per_s =
       seconds > 0 ? static_cast<double>(trace.requests()) / seconds : 0;

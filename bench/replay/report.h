@@ -20,6 +20,17 @@ struct Prices {
   double miss = 0;
 };
 
+// Sliding-window trimming: the same trace at the same capacity without
+// trimming, and what trimming stored.
+struct TrimFigures {
+  uint32_t window_tokens = 0;
+  double sliding_share = 0;  // of a block's bytes in sliding-window layers
+  SimTrim trim;
+  SimResult untrimmed;
+  std::optional<uint64_t> ceiling_trimmed_hits;  // with trimming, unlimited room
+};
+
+
 struct Report {
   std::string trace;
   std::string format;
@@ -37,7 +48,25 @@ struct Report {
   double seconds = 0;               // the whole replay, bounds included
   std::optional<double> real_gbps;  // real mode: bytes loaded+saved per second
   std::optional<double> real_requests_per_s;
+  std::optional<TrimFigures> trimming;
 };
+
+// Derived from a Report with trimming: bytes are in the report's
+// block_bytes (a trimmed block takes trimmed_bytes / whole_bytes of one),
+// summed over the tiers.
+struct TrimSummary {
+  int64_t hits_lost_blocks = 0;  // untrimmed - trimmed; negative = gained
+  int64_t hits_lost_tokens = 0;
+  uint64_t stored_whole = 0;    // block writes kept whole (upgrades included)
+  uint64_t stored_trimmed = 0;  // block writes kept trimmed
+  uint64_t upgrades = 0;
+  double logical_bytes = 0;  // the blocks written (upgrades not), all whole
+  double stored_bytes = 0;   // what the writes stored
+  double bytes_saved = 0;    // logical - stored
+  double bytes_saved_fraction = 0;
+  double untrimmed_bytes_written = 0;  // the untrimmed run's writes
+};
+TrimSummary SummarizeTrim(const Report& r);
 
 double HitRateBlocks(const Report& r);
 double HitRateTokens(const Report& r);
