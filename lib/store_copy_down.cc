@@ -38,13 +38,15 @@ std::optional<uint32_t> StoreImpl::AdmitToNvmeLocked(const CopyDownJob& job) {
   const Tier nvme = Tier::kNvme;
   const BlockHash* parent = job.has_parent ? &job.parent : nullptr;
   std::optional<uint32_t> slot;
-  if (!index_.IsPresent(job.hash, nvme)) {
-    slot = AdmitLocked(nvme, job.hash, parent, job.form, nullptr);
-  } else if (Covers(index_.FormIn(job.hash, nvme), job.form) ||
-             !index_.IsReady(job.hash, nvme) || index_.IsPinned(job.hash, nvme)) {
-    return std::nullopt;  // already there (or being written or read: left)
-  } else {
-    slot = UpgradeLocked(nvme, job.hash, parent, nullptr);
+  switch (CopyNeeded(index_, nvme, job.hash, job.form)) {
+    case CopyNeed::kHave:
+      return std::nullopt;  // already there (or being written or read: left)
+    case CopyNeed::kNew:
+      slot = AdmitLocked(nvme, job.hash, parent, job.form, nullptr);
+      break;
+    case CopyNeed::kUpgrade:
+      slot = UpgradeLocked(nvme, job.hash, parent, nullptr);
+      break;
   }
   if (!slot) {
     copy_down_dropped_.fetch_add(1, std::memory_order_relaxed);

@@ -148,11 +148,9 @@ class StoreImpl final : public Store {
                                      bool refresh_anywhere, SaveResult* result,
                                      std::vector<Demotion>* demotions)
       ABSL_LOCKS_EXCLUDED(mu_);
-  // What host needs for block `hash` to be kept in `form`: nothing (a copy
-  // that covers it is there or, `refresh_anywhere`, on NVMe), a new copy,
-  // or its trimmed copy upgraded to whole (growth).
-  enum class HostCopy { kHave, kNew, kUpgrade };
-  HostCopy HostCopyNeeded(const BlockHash& hash, BlockForm form,
+  // CopyNeeded for host; with `refresh_anywhere` (Save) a copy on NVMe
+  // that covers `form` is enough too.
+  CopyNeed HostCopyNeeded(const BlockHash& hash, BlockForm form,
                           bool refresh_anywhere) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   std::optional<uint32_t> AdmitLocked(Tier tier, const BlockHash& hash,
                                       const BlockHash* parent, BlockForm form,

@@ -9,17 +9,6 @@
 #include "lib/store_impl.h"
 
 namespace kvtier::internal {
-namespace {
-
-// What a promotion to host keeps of a block read from NVMe: the form the
-// read delivered (a whole copy read for a trimmed need wrote no sliding
-// segments).
-BlockForm PromotedForm(BlockForm stored, BlockForm need) {
-  return stored == BlockForm::kWhole && need == BlockForm::kWhole ? BlockForm::kWhole
-                                                                  : BlockForm::kTrimmed;
-}
-
-}  // namespace
 
 Result<LoadResult> StoreImpl::Load(std::span<const BlockHash> chain,
                                    std::span<const Segment> dst) {

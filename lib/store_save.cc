@@ -104,13 +104,13 @@ std::vector<StoreImpl::SlotWork> StoreImpl::ReserveSlots(
     const BlockHash* parent = i > 0 ? &chain[i - 1] : nullptr;
     std::optional<uint32_t> slot;
     switch (HostCopyNeeded(chain[i], forms[k], refresh_anywhere)) {
-      case HostCopy::kHave:
+      case CopyNeed::kHave:
         ++result->refreshed;
         continue;
-      case HostCopy::kNew:
+      case CopyNeed::kNew:
         slot = AdmitLocked(tier, chain[i], parent, forms[k], demotions);
         break;
-      case HostCopy::kUpgrade:
+      case CopyNeed::kUpgrade:
         slot = UpgradeLocked(tier, chain[i], parent, demotions);
         break;
     }
@@ -125,21 +125,15 @@ std::vector<StoreImpl::SlotWork> StoreImpl::ReserveSlots(
   return work;
 }
 
-StoreImpl::HostCopy StoreImpl::HostCopyNeeded(const BlockHash& hash, BlockForm form,
-                                              bool refresh_anywhere) const {
-  const Tier host = Tier::kHost;
+CopyNeed StoreImpl::HostCopyNeeded(const BlockHash& hash, BlockForm form,
+                                   bool refresh_anywhere) const {
   // A block NVMe already holds is not written again by Save: it is only
   // made recent (and a Load will promote it).
   if (refresh_anywhere && index_.IsPresent(hash, Tier::kNvme) &&
       Covers(index_.FormIn(hash, Tier::kNvme), form)) {
-    return HostCopy::kHave;
+    return CopyNeed::kHave;
   }
-  if (!index_.IsPresent(hash, host)) return HostCopy::kNew;
-  if (Covers(index_.FormIn(hash, host), form)) return HostCopy::kHave;
-  // Growth: host keeps it trimmed, a prefix now needs it whole. A copy
-  // being written or read stays as it is; a later save upgrades it.
-  if (!index_.IsReady(hash, host) || index_.IsPinned(hash, host)) return HostCopy::kHave;
-  return HostCopy::kUpgrade;
+  return CopyNeeded(index_, Tier::kHost, hash, form);
 }
 
 // Admits `hash` to `tier` in `form`, evicting as the policy says.

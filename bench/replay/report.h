@@ -30,7 +30,6 @@ struct TrimFigures {
   std::optional<uint64_t> ceiling_trimmed_hits;  // with trimming, unlimited room
 };
 
-
 struct Report {
   std::string trace;
   std::string format;

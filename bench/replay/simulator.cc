@@ -20,6 +20,7 @@ using internal::BlockIndex;
 using internal::Covers;
 using internal::Eviction;
 using internal::PageSpace;
+using internal::PromotedForm;
 using internal::SlidingWindow;
 using internal::TierBudget;
 using internal::TierGeometry;
@@ -41,14 +42,7 @@ KvLayout WindowLayout(const SimTrim& trim) {
   return l;
 }
 
-// A copy from NVMe kept in host: what the read delivered. The Store's rule
-// (PromotedForm in lib/store_load.cc, file-local there), copied as is.
-BlockForm PromotedForm(BlockForm stored, BlockForm need) {
-  return stored == BlockForm::kWhole && need == BlockForm::kWhole ? BlockForm::kWhole
-                                                                  : BlockForm::kTrimmed;
-}
-
-enum class Copy { kHave, kNew, kUpgrade };
+using Copy = internal::CopyNeed;
 
 class Simulator {
  public:
@@ -123,27 +117,17 @@ class Simulator {
   // a block NVMe covers is not written to host again (SimConfig::
   // nvme_refresh; else the original two-tier rule: host presence only).
   Copy HostNeeds(const BlockHash& h, BlockForm form, bool refresh_anywhere) const {
-    const Tier host = Tier::kHost;
     if (refresh_anywhere && nvme_refresh_ && index_.IsPresent(h, Tier::kNvme) &&
         Covers(index_.FormIn(h, Tier::kNvme), form)) {
       return Copy::kHave;
     }
-    if (!index_.IsPresent(h, host)) return Copy::kNew;
-    if (Covers(index_.FormIn(h, host), form)) return Copy::kHave;
-    if (!index_.IsReady(h, host) || index_.IsPinned(h, host)) return Copy::kHave;
-    return Copy::kUpgrade;
+    return internal::CopyNeeded(index_, Tier::kHost, h, form);
   }
 
   // StoreImpl::AdmitToNvmeLocked: new, upgraded (host's copy is whole and
   // NVMe's trimmed), or left as it is.
   Copy NvmeNeeds(const BlockHash& h, BlockForm form) const {
-    const Tier nvme = Tier::kNvme;
-    if (!index_.IsPresent(h, nvme)) return Copy::kNew;
-    if (Covers(index_.FormIn(h, nvme), form) || !index_.IsReady(h, nvme) ||
-        index_.IsPinned(h, nvme)) {
-      return Copy::kHave;
-    }
-    return Copy::kUpgrade;
+    return internal::CopyNeeded(index_, Tier::kNvme, h, form);
   }
 
   // A slot for block `block` in `tier`: StoreImpl::AdmitLocked/UpgradeLocked.

@@ -23,7 +23,7 @@
 // PageSpace of TierGeometry::For(whole, trimmed) and blocks go in through
 // Admit/Upgrade (lib/index/admission.h) in the form Save keeps them
 // (SlidingWindow::SaveForm), with StoreImpl::HostCopyNeeded's refresh and
-// upgrade rules, promotions in PromotedForm (store_load.cc) and NVMe copies
+// upgrade rules, promotions in PromotedForm (lib/index/block_form.h) and NVMe copies
 // upgraded as AdmitToNvmeLocked does. With trimming off the simulator runs
 // the code it always ran (MakeRoom(1) + AddPending, no PageSpace).
 #pragma once

@@ -36,6 +36,16 @@ Admission Admit(BlockIndex& index, PageSpace& space, Tier tier, const BlockHash&
   return a;
 }
 
+CopyNeed CopyNeeded(const BlockIndex& index, Tier tier, const BlockHash& hash,
+                    BlockForm form) {
+  if (!index.IsPresent(hash, tier)) return CopyNeed::kNew;
+  if (Covers(index.FormIn(hash, tier), form) || !index.IsReady(hash, tier) ||
+      index.IsPinned(hash, tier)) {
+    return CopyNeed::kHave;
+  }
+  return CopyNeed::kUpgrade;
+}
+
 Admission Upgrade(BlockIndex& index, PageSpace& space, Tier tier, const BlockHash& hash,
                   const BlockHash* parent) {
   Admission a;

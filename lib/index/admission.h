@@ -33,6 +33,13 @@ struct Admission {
 Admission Admit(BlockIndex& index, PageSpace& space, Tier tier, const BlockHash& hash,
                 const BlockHash* parent, BlockForm form);
 
+// What `tier` needs so that `hash` is kept there in `form`: nothing (its
+// copy covers `form`, or is being written or read: left as it is), a new
+// copy, or its trimmed copy upgraded to whole (growth).
+enum class CopyNeed { kHave, kNew, kUpgrade };
+CopyNeed CopyNeeded(const BlockIndex& index, Tier tier, const BlockHash& hash,
+                    BlockForm form);
+
 // Growth: the trimmed copy of `hash` in `tier` becomes a pending whole one in
 // a new slot, keeping its place in the eviction order and its links (the
 // block never leaves the tier, so its descendants are not orphaned). Not

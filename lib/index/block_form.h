@@ -18,4 +18,11 @@ inline bool Covers(BlockForm have, BlockForm need) {
   return have == BlockForm::kWhole || need == BlockForm::kTrimmed;
 }
 
+// What a copy made from a read keeps (a promotion to host): what the read
+// delivered. A whole copy read for a trimmed need wrote no sliding segments.
+inline BlockForm PromotedForm(BlockForm stored, BlockForm need) {
+  return stored == BlockForm::kWhole && need == BlockForm::kWhole ? BlockForm::kWhole
+                                                                  : BlockForm::kTrimmed;
+}
+
 }  // namespace kvtier::internal

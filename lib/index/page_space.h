@@ -55,7 +55,7 @@ class PageSpace {
   // Stack of split frames that may have room (an entry may be stale: a frame
   // filled or freed since; Allocate pops those). Entries may repeat.
   std::vector<uint32_t> split_frames_;
-  uint64_t split_room_ = 0;  // free pages in split frames
+  uint64_t split_room_ = 0;              // free pages in split frames
   std::vector<uint32_t> free_slotless_;  // may hold claimed ids (skipped)
   std::vector<bool> slotless_used_;
   uint64_t slotless_free_ = 0;
