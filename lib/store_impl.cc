@@ -169,6 +169,7 @@ StoreStats StoreImpl::Stats() const {
       ts.hits = c.hits;
       ts.inserts = c.inserts;
       ts.evictions = c.evictions;
+      ts.placement_evictions = c.placement_evictions;
       ts.orphans_dropped = c.orphans;
       ts.rejected = c.rejected;
       ts.checksum_errors = b->checksum_errors();

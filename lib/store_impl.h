@@ -94,6 +94,7 @@ class StoreImpl final : public Store {
   };
   struct TierCounters {
     uint64_t hits = 0, inserts = 0, evictions = 0, orphans = 0, rejected = 0;
+    uint64_t placement_evictions = 0;
   };
   // A host victim that write-back moves to NVMe before its slot is reused.
   struct Demotion {

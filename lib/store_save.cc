@@ -168,6 +168,7 @@ std::optional<uint32_t> StoreImpl::UpgradeLocked(Tier tier, const BlockHash& has
 void StoreImpl::AfterEvictions(Tier tier, const Admission& a, BlockForm form,
                                std::vector<Demotion>* demotions) {
   TierCounters& c = tier_counters_[static_cast<int>(tier)];
+  c.placement_evictions += a.placement_evictions;
   std::vector<Demotion> moving;
   for (const Eviction& e : a.evicted) {
     backend(tier)->Forget(e.slot);

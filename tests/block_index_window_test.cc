@@ -3,6 +3,8 @@
 #include <catch2/catch.hpp>
 
 #include "block_index_support.h"
+#include "lib/index/admission.h"
+#include "lib/index/page_space.h"
 
 namespace kvtier::internal::testing {
 namespace {
@@ -68,6 +70,34 @@ TEST_CASE("reform makes a trimmed copy whole in place, children kept") {
   CHECK(index.LongestPrefix(std::span(chain).first(2)).blocks == 2);
   CHECK(index.SlotOf(chain[1], kHost) == 9);
   CHECK(index.LongestPrefix(chain).blocks == 4);  // the children never left
+}
+
+TEST_CASE(
+    "a whole block in a tier of scattered trimmed ones evicts until a frame frees") {
+  // Two frames of four pages; eight one-block trimmed chains fill them.
+  PageSpace space(TierGeometry::For(4 * 100, 100, 1, 2 * 400));
+  BlockIndex index(Budgets(0, space.geometry().pages(), 0), EvictionPolicy::kLru, 2);
+  std::vector<BlockHash> blocks;
+  for (uint64_t n = 0; n < 8; ++n) {
+    blocks.push_back(Hash(500 + n));
+    const Admission a =
+        Admit(index, space, kHost, blocks.back(), nullptr, BlockForm::kTrimmed);
+    REQUIRE(a.slot);
+    CHECK(*a.slot / 4 == n / 4);  // frame 0 first, then frame 1
+    index.MarkReady(kHost, blocks.back());
+  }
+  // Recency alternates frames: 0, 4, 1, 5, 2, 6, 3, 7 (coldest first).
+  for (size_t k : {0, 4, 1, 5, 2, 6, 3, 7}) index.TouchChain({&blocks[k], 1});
+  const Admission a = Admit(index, space, kHost, Hash(999), nullptr, BlockForm::kWhole);
+  REQUIRE(a.slot);
+  CHECK(*a.slot == 0);
+  // Four units were enough by count (0, 4, 1, 5) but left no free frame;
+  // 2, 6 and 3 went too before frame 0 was empty.
+  REQUIRE(a.evicted.size() == 7);
+  CHECK(a.placement_evictions == 3);
+  CHECK(a.evicted.back().hash == blocks[3]);
+  CHECK(index.IsReady(blocks[7], kHost));
+  CHECK(index.used_units(kHost) == 4 + 1);
 }
 
 }  // namespace

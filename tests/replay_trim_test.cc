@@ -84,6 +84,7 @@ TierCounts CheckAgree(const Trace& t, const KvLayout& layout, uint32_t checkpoin
   CHECK(sim.hit_blocks == real.sim.hit_blocks);
   CHECK(sim.hit_lengths == real.sim.hit_lengths);
   CHECK(a.evictions == b.evictions);
+  CHECK(a.placement_evictions == b.placement_evictions);
   CHECK(a.inserts == b.inserts);
   CHECK(a.inserted_trimmed == b.inserted_trimmed);
   CHECK(a.inserted_whole == b.inserted_whole);

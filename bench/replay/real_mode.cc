@@ -177,8 +177,9 @@ Status RunReal(const Trace& trace, const RealConfig& config, Report& r,
   uint64_t bytes = 0;
   for (int t = 0; t < kNumTiers; ++t) {
     const TierStats& s = stats.tiers[t];
-    r.sim.tiers[t] =
-        TierCounts{s.hits, s.inserts, s.evictions, s.orphans_dropped, s.rejected};
+    r.sim.tiers[t] = TierCounts{
+        s.hits,    s.inserts, s.evictions, s.placement_evictions, s.orphans_dropped,
+        s.rejected};
     r.sim.tiers[t].inserted_whole = s.inserts;
     bytes += s.bytes_read + s.bytes_written;
   }

@@ -138,11 +138,14 @@ nlohmann::json ToJson(const Report& r) {
         (t == 1 && r.config.host_blocks > 0) || (t == 2 && r.config.nvme_blocks > 0);
     if (!enabled) continue;
     const TierCounts& c = r.sim.tiers[t];
-    tiers[TierName(t)] = {
-        {"hits", c.hits},           {"bytes_read", c.hits * r.block_bytes},
-        {"inserts", c.inserts},     {"bytes_written", BytesWritten(r, c)},
-        {"evictions", c.evictions}, {"orphans_evicted", c.orphans},
-        {"rejected", c.rejected}};
+    tiers[TierName(t)] = {{"hits", c.hits},
+                          {"bytes_read", c.hits * r.block_bytes},
+                          {"inserts", c.inserts},
+                          {"bytes_written", BytesWritten(r, c)},
+                          {"evictions", c.evictions},
+                          {"orphans_evicted", c.orphans},
+                          {"placement_evictions", c.placement_evictions},
+                          {"rejected", c.rejected}};
     evictions += c.evictions;
   }
   j["tiers"] = tiers;

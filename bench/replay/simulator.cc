@@ -156,6 +156,7 @@ class Simulator {
         upgrade ? internal::Upgrade(index_, space, tier, chain[block], parent)
                 : internal::Admit(index_, space, tier, chain[block], parent, form);
     count(a.evicted);
+    c.placement_evictions += a.placement_evictions;
     return a.slot.has_value();
   }
 

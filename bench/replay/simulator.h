@@ -75,8 +75,9 @@ struct TierCounts {
   uint64_t hits = 0;       // hit blocks served by this tier (the fastest holding them)
   uint64_t inserts = 0;    // blocks written (saves and promotions)
   uint64_t evictions = 0;  // blocks evicted, orphans included
-  uint64_t orphans = 0;    // evicted blocks whose ancestor had left every tier
-  uint64_t rejected = 0;   // blocks a save could not admit (all pinned/pending)
+  uint64_t placement_evictions = 0;  // of those: only because no free frame (trimming)
+  uint64_t orphans = 0;              // evicted blocks whose ancestor had left every tier
+  uint64_t rejected = 0;             // blocks a save could not admit (all pinned/pending)
   // Trimming (inserts = whole + trimmed; an upgrade is a whole insert).
   uint64_t inserted_whole = 0;
   uint64_t inserted_trimmed = 0;

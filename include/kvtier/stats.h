@@ -18,6 +18,9 @@ struct TierStats {
   uint64_t hits = 0;             // blocks served from this tier by Load
   uint64_t inserts = 0;          // blocks written into this tier
   uint64_t evictions = 0;        // blocks evicted to make room
+  // Of those, evicted only because free pages did not make a slot of the
+  // needed size (sliding-window layouts: a whole block needs a free frame).
+  uint64_t placement_evictions = 0;
   uint64_t orphans_dropped = 0;  // evicted because their parent was gone
   uint64_t rejected = 0;         // saves not admitted (every slot busy)
   uint64_t checksum_errors = 0;  // slots that failed verification (served as misses)

@@ -20,6 +20,7 @@ bool MakeSpace(BlockIndex& index, PageSpace& space, Tier tier, BlockForm form,
     if (!e) return false;
     space.Free(e->slot, e->form);
     a.evicted.push_back(*e);
+    ++a.placement_evictions;
   }
   return true;
 }

@@ -22,6 +22,9 @@ struct Admission {
   std::optional<uint32_t> slot;      // nullopt: not admitted
   std::vector<Eviction> evicted;     // slots already freed in the PageSpace
   std::optional<uint32_t> replaced;  // Upgrade: the trimmed copy's slot, freed
+  // Of `evicted`, those taken beyond the units needed because the free
+  // pages did not make a slot of the size class (fragmentation).
+  uint32_t placement_evictions = 0;
 };
 
 // Adds `hash` to `tier` as pending in form `form` and returns its slot. Not
