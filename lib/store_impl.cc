@@ -1,28 +1,31 @@
-// StoreImpl: construction (and indexing what the NVMe tier recovered),
-// Lookup, Stats and the Prefetch handle. Load, Save and the moves between
-// tiers are in store_load.cc, store_save.cc and store_copy_down.cc.
+// StoreImpl: construction (the tier stack, placement, mover, threads, and
+// indexing what persistent tiers recovered), argument checks, Lookup and
+// leases, Stats. The transfers are in store_transfer.cc.
 #include "lib/store_impl.h"
-
-#include "lib/codec/block_codec.h"
 
 #include <chrono>
 #include <string>
 #include <utility>
 
-#include "lib/stored_block.h"
-
 namespace kvtier::internal {
 namespace {
 
-std::array<TierBudget, kNumTiers> BudgetsOf(const TierBackends& backends) {
-  std::array<TierBudget, kNumTiers> budgets{};
-  for (int t = 0; t < kNumTiers; ++t) {
-    if (backends[t]) budgets[t] = TierBudget{true, backends[t]->slot_count()};
+std::vector<TierBackend*> StackBackends(const TierBackends& backends) {
+  std::vector<TierBackend*> out;
+  for (const auto& b : backends) {
+    if (b) out.push_back(b.get());
   }
-  return budgets;
+  return out;
 }
 
 }  // namespace
+
+uint64_t BackendGate::PrepareForget(size_t tier, uint32_t slot) {
+  // Until tiers hand out tickets they can check late, the record goes now
+  // (an in-memory delete for the NVMe manifest's write batch).
+  backends_[tier]->Forget(slot);
+  return 0;
+}
 
 StoreImpl::StoreImpl(const Options& options, TierBackends backends,
                      bool host_memory_locked)
@@ -34,45 +37,38 @@ StoreImpl::StoreImpl(const Options& options, TierBackends backends,
       host_memory_locked_(host_memory_locked),
       segments_per_block_(options.layout.SegmentsPerBlock()),
       segment_bytes_(options.layout.SegmentBytes()),
-      block_bytes_(options.layout.BlockBytes()),
       window_(options.layout, options.swa_checkpoint_blocks),
-      write_policy_(options.nvme.write_policy),
-      nvme_batch_(std::max<uint32_t>(1, options.nvme.queue_depth)),
-      index_(BudgetsOf(backends_), options.eviction, window_.window_blocks()) {
-  {
-    MutexLock lock(&mu_);
-    for (int t = 0; t < kNumTiers; ++t) {
-      if (backends_[t]) space_[t].emplace(backends_[t]->geometry());
-    }
-  }
+      gate_(StackBackends(backends_)),
+      placement_(StackOf(options, backends_), options.eviction, window_, &gate_),
+      mover_(placement_.tiers(), StackBackends(backends_), options.layout, window_) {
   IndexRecovered();
-  if (backend(Tier::kNvme) != nullptr && backend(Tier::kHost) != nullptr) {
+  if (placement_.tiers().size() > 1) {
     writer_ = std::make_unique<WriteBehind>(
-        std::max<uint32_t>(1, options.nvme.write_queue_blocks), nvme_batch_,
-        [this](std::span<const CopyDownJob> jobs) { CopyDown(jobs); });
+        std::max<uint32_t>(1, options.nvme.write_queue_blocks),
+        std::max<uint32_t>(1, options.nvme.queue_depth),
+        [this](std::span<const WriteDownJob> jobs) { RunWriteDowns(jobs); });
   }
+  transfers_ = std::make_unique<Executor>(options.transfer_threads);
 }
 
-StoreImpl::~StoreImpl() { writer_.reset(); }
+StoreImpl::~StoreImpl() {
+  transfers_.reset();
+  writer_.reset();
+}
 
-// Rebuilds the NVMe tier's part of the index from its manifest, oldest
-// write first, each block linked to its parent so eviction order and orphan
-// detection work as before the restart (invariants 5, 6).
+// Rebuilds each persistent tier's part of the index from its records,
+// oldest write first, each block linked to its parent so eviction order and
+// orphan detection work as before the restart (invariants 5, 6).
 void StoreImpl::IndexRecovered() {
-  TierBackend* nvme = backend(Tier::kNvme);
-  if (nvme == nullptr) return;
   const auto start = std::chrono::steady_clock::now();
-  const std::vector<RecoveredBlock> blocks = nvme->TakeRecovered();
-  MutexLock lock(&mu_);
-  PageSpace& space = *space_[static_cast<int>(Tier::kNvme)];
-  for (const RecoveredBlock& b : blocks) {
-    // The tier checked its entries; a claim that still fails (overlap) or a
-    // block seen twice is left out rather than trusted.
-    if (index_.IsPresent(b.hash, Tier::kNvme) || !space.Claim(b.slot, b.form)) continue;
-    const bool linked = b.has_parent && b.parent != b.hash;
-    index_.AddPending(Tier::kNvme, b.hash, linked ? &b.parent : nullptr, b.slot,
-                      space.geometry().UnitsOf(b.form), b.form);
-    index_.MarkReady(Tier::kNvme, b.hash);
+  const std::vector<TierBackend*> stack = StackBackends(backends_);
+  for (size_t p = 0; p < stack.size(); ++p) {
+    if (placement_.tiers()[p].traits.persistence != Persistence::kPersistent) continue;
+    std::vector<RecoveredEntry> entries;
+    for (const RecoveredBlock& b : stack[p]->TakeRecovered()) {
+      entries.push_back(RecoveredEntry{b.hash, b.parent, b.has_parent, b.slot, b.form});
+    }
+    placement_.IndexRecovered(p, entries);
   }
   recovery_micros_ =
       static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
@@ -83,14 +79,6 @@ void StoreImpl::IndexRecovered() {
 Status StoreImpl::Reject(Status status) {
   invalid_calls_.fetch_add(1, std::memory_order_relaxed);
   return status;
-}
-
-std::vector<Segment> StoreImpl::StagingSegments(std::byte* buffer, size_t blocks) const {
-  std::vector<Segment> segs(blocks * segments_per_block_);
-  for (size_t i = 0; i < segs.size(); ++i) {
-    segs[i] = Segment{buffer + i * segment_bytes_, segment_bytes_};
-  }
-  return segs;
 }
 
 Status StoreImpl::CheckSegments(std::span<const Segment> segments, size_t blocks,
@@ -127,17 +115,20 @@ Status StoreImpl::CheckSegments(std::span<const Segment> segments, size_t blocks
   return Status::Ok();
 }
 
-// ---- Lookup -----------------------------------------------------------------
-
-LookupResult StoreImpl::Lookup(std::span<const BlockHash> chain) {
-  PrefixInfo info;
-  {
-    ReaderMutexLock lock(&mu_);
-    info = index_.LongestPrefix(chain);
+Status StoreImpl::CheckSave(std::span<const BlockHash> chain,
+                            std::span<const Segment> src, size_t first_block) const {
+  if (first_block > chain.size()) {
+    return InvalidArgument("save.first_block: " + std::to_string(first_block) +
+                           " is past the chain's " + std::to_string(chain.size()) +
+                           " blocks");
   }
-  lookups_.fetch_add(1, std::memory_order_relaxed);
-  lookup_blocks_.fetch_add(chain.size(), std::memory_order_relaxed);
-  lookup_hit_blocks_.fetch_add(info.blocks, std::memory_order_relaxed);
+  return CheckSegments(src, chain.size() - first_block, "save.src",
+                       /*sliding_may_be_null=*/true);
+}
+
+// ---- Lookup and leases ------------------------------------------------------------
+
+LookupResult StoreImpl::ToResult(const PrefixInfo& info) const {
   LookupResult r;
   r.blocks = info.blocks;
   r.tokens = info.blocks * layout().block_tokens;
@@ -145,42 +136,55 @@ LookupResult StoreImpl::Lookup(std::span<const BlockHash> chain) {
   return r;
 }
 
+LookupResult StoreImpl::Lookup(std::span<const BlockHash> chain) {
+  const PrefixInfo info = placement_.Lookup(chain);
+  lookups_.fetch_add(1, std::memory_order_relaxed);
+  lookup_blocks_.fetch_add(chain.size(), std::memory_order_relaxed);
+  lookup_hit_blocks_.fetch_add(info.blocks, std::memory_order_relaxed);
+  return ToResult(info);
+}
+
+Result<LookupResult> StoreImpl::LookupAndLease(std::span<const BlockHash> chain,
+                                               uint32_t lease_ms) {
+  if (lease_ms == 0 || lease_ms > kMaxLeaseMs) {
+    return Reject(InvalidArgument("lookup.lease_ms: " + std::to_string(lease_ms) +
+                                  ", must be 1.." + std::to_string(kMaxLeaseMs)));
+  }
+  uint64_t lease = 0;
+  const PrefixInfo info = placement_.LookupWithLease(
+      chain, LeaseClock::now() + std::chrono::milliseconds(lease_ms), &lease);
+  lookups_.fetch_add(1, std::memory_order_relaxed);
+  lookup_blocks_.fetch_add(chain.size(), std::memory_order_relaxed);
+  lookup_hit_blocks_.fetch_add(info.blocks, std::memory_order_relaxed);
+  LookupResult r = ToResult(info);
+  r.lease = lease;
+  return r;
+}
+
+bool StoreImpl::ReleaseLease(uint64_t lease) { return placement_.ReleaseLease(lease); }
+
 void StoreImpl::Flush() {
   if (writer_) writer_->Drain();
 }
 
-// ---- Stats ------------------------------------------------------------------
+// ---- Stats ---------------------------------------------------------------------
 
 StoreStats StoreImpl::Stats() const {
   StoreStats s;
-  {
-    ReaderMutexLock lock(&mu_);
-    for (int t = 0; t < kNumTiers; ++t) {
-      const TierBackend* b = backends_[t].get();
-      if (b == nullptr) continue;
-      const Tier tier = static_cast<Tier>(t);
-      TierStats& ts = s.tiers[t];
-      const TierCounters& c = tier_counters_[t];
-      ts.enabled = true;
-      ts.slot_bytes = b->slot_bytes();
-      ts.capacity_bytes = uint64_t{b->slot_count()} * b->slot_bytes();
-      ts.used_bytes = index_.used_units(tier) * b->slot_bytes();
-      ts.blocks = index_.blocks_in(tier);
-      ts.hits = c.hits;
-      ts.inserts = c.inserts;
-      ts.evictions = c.evictions;
-      ts.placement_evictions = c.placement_evictions;
-      ts.orphans_dropped = c.orphans;
-      ts.rejected = c.rejected;
-      ts.checksum_errors = b->checksum_errors();
-      ts.io_errors = b->io_errors();
-      ts.bytes_written = b->bytes_written();
-      ts.bytes_read = b->bytes_read();
-      ts.codec = b->codec();
-      ts.logical_bytes_written = b->logical_bytes_written();
-      ts.logical_bytes_read = b->logical_bytes_read();
-      b->ReportStats(&s);
-    }
+  placement_.ReportStats(&s);
+  for (int t = 0; t < kNumTiers; ++t) {
+    const TierBackend* b = backends_[t].get();
+    if (b == nullptr) continue;
+    TierStats& ts = s.tiers[t];
+    ts.name = TierName(static_cast<Tier>(t));
+    ts.checksum_errors = b->checksum_errors();
+    ts.io_errors = b->io_errors();
+    ts.bytes_written = b->bytes_written();
+    ts.bytes_read = b->bytes_read();
+    ts.codec = b->codec();
+    ts.logical_bytes_written = b->logical_bytes_written();
+    ts.logical_bytes_read = b->logical_bytes_read();
+    b->ReportStats(&s);
   }
   s.lookups = lookups_.load(std::memory_order_relaxed);
   s.lookup_blocks = lookup_blocks_.load(std::memory_order_relaxed);
@@ -195,12 +199,13 @@ StoreStats StoreImpl::Stats() const {
   s.invalid_calls = invalid_calls_.load(std::memory_order_relaxed);
   s.save_trimmed_blocks = save_trimmed_.load(std::memory_order_relaxed);
   s.trim_bytes_saved = trim_bytes_saved_.load(std::memory_order_relaxed);
-  s.save_upgraded_blocks = save_upgraded_.load(std::memory_order_relaxed);
   s.host_memory_locked = host_memory_locked_;
+  s.transfers_started = transfers_started_.load(std::memory_order_relaxed);
+  s.transfers_cancelled = transfers_cancelled_.load(std::memory_order_relaxed);
   s.nvme.recovery_micros += recovery_micros_;  // the tier reported its manifest scan
-  s.nvme.copy_down_blocks = copy_down_.load(std::memory_order_relaxed);
-  s.nvme.copy_down_dropped = copy_down_dropped_.load(std::memory_order_relaxed);
-  s.nvme.promotions = promotions_.load(std::memory_order_relaxed);
+  s.nvme.copy_down_blocks = placement_.write_downs();
+  s.nvme.copy_down_dropped = placement_.write_downs_dropped();
+  s.nvme.promotions = placement_.promotions();
   return s;
 }
 

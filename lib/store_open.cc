@@ -27,6 +27,29 @@ std::array<Codec, kNumTiers> TierCodecs(const Options& o) {
 
 }  // namespace
 
+TierStack StackOf(const Options& options, const TierBackends& backends) {
+  TierStack stack;
+  for (int t = 0; t < kNumTiers; ++t) {
+    if (!backends[t]) continue;
+    const Tier id = static_cast<Tier>(t);
+    TierTraits traits;
+    switch (id) {
+      case Tier::kGpu:
+        traits.memory = MemoryKind::kDevice;
+        break;
+      case Tier::kHost:
+        break;
+      case Tier::kNvme:
+        traits.persistence = Persistence::kPersistent;
+        traits.io = IoStyle::kAsync;
+        traits.arrival = options.nvme.write_policy;
+        break;
+    }
+    stack.push_back(StackTier{id, backends[t]->geometry(), traits});
+  }
+  return stack;
+}
+
 Status ValidateOptions(const Options& o) {
   if (Status s = o.layout.Validate(); !s.ok()) return s;
   if (o.model_id.empty()) {
@@ -67,6 +90,10 @@ Status ValidateOptions(const Options& o) {
   }
   if (Status s = CheckCodec(o.nvme.codec, o.layout, "options.nvme.codec"); !s.ok()) {
     return s;
+  }
+  if (o.transfer_threads == 0 || o.transfer_threads > 64) {
+    return InvalidArgument("options.transfer_threads: " +
+                           std::to_string(o.transfer_threads) + ", must be 1..64");
   }
   if (o.host.capacity_bytes == 0) {
     return InvalidArgument(

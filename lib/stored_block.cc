@@ -367,3 +367,26 @@ Status ReadStoredBlock(const BlockHash& expected, const BlockCodec& codec,
 }
 
 }  // namespace kvtier::internal
+
+namespace kvtier::internal {
+
+void CopyStoredSegments(const BlockCodec& codec, std::span<const std::byte> slot,
+                        std::span<const Segment> dst) {
+  const std::byte* in = slot.data() + kStoredHeaderBytes;
+  for (const Segment& seg : dst) {
+    const size_t stored = codec.StoredBytes(seg.bytes);
+    auto* out = static_cast<std::byte*>(seg.data);
+    if (out != nullptr) {
+      if (codec.raw()) {
+        std::memcpy(out, in, seg.bytes);
+      } else {
+        const size_t groups = seg.bytes / codec.GroupBytes();
+        const auto* codes = reinterpret_cast<const uint8_t*>(in);
+        codec.Decode(codes, codes + groups * codec.group_values(), groups, out);
+      }
+    }
+    in += stored;
+  }
+}
+
+}  // namespace kvtier::internal

@@ -65,3 +65,17 @@ Status ReadStoredBlock(const BlockHash& expected, const BlockCodec& codec,
                        std::span<const std::byte> slot, std::span<const Segment> dst);
 
 }  // namespace kvtier::internal
+
+namespace kvtier::internal {
+
+// Decodes (raw: copies) the stored segments of `slot` into the non-null
+// segments of `dst` (stored order, as ReadStoredBlock), skipping the null
+// ones, without verifying anything: for a caller that verified the slot
+// with ReadStoredBlock (all of `dst` null) and copies it out piecewise,
+// e.g. layer by layer.
+// REQUIRES: `slot` passed ReadStoredBlock for this codec and `dst`'s sizes,
+// and has not changed since (the caller pins it).
+void CopyStoredSegments(const BlockCodec& codec, std::span<const std::byte> slot,
+                        std::span<const Segment> dst);
+
+}  // namespace kvtier::internal

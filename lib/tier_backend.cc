@@ -9,18 +9,6 @@
 namespace kvtier::internal {
 namespace {
 
-const char* TierName(Tier t) {
-  switch (t) {
-    case Tier::kGpu:
-      return "gpu";
-    case Tier::kHost:
-      return "host";
-    case Tier::kNvme:
-      return "nvme";
-  }
-  return "unknown";
-}
-
 void CountFailure(const Status& s, std::atomic<uint64_t>& checksum_errors,
                   std::atomic<uint64_t>& io_errors) {
   if (s.code() == StatusCode::kCorruption) {

@@ -21,7 +21,7 @@ WriteBehind::~WriteBehind() {
   thread_.join();
 }
 
-bool WriteBehind::Push(const CopyDownJob& job) {
+bool WriteBehind::Push(const WriteDownJob& job) {
   {
     std::lock_guard lock(mu_);
     if (jobs_.size() >= capacity_) return false;
@@ -47,7 +47,7 @@ void WriteBehind::Drain() {
 }
 
 void WriteBehind::Run() {
-  std::vector<CopyDownJob> batch;
+  std::vector<WriteDownJob> batch;
   for (;;) {
     std::function<void()> task;
     batch.clear();

@@ -1,6 +1,6 @@
-// WriteBehind: the store's background worker. It writes blocks down to NVMe
-// (write-through copy-downs, taken in batches so one batch is one device
-// submission) and runs Prefetch tasks, which go first.
+// WriteBehind: the store's background writer. It carries out write-downs
+// (blocks owed to a slower tier), taken in batches so one batch is one
+// device submission, and runs tasks, which go first.
 //
 // Bounded: a Push beyond `capacity` waiting jobs is refused (the caller
 // counts a drop) rather than blocking the engine's Save.
@@ -17,21 +17,13 @@
 #include <span>
 #include <thread>
 
-#include "kvtier/hash.h"
-#include "lib/index/block_form.h"
+#include "lib/placement/write_down_job.h"
 
 namespace kvtier::internal {
 
-struct CopyDownJob {
-  BlockHash hash;
-  BlockHash parent;
-  bool has_parent = false;
-  BlockForm form = BlockForm::kWhole;  // the form Save stored (host's copy)
-};
-
 class WriteBehind {
  public:
-  using CopyFn = std::function<void(std::span<const CopyDownJob>)>;
+  using CopyFn = std::function<void(std::span<const WriteDownJob>)>;
 
   // `copy` gets up to `batch` jobs at a time, on the worker thread.
   WriteBehind(size_t capacity, size_t batch, CopyFn copy);
@@ -40,7 +32,7 @@ class WriteBehind {
   WriteBehind& operator=(const WriteBehind&) = delete;
 
   // False when `capacity` jobs already wait.
-  bool Push(const CopyDownJob& job);
+  bool Push(const WriteDownJob& job);
   // Runs `task` on the worker before any waiting copy-down. False when full.
   bool PushTask(std::function<void()> task);
   // Returns once everything pushed before the call has run.
@@ -57,7 +49,7 @@ class WriteBehind {
   // ThreadSanitizer reports as races. Guarded by mu_: the four below.
   std::mutex mu_;
   std::condition_variable changed_;
-  std::deque<CopyDownJob> jobs_;
+  std::deque<WriteDownJob> jobs_;
   std::deque<std::function<void()>> tasks_;
   bool busy_ = false;
   bool stop_ = false;

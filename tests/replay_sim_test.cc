@@ -77,22 +77,25 @@ TEST_CASE("a save never evicts its own block's parent; a block it cannot admit e
   CHECK(r.tiers[kHost].rejected == 2);
 }
 
-// [1,2] [1,2] with host 1 block, NVMe 4 (write-through): r0 stores 1 in host
-// (2 is rejected there: 1 is pending) and 1,2 on NVMe. r1 hits 1 in host and
-// 2 on NVMe, then promotes 2 to host, evicting 1 (still on NVMe).
+// [1,2] [1,2] [1] with host 1 block, NVMe 4 (write-through), as the Store:
+// r0 stores 1 in host (2 is rejected there: 1 is pending) and writes 1 down
+// to NVMe (only what host received is written down). r1 hits 1 in host and
+// saves 2, evicting 1 (NVMe has it); 2 goes down too. r2 hits 1 on NVMe and
+// promotes it to host, evicting 2.
 TEST_CASE("two tiers: write-through to nvme, an nvme hit is promoted to host",
           "[replay][sim]") {
   TempDir dir;
   const Trace t = ReadOk(WriteFile(dir, "two.jsonl",
                                    "{\"input_length\": 8, \"hash_ids\": [1, 2]}\n"
-                                   "{\"input_length\": 8, \"hash_ids\": [1, 2]}\n"),
+                                   "{\"input_length\": 8, \"hash_ids\": [1, 2]}\n"
+                                   "{\"input_length\": 4, \"hash_ids\": [1]}\n"),
                          TraceFormat::kMooncake);
   const SimResult r = Simulate(t, SimConfig{1, 4, EvictionPolicy::kLru});
   CHECK(r.hit_blocks == 2);
   CHECK(r.tiers[kHost].hits == 1);
   CHECK(r.tiers[kNvme].hits == 1);
   CHECK(r.promotions == 1);
-  CHECK(r.tiers[kHost].evictions == 1);
+  CHECK(r.tiers[kHost].evictions == 2);
   CHECK(r.tiers[kHost].rejected == 1);
   CHECK(r.tiers[kNvme].inserts == 2);
 }
@@ -162,17 +165,51 @@ TEST_CASE("real mode gives the simulator's hits: the replay runs the store's cod
   }
 }
 
+TEST_CASE("real mode with an NVMe tier gives the simulator's hits, tier by tier",
+          "[replay][sim][real]") {
+  TempDir dir;
+  const Trace t = RandomChats(dir, 300, 13);
+  for (const EvictionPolicy p : {EvictionPolicy::kLru, EvictionPolicy::kSlru}) {
+    TempDir nvme_dir;
+    RealConfig config{20, 64 * 4096, nvme_dir.path().string(), p};
+    config.wait = WriteDownWait::kEachRequest;
+    Report real;
+    REQUIRE(RunReal(t, config, real).ok());
+    const SimResult sim = Simulate(t, SimConfig{20, real.config.nvme_blocks, p});
+    INFO(EvictionPolicyName(p));
+    CHECK(sim.tiers[kNvme].hits > 0);
+    CHECK(sim.promotions > 0);
+    CHECK(real.sim.hit_blocks == sim.hit_blocks);
+    for (const int tier : {kHost, kNvme}) {
+      CHECK(real.sim.tiers[tier].hits == sim.tiers[tier].hits);
+      CHECK(real.sim.tiers[tier].inserts == sim.tiers[tier].inserts);
+      CHECK(real.sim.tiers[tier].evictions == sim.tiers[tier].evictions);
+    }
+  }
+}
+
 TEST_CASE("real mode with an nvme tier serves host's evictions from NVMe",
           "[replay][real]") {
   TempDir dir;
   const Trace t = HandTrace(dir);
   Report host_only, with_nvme;
   REQUIRE(RunReal(t, RealConfig{2, 0, ""}, host_only).ok());
-  const Status s = RunReal(t, RealConfig{2, 1 << 20, dir.path().string()}, with_nvme);
+  RealConfig nvme{2, 1 << 20, dir.path().string()};
+  nvme.wait = WriteDownWait::kEachRequest;
+  const Status s = RunReal(t, nvme, with_nvme);
   INFO(s.ToString());
   REQUIRE(s.ok());
-  CHECK(with_nvme.sim.hit_blocks >= host_only.sim.hit_blocks);
-  CHECK(with_nvme.sim.tiers[static_cast<int>(Tier::kNvme)].inserts > 0);
+  // The simulator is the same placement code: with write-downs settled
+  // after each request the two agree block for block.
+  const SimResult sim = Simulate(t, SimConfig{2, with_nvme.config.nvme_blocks});
+  CHECK(with_nvme.sim.hit_blocks == sim.hit_blocks);
+  CHECK(with_nvme.sim.tiers[kNvme].hits == sim.tiers[kNvme].hits);
+  CHECK(with_nvme.sim.tiers[kHost].hits == sim.tiers[kHost].hits);
+  CHECK(with_nvme.sim.tiers[kNvme].inserts == sim.tiers[kNvme].inserts);
+  CHECK(with_nvme.sim.tiers[kHost].evictions == sim.tiers[kHost].evictions);
+  // r4 [1,2,4] finds 1 and 2 on NVMe only: host (2 blocks) evicted them.
+  CHECK(sim.tiers[kNvme].hits > 0);
+  CHECK(with_nvme.sim.hit_blocks > host_only.sim.hit_blocks);
 }
 
 TEST_CASE("sweep CSV: the documented columns, one row per capacity and policy",

@@ -225,7 +225,6 @@ int Replay(const Args& a, const Trace& trace, Report& r, const ProgressFn& progr
     if (trims) {
       SimConfig plain = r.config;
       plain.trim = {};
-      plain.nvme_refresh = true;  // the Store's rule, as the trimmed run
       r.trimming->untrimmed = Simulate(trace, plain, progress);
     }
   }

@@ -159,8 +159,10 @@ Status RunReal(const Trace& trace, const RealConfig& config, Report& r,
     for (size_t b = k; b < chain.size(); ++b) buffers.Fill(b, chain[b]);
     Result<SaveResult> saved = store.Save(chain, buffers.blocks(k, chain.size() - k), k);
     if (!saved.ok()) return saved.status();
+    if (config.wait == WriteDownWait::kEachRequest) store.Flush();
     if (progress && (q + 1) % 1024 == 0) progress(q + 1, trace.requests());
   }
+  store.Flush();  // the write-downs still queued count as the run's
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (corrupt > 0) {

@@ -15,6 +15,13 @@
 
 namespace kvtier::replay {
 
+// When a real replay waits for the Store's background write-downs.
+enum class WriteDownWait : uint8_t {
+  kAtEnd = 0,        // as an engine runs: write-downs overlap later requests
+  kEachRequest = 1,  // Flush after every request: what the simulator models,
+                     // so the two agree exactly (tests)
+};
+
 struct RealConfig {
   uint64_t host_blocks = 0;
   uint64_t nvme_bytes = 0;  // 0 = no NVMe tier; passed to Options::nvme
@@ -26,6 +33,7 @@ struct RealConfig {
   std::optional<KvLayout> layout = std::nullopt;
   uint32_t checkpoint_blocks = 0;
   bool record_hits = false;  // fill r.sim.hit_lengths
+  WriteDownWait wait = WriteDownWait::kAtEnd;
 };
 
 // The layout real mode stores: 2 layers, 1 KV head of 16 fp16 dims, so a

@@ -5,29 +5,23 @@
 #include <optional>
 #include <vector>
 
-#include "lib/index/admission.h"
-#include "lib/index/block_index.h"
-#include "lib/index/page_space.h"
+#include "lib/placement/placement.h"
 #include "lib/sliding_window.h"
 #include "lib/tier_geometry.h"
 
 namespace kvtier::replay {
 namespace {
 
-using internal::Admission;
 using internal::BlockForm;
-using internal::BlockIndex;
-using internal::Covers;
-using internal::Eviction;
-using internal::PageSpace;
-using internal::PromotedForm;
+using internal::Placement;
+using internal::Plan;
 using internal::SlidingWindow;
-using internal::TierBudget;
+using internal::StackTier;
 using internal::TierGeometry;
+using internal::TierStack;
+using internal::WriteDownJob;
 
 constexpr size_t kProgressEvery = 4096;
-
-int Index(Tier t) { return static_cast<int>(t); }
 
 // A layout whose SlidingWindow has `trim`'s window: one token per block, one
 // sliding layer. Only the window arithmetic (SaveForm, NeedForm) is used;
@@ -42,170 +36,89 @@ KvLayout WindowLayout(const SimTrim& trim) {
   return l;
 }
 
-using Copy = internal::CopyNeed;
+// A tier of `blocks` whole blocks' bytes, cut for both forms; without
+// trimming, one page per block.
+TierGeometry GeometryOf(const SimTrim& t, uint64_t blocks) {
+  if (!t.on()) return TierGeometry::Uniform(static_cast<uint32_t>(blocks), 1);
+  const uint64_t slot = (t.whole_bytes + t.align - 1) / t.align * t.align;
+  return TierGeometry::For(t.whole_bytes, t.trimmed_bytes, t.align, blocks * slot);
+}
+
+// The Store's stack for this configuration: host above NVMe, write-through.
+TierStack StackOf(const SimConfig& c) {
+  TierStack stack;
+  if (c.host_blocks > 0)
+    stack.push_back(StackTier{Tier::kHost, GeometryOf(c.trim, c.host_blocks), {}});
+  if (c.nvme_blocks > 0) {
+    internal::TierTraits nvme;
+    nvme.persistence = internal::Persistence::kPersistent;
+    nvme.io = internal::IoStyle::kAsync;
+    stack.push_back(StackTier{Tier::kNvme, GeometryOf(c.trim, c.nvme_blocks), nvme});
+  }
+  return stack;
+}
+
+std::vector<Status> AllOk(const Plan& plan) {
+  return std::vector<Status>(plan.moves.size());
+}
 
 class Simulator {
  public:
   explicit Simulator(const SimConfig& config)
-      : trim_(config.trim),
-        geometry_{Geometry(config, 0), Geometry(config, config.host_blocks),
-                  Geometry(config, config.nvme_blocks)},
-        window_(WindowLayout(config.trim), config.trim.checkpoint_blocks),
-        index_(Budgets(config), config.policy, config.trim.window_blocks),
-        host_(config.host_blocks > 0),
-        nvme_(config.nvme_blocks > 0),
-        record_hits_(config.record_hits),
-        nvme_refresh_(config.nvme_refresh || config.trim.on()) {
-    if (!trim_.on()) return;
-    for (int t = 0; t < kNumTiers; ++t) spaces_[t].emplace(geometry_[t]);
-  }
+      : window_(WindowLayout(config.trim), config.trim.checkpoint_blocks),
+        placement_(StackOf(config), config.policy, window_, /*gate=*/nullptr),
+        record_hits_(config.record_hits) {}
 
   void Request(std::span<const BlockHash> chain, SimResult& r) {
-    const internal::PrefixInfo info = index_.LongestPrefix(chain);
+    const internal::PrefixInfo info = placement_.Lookup(chain);
     const size_t k = info.blocks;
     r.hit_blocks += k;
     if (record_hits_) r.hit_lengths.push_back(static_cast<uint32_t>(k));
-    for (int t = 0; t < kNumTiers; ++t) r.tiers[t].hits += info.blocks_per_tier[t];
-    index_.TouchChain(chain.first(k), /*hit=*/true);
-    if (host_ && nvme_) Promote(chain.first(k), r);
-    pending_.clear();
-    if (host_) Reserve(Tier::kHost, chain, k, r);
-    if (nvme_) Reserve(Tier::kNvme, chain, k, r);
-    for (const Pending& p : pending_) {
-      index_.MarkReady(p.tier, chain[p.block]);
-      Count(r.tiers[Index(p.tier)], p.form, p.upgrade);
+    std::vector<internal::SlotRelease> releases;
+    if (k > 0) {
+      const Plan load = placement_.PlanLoad(chain.first(k), 0, MemoryKind::kHost);
+      placement_.CommitLoad(load, AllOk(load), &releases);
     }
-    index_.TouchChain(chain);
+    forms_.resize(chain.size() - k);
+    for (size_t i = k; i < chain.size(); ++i)
+      forms_[i - k] = window_.SaveForm(i, chain.size());
+    SaveResult saved;
+    const Plan save = placement_.PlanSave(chain, forms_, k, MemoryKind::kHost, &saved);
+    WriteDown(placement_.CommitSave(save, AllOk(save), &saved, &releases));
+  }
+
+  void Report(SimResult& r) const {
+    const TierStack& tiers = placement_.tiers();
+    for (size_t p = 0; p < tiers.size(); ++p) {
+      const internal::PlacementCounters c = placement_.counters(p);
+      TierCounts& t = r.tiers[static_cast<int>(tiers[p].id)];
+      t.hits = c.hits;
+      t.inserts = c.inserts;
+      t.evictions = c.evictions;
+      t.placement_evictions = c.placement_evictions;
+      t.orphans = c.orphans;
+      t.rejected = c.rejected;
+      t.inserted_whole = c.inserted_whole;
+      t.inserted_trimmed = c.inserted_trimmed;
+      t.upgrades = c.upgrades;
+    }
+    r.promotions = placement_.promotions();
   }
 
  private:
-  struct Pending {
-    Tier tier;
-    size_t block;
-    BlockForm form;
-    bool upgrade;
-  };
-
-  // A tier of `blocks` whole blocks' bytes, cut for both forms. Without
-  // trimming the geometry is not used (the index counts blocks).
-  static TierGeometry Geometry(const SimConfig& c, uint64_t blocks) {
-    const SimTrim& t = c.trim;
-    if (!t.on() || blocks == 0) return {};
-    const uint64_t slot = (t.whole_bytes + t.align - 1) / t.align * t.align;
-    return TierGeometry::For(t.whole_bytes, t.trimmed_bytes, t.align, blocks * slot);
-  }
-
-  std::array<TierBudget, kNumTiers> Budgets(const SimConfig& c) const {
-    std::array<TierBudget, kNumTiers> b{};
-    const uint64_t blocks[kNumTiers] = {0, c.host_blocks, c.nvme_blocks};
-    for (int t = 0; t < kNumTiers; ++t) {
-      // As the Store: a tier's units are its pages (slot_count()).
-      const uint64_t units = trim_.on() ? geometry_[t].pages() : blocks[t];
-      b[t] = TierBudget{blocks[t] > 0, units};
-    }
-    return b;
-  }
-
-  static void Count(TierCounts& c, BlockForm form, bool upgrade) {
-    ++c.inserts;
-    if (form == BlockForm::kWhole) ++c.inserted_whole;
-    if (form == BlockForm::kTrimmed) ++c.inserted_trimmed;
-    if (upgrade) ++c.upgrades;
-  }
-
-  // StoreImpl::HostCopyNeeded. `refresh_anywhere` (Save, not promotion):
-  // a block NVMe covers is not written to host again (SimConfig::
-  // nvme_refresh; else the original two-tier rule: host presence only).
-  Copy HostNeeds(const BlockHash& h, BlockForm form, bool refresh_anywhere) const {
-    if (refresh_anywhere && nvme_refresh_ && index_.IsPresent(h, Tier::kNvme) &&
-        Covers(index_.FormIn(h, Tier::kNvme), form)) {
-      return Copy::kHave;
-    }
-    return internal::CopyNeeded(index_, Tier::kHost, h, form);
-  }
-
-  // StoreImpl::AdmitToNvmeLocked: new, upgraded (host's copy is whole and
-  // NVMe's trimmed), or left as it is.
-  Copy NvmeNeeds(const BlockHash& h, BlockForm form) const {
-    return internal::CopyNeeded(index_, Tier::kNvme, h, form);
-  }
-
-  // A slot for block `block` in `tier`: StoreImpl::AdmitLocked/UpgradeLocked.
-  // Without trimming, MakeRoom + AddPending in slot 0 (slots need no
-  // tracking when every block takes one).
-  bool Place(Tier tier, std::span<const BlockHash> chain, size_t block, BlockForm form,
-             bool upgrade, SimResult& r) {
-    const BlockHash* parent = block > 0 ? &chain[block - 1] : nullptr;
-    TierCounts& c = r.tiers[Index(tier)];
-    const auto count = [&c](const std::vector<Eviction>& evicted) {
-      for (const Eviction& e : evicted) {
-        ++c.evictions;
-        if (e.orphan) ++c.orphans;
-      }
-    };
-    if (!trim_.on()) {
-      const std::optional<std::vector<Eviction>> evicted =
-          index_.MakeRoom(tier, 1, parent);
-      if (!evicted) return false;
-      count(*evicted);
-      index_.AddPending(tier, chain[block], parent, 0);
-      return true;
-    }
-    PageSpace& space = *spaces_[Index(tier)];
-    const Admission a =
-        upgrade ? internal::Upgrade(index_, space, tier, chain[block], parent)
-                : internal::Admit(index_, space, tier, chain[block], parent, form);
-    count(a.evicted);
-    c.placement_evictions += a.placement_evictions;
-    return a.slot.has_value();
-  }
-
-  // ReserveSlots for a Save of chain[first..): the first block that cannot
-  // be placed ends the tier's save (later ones would be dead weight).
-  void Reserve(Tier tier, std::span<const BlockHash> chain, size_t first, SimResult& r) {
-    for (size_t i = first; i < chain.size(); ++i) {
-      const BlockForm form = window_.SaveForm(i, chain.size());
-      const Copy copy = tier == Tier::kHost ? HostNeeds(chain[i], form, true)
-                                            : NvmeNeeds(chain[i], form);
-      if (copy == Copy::kHave) continue;  // refreshed
-      const bool upgrade = copy == Copy::kUpgrade;
-      if (!Place(tier, chain, i, upgrade ? BlockForm::kWhole : form, upgrade, r)) {
-        r.tiers[Index(tier)].rejected += chain.size() - i;
-        return;
-      }
-      pending_.push_back({tier, i, upgrade ? BlockForm::kWhole : form, upgrade});
+  // The write-downs owed, as a writer with no delay runs them.
+  void WriteDown(std::vector<WriteDownJob> jobs) {
+    std::vector<internal::SlotRelease> releases;
+    while (!jobs.empty()) {
+      const Plan plan = placement_.PlanWriteDown(jobs);
+      jobs = placement_.CommitWriteDown(plan, AllOk(plan), &releases);
     }
   }
 
-  // Each hit block served from NVMe (host lacks it in the form the prefix
-  // needs) is copied to host in the form the read delivered.
-  void Promote(std::span<const BlockHash> prefix, SimResult& r) {
-    const Tier host = Tier::kHost;
-    for (size_t i = 0; i < prefix.size(); ++i) {
-      const BlockForm need = window_.NeedForm(i, prefix.size());
-      if (index_.FastestReadyTier(prefix[i], need) != Tier::kNvme) continue;
-      const BlockForm form = PromotedForm(index_.FormIn(prefix[i], Tier::kNvme), need);
-      const Copy copy = HostNeeds(prefix[i], form, /*refresh_anywhere=*/false);
-      if (copy == Copy::kHave) continue;
-      const bool upgrade = copy == Copy::kUpgrade;
-      const BlockForm kept = upgrade ? BlockForm::kWhole : form;
-      if (!Place(host, prefix, i, kept, upgrade, r)) return;
-      index_.MarkReady(host, prefix[i]);
-      Count(r.tiers[Index(host)], kept, upgrade);
-      ++r.promotions;
-    }
-  }
-
-  const SimTrim trim_;
-  const std::array<TierGeometry, kNumTiers> geometry_;
   const SlidingWindow window_;
-  BlockIndex index_;
-  std::array<std::optional<PageSpace>, kNumTiers> spaces_;
-  const bool host_;
-  const bool nvme_;
+  Placement placement_;
   const bool record_hits_;
-  const bool nvme_refresh_;
-  std::vector<Pending> pending_;
+  std::vector<BlockForm> forms_;
 };
 
 }  // namespace
@@ -239,6 +152,7 @@ SimResult Simulate(const Trace& trace, const SimConfig& config,
     sim.Request(trace.chain(q), r);
     if (progress && (q + 1) % kProgressEvery == 0) progress(q + 1, trace.requests());
   }
+  sim.Report(r);
   if (progress) progress(trace.requests(), trace.requests());
   r.hit_tokens = r.hit_blocks * trace.block_tokens;
   return r;

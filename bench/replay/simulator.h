@@ -1,31 +1,20 @@
-// Simulate: replays a trace on the store's own BlockIndex with metadata-only
-// tiers (no bytes), calling it in the order StoreImpl does, so the hit rate
-// is the one a Store of that shape would give.
-//
-// Per request (StoreImpl's Lookup -> Load -> Save):
-//   1. LongestPrefix(chain)         k blocks hit; block i hits only if
-//                                    0..i are ready (prefix semantics)
-//   2. TouchChain(chain[0..k), hit)  as FinishLoad does after a Load
-//   3. two tiers: each hit block only on NVMe is promoted to host (MakeRoom
-//      + AddPending + MarkReady); the first one that cannot be admitted
-//      ends the promotion
-//   4. Save(chain, first_block = k): per save tier (host, then NVMe when
-//      enabled: write-through) each missed block not yet present is
-//      admitted with MakeRoom + AddPending (ReserveSlots); the first block
-//      that cannot be admitted ends that tier's save (later ones would be
-//      dead weight); then MarkReady for all and TouchChain(chain)
-//      (FinishSave).
-// The two-tier model (write-through, promote on NVMe hit) is kept simple:
-// the Store's write-back demotions and asynchronous copy-downs are not
-// modelled.
-//
-// Sliding-window trimming (SimTrim, lib/sliding_window.h): each tier is a
-// PageSpace of TierGeometry::For(whole, trimmed) and blocks go in through
-// Admit/Upgrade (lib/index/admission.h) in the form Save keeps them
-// (SlidingWindow::SaveForm), with StoreImpl::HostCopyNeeded's refresh and
-// upgrade rules, promotions in PromotedForm (lib/index/block_form.h) and NVMe copies
-// upgraded as AdmitToNvmeLocked does. With trimming off the simulator runs
-// the code it always ran (MakeRoom(1) + AddPending, no PageSpace).
+// Simulate: replays a trace on the store's own Placement (index, page
+// spaces, eviction order; lib/placement/placement.h) with no bytes and no
+// mover: every move succeeds at once. Per request, what StoreImpl does:
+//   1. Lookup(chain): k blocks hit; block i hits only if 0..i are servable
+//   2. Load(chain[0..k)): PlanLoad pins them and reserves promotion slots
+//      in host for blocks only NVMe holds; CommitLoad (touch as a hit)
+//   3. Save(chain, first_block = k): PlanSave (refresh what any tier
+//      covers, admit the rest to host, evicting in policy order; the first
+//      block not admitted ends the save); CommitSave
+//   4. write-through to NVMe: the write-downs the commit owed, run at once
+//      (PlanWriteDown, CommitWriteDown) — the Store runs them on its
+//      background writer, so a real replay can differ while a write-down is
+//      in flight.
+// Sliding-window trimming (SimTrim, lib/sliding_window.h): each tier's
+// geometry is cut for both forms and Save keeps blocks in
+// SlidingWindow::SaveForm, exactly as the Store; without trimming a tier is
+// one page per block. No rule is written here: placement has them all.
 #pragma once
 
 #include <array>
@@ -63,12 +52,6 @@ struct SimConfig {
   EvictionPolicy policy = EvictionPolicy::kLru;
   SimTrim trim = {};
   bool record_hits = false;  // fill SimResult::hit_lengths
-  // Two tiers: Save skips writing host a block NVMe already covers, as
-  // StoreImpl::HostCopyNeeded does. Always on with trimming; off by default
-  // otherwise, to keep the original two-tier model's figures. (The
-  // untrimmed run a trimmed report compares with turns it on, so the two
-  // differ by trimming alone.)
-  bool nvme_refresh = false;
 };
 
 struct TierCounts {

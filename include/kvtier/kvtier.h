@@ -7,3 +7,4 @@
 #include "kvtier/stats.h"
 #include "kvtier/status.h"
 #include "kvtier/store.h"
+#include "kvtier/transfer.h"

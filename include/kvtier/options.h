@@ -27,8 +27,21 @@ enum class Codec : uint8_t {
   kFp8 = 2,   // FP8 E4M3, scale = group absmax / 448
 };
 
+// The tiers a store may have, fastest first: a store's tier stack is the
+// enabled ones in this order.
 enum class Tier : uint8_t { kGpu = 0, kHost = 1, kNvme = 2 };
 inline constexpr int kNumTiers = 3;
+inline const char* TierName(Tier tier) {
+  switch (tier) {
+    case Tier::kGpu:
+      return "gpu";
+    case Tier::kHost:
+      return "host";
+    case Tier::kNvme:
+      return "nvme";
+  }
+  return "unknown";
+}
 
 enum class EvictionPolicy : uint8_t {
   kLru = 0,  // least recently used, chain tails first
@@ -115,6 +128,10 @@ struct Options {
   // more prefixes served, more bytes; about window/checkpoint of the
   // sliding layers' bytes are kept. Ignored when no layer slides.
   uint32_t swa_checkpoint_blocks = 0;
+
+  // Threads that run asynchronous transfers (BeginLoad, BeginSave,
+  // Prefetch), 1..64. Each copies at about memcpy speed while it runs.
+  uint32_t transfer_threads = 2;
 
   // Where warnings go (e.g. "memlock refused"); nullptr = stderr.
   void (*log)(const char* message) = nullptr;

@@ -11,13 +11,15 @@ namespace kvtier {
 
 struct TierStats {
   bool enabled = false;
-  uint64_t capacity_bytes = 0;   // as configured, rounded to whole slots
-  uint64_t used_bytes = 0;       // slots in use * slot size; never > capacity
-  uint64_t slot_bytes = 0;       // size of one slot (header + stored block)
-  uint64_t blocks = 0;           // blocks held now
-  uint64_t hits = 0;             // blocks served from this tier by Load
-  uint64_t inserts = 0;          // blocks written into this tier
-  uint64_t evictions = 0;        // blocks evicted to make room
+  const char* name = "";        // "gpu", "host", "nvme"
+  uint32_t position = 0;        // in the store's tier stack, fastest first
+  uint64_t capacity_bytes = 0;  // as configured, rounded to whole slots
+  uint64_t used_bytes = 0;      // slots in use * slot size; never > capacity
+  uint64_t slot_bytes = 0;      // size of one slot (header + stored block)
+  uint64_t blocks = 0;          // blocks held now
+  uint64_t hits = 0;            // blocks served from this tier by Load
+  uint64_t inserts = 0;         // blocks written into this tier
+  uint64_t evictions = 0;       // blocks evicted to make room
   // Of those, evicted only because free pages did not make a slot of the
   // needed size (sliding-window layouts: a whole block needs a free frame).
   uint64_t placement_evictions = 0;
@@ -74,7 +76,16 @@ struct StoreStats {
   uint64_t save_upgraded_blocks = 0;  // trimmed blocks a later Save stored whole
                                       // (a chain extended past them)
   bool host_memory_locked = false;    // false: arena not page-locked (refused or off)
-  NvmeStats nvme;                     // all zero/false when the tier is off
+  // Lookup leases (Store::LookupAndLease).
+  uint64_t leases_granted = 0;
+  uint64_t leases_used = 0;      // ended by the load that used them
+  uint64_t leases_released = 0;  // ended by ReleaseLease
+  uint64_t leases_expired = 0;   // ended by expiry: their pins were given back
+  uint64_t leases_active = 0;
+  // Asynchronous transfers (BeginLoad, BeginSave).
+  uint64_t transfers_started = 0;
+  uint64_t transfers_cancelled = 0;  // Cancel() came before they finished
+  NvmeStats nvme;                    // all zero/false when the tier is off
 };
 
 }  // namespace kvtier

@@ -20,6 +20,7 @@ namespace kvtier {
 //   kIoError, kCorruption            - the environment failed; the store has
 //                                      already degraded to misses.
 //   kInternal                        - a bug in kvtier; please report.
+//   kCancelled                       - the caller cancelled it (a transfer).
 enum class StatusCode : int {
   kOk = 0,
   kInvalidArgument = 1,
@@ -30,6 +31,7 @@ enum class StatusCode : int {
   kIoError = 6,
   kCorruption = 7,
   kInternal = 8,
+  kCancelled = 9,
 };
 
 std::string_view StatusCodeName(StatusCode code);
@@ -81,6 +83,9 @@ inline Status Corruption(std::string msg) {
 }
 inline Status Internal(std::string msg) {
   return Status(StatusCode::kInternal, std::move(msg));
+}
+inline Status Cancelled(std::string msg) {
+  return Status(StatusCode::kCancelled, std::move(msg));
 }
 
 // Either a T or a non-OK Status.

@@ -12,11 +12,23 @@
 // any thread. Byte copies run outside the store's lock, so Loads and Saves of
 // different blocks proceed in parallel.
 //
-// Tiers: host (DRAM) above NVMe. Save writes host; with write-through
-// (default) every saved block is also written to NVMe in the background,
-// with write-back only when host evicts it. Load reads NVMe-only blocks in
-// one batched submission and promotes them to host (the NVMe copy stays).
-// What NVMe acknowledged survives a process kill and is found by Open.
+// Tiers: an ordered stack, fastest first: host (DRAM) above NVMe. Save
+// writes host; the tiers below get their copies in the background, never on
+// the engine's thread: with write-through (default) every saved block is
+// queued for NVMe at once, with write-back only the coldest blocks, ahead of
+// their eviction. When the disk falls behind, write-downs beyond
+// options.nvme.write_queue_blocks are skipped and counted
+// (Stats().nvme.copy_down_dropped); Save never waits for the disk. Load
+// reads NVMe-only blocks in one batched submission and promotes them to host
+// (the NVMe copy stays). What NVMe acknowledged survives a process kill and
+// is found by Open.
+//
+// Asynchronous calls: BeginLoad and BeginSave return a TransferHandle at
+// once (kvtier/transfer.h): poll or wait for the whole transfer or for one
+// layer, cancel it, read each block's outcome. Load and Save are the same
+// transfers run on the calling thread. An engine whose scheduler looks up
+// and whose worker loads later takes a lease (LookupAndLease): the prefix
+// stays pinned until the load that uses it, ReleaseLease, or expiry.
 //
 // Sliding-window layers (KvLayout::layer_windows): a block far behind the end
 // of every chain that uses it does not need its sliding-window layers, so
@@ -42,6 +54,7 @@
 #include "kvtier/options.h"
 #include "kvtier/stats.h"
 #include "kvtier/status.h"
+#include "kvtier/transfer.h"
 
 namespace kvtier {
 
@@ -62,6 +75,19 @@ struct LookupResult {
   // How many blocks of that prefix each tier serves, indexed by Tier; a block
   // held by several tiers counts for the fastest. Sums to `blocks`.
   std::array<size_t, kNumTiers> blocks_per_tier{};
+  // LookupAndLease: the lease pinning this prefix (0 = none: empty prefix).
+  uint64_t lease = 0;
+};
+
+// Longest a lookup lease may last.
+inline constexpr uint32_t kMaxLeaseMs = 60'000;
+
+struct LoadOptions {
+  // A lease from LookupAndLease on a prefix of this chain: the load serves
+  // every block the lookup reported (unless one fails verification) and
+  // ends the lease. An unknown or expired lease is ignored: the load plans
+  // afresh. 0 = none.
+  uint64_t lease = 0;
 };
 
 struct LoadResult {
@@ -125,6 +151,17 @@ class Store {
   // probe per block under a shared lock.
   virtual LookupResult Lookup(std::span<const BlockHash> chain) = 0;
 
+  // Lookup that also pins the prefix it reports for up to `lease_ms`
+  // milliseconds (1..kMaxLeaseMs), so a Load passing result.lease soon after
+  // serves all of it. The lease ends with that load, ReleaseLease, or
+  // expiry (Stats().leases_expired). Pinned blocks are not evicted: keep
+  // leases short. Cost: Lookup plus one pin per block, under the exclusive
+  // lock. InvalidArgument for lease_ms out of range.
+  virtual Result<LookupResult> LookupAndLease(std::span<const BlockHash> chain,
+                                              uint32_t lease_ms) = 0;
+  // Ends a lease without loading; false when it already ended.
+  virtual bool ReleaseLease(uint64_t lease) = 0;
+
   // Copies blocks 0..n of `chain` into `dst` (decoding them if their tier
   // stores 8-bit) and makes them most recent. `dst` holds chain.size() *
   // layout.SegmentsPerBlock() segments, block-major. Every served block was
@@ -140,7 +177,18 @@ class Store {
   // blocks the shorter prefix does not need.
   // InvalidArgument for a null or mis-sized segment or a wrong count.
   virtual Result<LoadResult> Load(std::span<const BlockHash> chain,
-                                  std::span<const Segment> dst) = 0;
+                                  std::span<const Segment> dst,
+                                  const LoadOptions& options = {}) = 0;
+
+  // Load, asynchronously: returns at once (errors as Load) and moves the
+  // blocks on the store's transfer threads, layer by layer from the host
+  // tier (transfer.h). `chain` is copied; `dst` is borrowed until the
+  // handle is Done(). With sliding-window layers, layers are reported in
+  // place only once the whole load settled (a failing block moves the
+  // window). WaitLoad() returns what Load would have.
+  virtual Result<TransferHandle> BeginLoad(std::span<const BlockHash> chain,
+                                           std::span<const Segment> dst,
+                                           const LoadOptions& options = {}) = 0;
 
   // Stores blocks first_block..chain.size()-1 of `chain` from `src`, which
   // holds (chain.size() - first_block) * layout.SegmentsPerBlock() segments,
@@ -156,10 +204,19 @@ class Store {
                                   std::span<const Segment> src,
                                   size_t first_block = 0) = 0;
 
+  // Save, asynchronously: returns at once (errors as Save); the handle is
+  // done when `src` has been read into the fastest tier, and the engine may
+  // reuse that memory from then on. `chain` is copied; `src` is borrowed
+  // until Done(). Outcome(k) is block first_block + k's. WaitSave() returns
+  // what Save would have.
+  virtual Result<TransferHandle> BeginSave(std::span<const BlockHash> chain,
+                                           std::span<const Segment> src,
+                                           size_t first_block = 0) = 0;
+
   // Starts moving the blocks of the longest loadable prefix of `chain` that
-  // only NVMe holds up to the host tier, on the store's background worker,
+  // only NVMe holds up to the host tier, on the store's transfer threads,
   // so a Load soon after reads DRAM. Returns at once. Best effort: with no
-  // NVMe tier, nothing to move or a busy worker, the handle is done with 0.
+  // NVMe tier or nothing to move, the handle is done with 0.
   virtual PrefetchHandle Prefetch(std::span<const BlockHash> chain) = 0;
 
   // Waits until every background write-down queued so far (write-through

@@ -219,6 +219,20 @@ std::optional<Eviction> BlockIndex::EvictOne(Tier tier, const BlockHash* keep) {
   return Evict(victim, t);
 }
 
+std::vector<Victim> BlockIndex::NextVictims(Tier tier, uint64_t units) const {
+  std::vector<Victim> out;
+  const int t = Index(tier);
+  if (!budgets_[t].enabled || units == 0) return out;
+  uint64_t freed = 0;
+  for (const EntryId id : PlanVictims(t, units, kNoEntry, &freed)) {
+    const Entry& e = entries_[id];
+    Victim v{e.hash, e.parent != kNoEntry, {}, e.orphan};
+    if (v.has_parent) v.parent = entries_[e.parent].hash;
+    out.push_back(v);
+  }
+  return out;
+}
+
 // The parent may leave this tier if another still holds it (it can be
 // served from there); only its last copy is kept.
 EntryId BlockIndex::KeepId(const BlockHash* keep, int tier) const {
@@ -382,6 +396,14 @@ std::optional<std::vector<EntryId>> BlockIndex::PlanEvictions(int tier, uint64_t
 
 std::optional<std::vector<EntryId>> BlockIndex::PlanManyEvictions(int tier, uint64_t need,
                                                                   EntryId keep) const {
+  uint64_t freed = 0;
+  std::vector<EntryId> plan = PlanVictims(tier, need, keep, &freed);
+  if (freed < need) return std::nullopt;
+  return plan;
+}
+
+std::vector<EntryId> BlockIndex::PlanVictims(int tier, uint64_t need, EntryId keep,
+                                             uint64_t* freed) const {
   // Walks from the cold end as if the planned blocks were gone: a parent
   // becomes evictable once all its resident children are planned. Children
   // are normally colder than their parents, so one pass suffices; another
@@ -389,7 +411,6 @@ std::optional<std::vector<EntryId>> BlockIndex::PlanManyEvictions(int tier, uint
   std::vector<EntryId> plan;
   absl::flat_hash_set<EntryId> planned;
   absl::flat_hash_map<EntryId, uint32_t> planned_children;
-  uint64_t freed = 0;
   const auto accept = [&](EntryId id) {
     const Entry& e = entries_[id];
     const TierPart& part = e.tiers[tier];
@@ -406,14 +427,13 @@ std::optional<std::vector<EntryId>> BlockIndex::PlanManyEvictions(int tier, uint
     plan.push_back(id);
     planned.insert(id);
     if (e.parent != kNoEntry) ++planned_children[e.parent];
-    freed += part.units;
-    return freed >= need;
+    *freed += part.units;
+    return *freed >= need;
   };
   for (;;) {
     const size_t before = plan.size();
     orders_[tier]->FindVictim(accept);
-    if (freed >= need) return plan;
-    if (plan.size() == before) return std::nullopt;
+    if (*freed >= need || plan.size() == before) return plan;
   }
 }
 

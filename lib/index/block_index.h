@@ -68,6 +68,14 @@ struct Eviction {
   uint64_t units = 1;                  // what it took
 };
 
+// A block a tier would give up next (BlockIndex::NextVictims).
+struct Victim {
+  BlockHash hash;
+  bool has_parent = false;
+  BlockHash parent;
+  bool orphan = false;
+};
+
 struct PrefixInfo {
   size_t blocks = 0;
   std::array<size_t, kNumTiers> blocks_per_tier{};  // counted at the fastest tier
@@ -114,6 +122,9 @@ class BlockIndex {
   // its child would store the child as an orphan that can never be served.
   std::optional<std::vector<Eviction>> MakeRoom(Tier tier, uint64_t units,
                                                 const BlockHash* keep = nullptr);
+  // The blocks MakeRoom(tier, units) would evict now, coldest first (fewer
+  // when not enough can go); evicts nothing. Cost: the candidates visited.
+  std::vector<Victim> NextVictims(Tier tier, uint64_t units) const;
   // Evicts the one block policy order picks next (not `keep` while this
   // tier holds its only copy), whatever its size; nullopt when none can go.
   // For placement: free units that do not yet make a free slot.
@@ -198,6 +209,10 @@ class BlockIndex {
                                                     EntryId keep) const;
   std::optional<std::vector<EntryId>> PlanManyEvictions(int tier, uint64_t need,
                                                         EntryId keep) const;
+  // Victims in policy order until `need` units are planned or none is left;
+  // *freed = their units.
+  std::vector<EntryId> PlanVictims(int tier, uint64_t need, EntryId keep,
+                                   uint64_t* freed) const;
   Eviction Evict(EntryId id, int tier);
   void EnterTier(EntryId id, int tier, uint32_t slot, uint64_t units);
   void LeaveTier(EntryId id, int tier);

@@ -1,0 +1,99 @@
+// Mover: executes plans (lib/placement/plan.h) over the tiers' backends,
+// without placement's lock. One place for the data path: verification and
+// codecs happen in the backends (lib/stored_block.h), staging and the order
+// of copies here.
+//
+//   save      engine -> tier: each block's kept segments, one WriteBatch
+//             per tier
+//   load      tier -> engine, then promotions (engine -> tier: what the read
+//             delivered, written into the reserved slot as soon as the read
+//             is verified). Device tiers (IoStyle::kAsync) read in one
+//             batch per tier; memory tiers block by block, or layer by
+//             layer: every block verified first, then every block's layer 0,
+//             then layer 1, ... (LoadOrder::kByLayer)
+//   copy-down, prefetch
+//             tier -> tier: the stored block verbatim when both tiers have
+//             the same codec and form and the source is memory; else
+//             decoded into staging and encoded again
+//
+// Progress goes to a TransferHandle::State when given (per layer, per block,
+// cancellation between blocks and layers).
+//
+// Thread safety: thread-safe; plans may run concurrently (placement's pins
+// keep their slots apart).
+#pragma once
+
+#include <cstddef>
+#include <span>
+#include <vector>
+
+#include "kvtier/layout.h"
+#include "kvtier/status.h"
+#include "kvtier/store.h"
+#include "kvtier/transfer.h"
+#include "lib/placement/plan.h"
+#include "lib/placement/tier_stack.h"
+#include "lib/sliding_window.h"
+#include "lib/tier_backend.h"
+
+namespace kvtier::internal {
+
+// How a load orders its copies into the engine's memory.
+enum class LoadOrder : uint8_t {
+  kByBlock = 0,  // one pass per block: verify while copying (cheapest)
+  kByLayer = 1,  // verify every block, then copy layer by layer (an extra
+                 // read of each block, so layer l is usable early)
+};
+
+// The engine's memory a plan reads or writes: chain block b's segments are
+// segments[(b - first_block) * SegmentsPerBlock() ...], block-major.
+struct EngineMemory {
+  std::span<const Segment> segments;
+  size_t first_block = 0;
+};
+
+class Mover {
+ public:
+  // `backends[p]` is the backend at stack position p (borrowed; outlives
+  // the mover).
+  Mover(const TierStack& tiers, std::vector<TierBackend*> backends,
+        const KvLayout& layout, const SlidingWindow& window);
+
+  // Executes every move of `plan`; returns a status per move. `state`
+  // (may be null) gets the progress, indexed by chain block minus
+  // engine.first_block; a move not started when it was cancelled gets
+  // Cancelled.
+  std::vector<Status> Run(const Plan& plan, EngineMemory engine, LoadOrder order,
+                          TransferHandle::State* state) const;
+
+  // Forgets the persistent records of slots placement released.
+  void Forget(std::span<const SlotRelease> releases) const;
+
+ private:
+  std::span<const Segment> EngineBlock(EngineMemory engine, size_t block) const;
+  void RunSave(const Plan& plan, EngineMemory engine, TransferHandle::State* state,
+               std::vector<Status>& results) const;
+  void RunLoad(const Plan& plan, EngineMemory engine, LoadOrder order,
+               TransferHandle::State* state, std::vector<Status>& results) const;
+  void RunTierToTier(const Plan& plan, std::vector<Status>& results) const;
+
+  // Load helpers (mover_load.cc), over one load's shared context.
+  struct LoadRun;
+  void ReadDevice(LoadRun& run, std::span<const size_t> reads) const;
+  void ReadMemoryByBlock(LoadRun& run, std::span<const size_t> reads) const;
+  void ReadMemoryByLayer(LoadRun& run, std::span<const size_t> reads) const;
+  // After read `move`: records its outcome and promotes a good block.
+  void FinishRead(LoadRun& run, size_t move) const;
+
+  TierBackend* backend(size_t tier) const { return backends_[tier]; }
+
+  const TierStack tiers_;
+  const std::vector<TierBackend*> backends_;
+  const size_t segments_per_block_;
+  const size_t segment_bytes_;
+  const uint32_t parts_per_layer_;
+  const uint32_t layers_;
+  const SlidingWindow window_;
+};
+
+}  // namespace kvtier::internal
