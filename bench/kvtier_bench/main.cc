@@ -23,7 +23,8 @@ namespace {
 struct Args {
   std::string tier = "nvme", op = "load", codec = "raw", dir;
   uint64_t block_bytes = 256 << 10, capacity = 0, blocks = 0;
-  uint32_t qd = 16, threads = 1, batch = 16, read_pct = 50;
+  uint32_t qd = 16, threads = 1, batch = 16, read_pct = 50, inflight = 1,
+           save_threads = 0;
   double seconds = 10;
   bool json = false, no_progress = false;
 };
@@ -60,9 +61,20 @@ int Check(const Args& a, BenchConfig& c) {
   if (!Pick<Op>({{"save", Op::kSave},
                  {"load", Op::kLoad},
                  {"mixed", Op::kMixed},
+                 {"lookup", Op::kLookup},
                  {"recover", Op::kRecover}},
                 a.op, c.op)) {
-    return ArgError("--op: unknown op '" + a.op + "'; use save, load, mixed or recover");
+    return ArgError("--op: unknown op '" + a.op +
+                    "'; use save, load, mixed, lookup or recover");
+  }
+  if (a.inflight > 1 && c.op != Op::kLoad) {
+    return ArgError("--inflight: only --op load keeps several loads in flight");
+  }
+  if (a.save_threads > 0 && c.op != Op::kLookup) {
+    return ArgError("--save-threads: only --op lookup runs savers beside its threads");
+  }
+  if (c.tier == TierChoice::kRocksDb && (a.inflight > 1 || c.op == Op::kLookup)) {
+    return ArgError("--tier rocksdb has no asynchronous loads or prefix lookups");
   }
   if (!Pick<Codec>({{"raw", Codec::kRaw}, {"int8", Codec::kInt8}, {"fp8", Codec::kFp8}},
                    a.codec, c.codec)) {
@@ -99,6 +111,8 @@ int Check(const Args& a, BenchConfig& c) {
   c.qd = a.qd;
   c.threads = a.threads;
   c.read_pct = a.read_pct;
+  c.inflight = a.inflight;
+  c.save_threads = a.save_threads;
   c.seconds = a.seconds;
   c.progress = !a.no_progress;
   return 0;
@@ -114,7 +128,10 @@ nlohmann::json LatencyJson(const Latency& l) {
 
 nlohmann::json ToJson(const Args& a, const BenchConfig& c, const RunResult& r) {
   const uint64_t blocks = r.saved_blocks + r.loaded_blocks;
-  const Latency& main = c.op == Op::kSave ? r.save : c.op == Op::kLoad ? r.load : r.all;
+  const Latency& main = c.op == Op::kSave     ? r.save
+                        : c.op == Op::kLoad   ? r.load
+                        : c.op == Op::kLookup ? r.lookup
+                                              : r.all;
   return {{"tier", a.tier},
           {"op", a.op},
           {"codec", a.codec},
@@ -122,6 +139,8 @@ nlohmann::json ToJson(const Args& a, const BenchConfig& c, const RunResult& r) {
           {"capacity_bytes", c.capacity_bytes},
           {"qd", c.qd},
           {"threads", c.threads},
+          {"inflight", c.inflight},
+          {"save_threads", c.save_threads},
           {"batch", c.batch},
           {"read_pct", c.op == Op::kMixed  ? c.read_pct
                        : c.op == Op::kLoad ? 100
@@ -138,6 +157,8 @@ nlohmann::json ToJson(const Args& a, const BenchConfig& c, const RunResult& r) {
           {"p999_us", main.p999_us},
           {"save", LatencyJson(r.save)},
           {"load", LatencyJson(r.load)},
+          {"lookup", LatencyJson(r.lookup)},
+          {"looked_up_blocks", r.looked_up_blocks},
           {"saved_blocks", r.saved_blocks},
           {"loaded_blocks", r.loaded_blocks},
           {"load_asked_blocks", r.load_asked_blocks},
@@ -161,6 +182,7 @@ void PrintTable(const nlohmann::json& j, const RunResult& r) {
               j["load_gbps"].get<double>(), j["ops_per_s"].get<double>(), r.seconds);
   PrintLatency("save", r.save);
   PrintLatency("load", r.load);
+  PrintLatency("lookup", r.lookup);
   std::printf("  hits: host %llu nvme %llu (of %llu asked); dropped %llu; errors %llu\n",
               static_cast<unsigned long long>(r.hits[1]),
               static_cast<unsigned long long>(r.hits[2]),
@@ -225,7 +247,18 @@ int Main(int argc, char** argv) {
   app.add_option("--batch", a.batch, "blocks per Save/Load call (one chain)")
       ->check(CLI::Range(1u, 4096u))
       ->capture_default_str();
-  app.add_option("--op", a.op, "save | load | mixed | recover")->capture_default_str();
+  app.add_option("--op", a.op, "save | load | mixed | lookup | recover")
+      ->capture_default_str();
+  app.add_option(
+         "--inflight", a.inflight,
+         "load: loads each thread keeps in flight (BeginLoad), like fio's iodepth "
+         "over chains")
+      ->check(CLI::Range(1u, 256u))
+      ->capture_default_str();
+  app.add_option("--save-threads", a.save_threads,
+                 "lookup: threads saving new chains while the lookups run")
+      ->check(CLI::Range(0u, 64u))
+      ->capture_default_str();
   app.add_option("--read-pct", a.read_pct, "mixed: percent of calls that are Loads")
       ->check(CLI::Range(0u, 100u))
       ->capture_default_str();

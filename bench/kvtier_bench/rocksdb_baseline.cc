@@ -38,6 +38,11 @@ class RocksDbTarget final : public Target {
     return true;
   }
 
+  // The naive store has neither asynchronous loads nor a prefix lookup
+  // (kvtier-bench refuses --inflight and --op lookup with --tier rocksdb).
+  std::unique_ptr<PendingLoad> BeginLoad(uint64_t, Buffers&) override { return nullptr; }
+  size_t Lookup(uint64_t) override { return 0; }
+
   size_t Load(uint64_t id, Buffers& buf) override {
     size_t n = 0;
     rocksdb::PinnableSlice value;

@@ -60,6 +60,15 @@ Options StoreOptions(const BenchConfig& c) {
   return o;
 }
 
+class StorePendingLoad final : public PendingLoad {
+ public:
+  explicit StorePendingLoad(TransferHandle h) : handle_(std::move(h)) {}
+  size_t Wait() override { return handle_.WaitLoad().blocks; }
+
+ private:
+  TransferHandle handle_;
+};
+
 class StoreTarget final : public Target {
  public:
   StoreTarget(const BenchConfig& c, std::unique_ptr<Store> store)
@@ -81,6 +90,14 @@ class StoreTarget final : public Target {
     auto r = store_->Load(Chain(id), buf.segments());
     return r.ok() ? r->blocks : 0;
   }
+
+  std::unique_ptr<PendingLoad> BeginLoad(uint64_t id, Buffers& buf) override {
+    auto h = store_->BeginLoad(Chain(id), buf.segments());
+    if (!h.ok()) return nullptr;
+    return std::make_unique<StorePendingLoad>(std::move(h).value());
+  }
+
+  size_t Lookup(uint64_t id) override { return store_->Lookup(Chain(id)).blocks; }
 
   void Flush() override { store_->Flush(); }
 

@@ -14,7 +14,7 @@
 namespace kvtier::bench {
 
 enum class TierChoice { kHost, kNvme, kAll, kRocksDb };
-enum class Op { kSave, kLoad, kMixed, kRecover };
+enum class Op { kSave, kLoad, kMixed, kLookup, kRecover };
 
 struct BenchConfig {
   TierChoice tier = TierChoice::kNvme;
@@ -26,6 +26,8 @@ struct BenchConfig {
   uint32_t threads = 1;         // engine threads calling the Store at once
   uint32_t batch = 16;          // blocks per Save/Load call (one chain)
   uint32_t read_pct = 50;       // mixed: share of calls that are Loads
+  uint32_t inflight = 1;        // loads each engine thread keeps in flight (BeginLoad)
+  uint32_t save_threads = 0;    // lookup: threads saving new chains meanwhile
   double seconds = 10;
   Codec codec = Codec::kRaw;
   bool progress = true;
@@ -59,6 +61,14 @@ struct TargetCounters {
   uint64_t recovery_micros = 0;   // time Open spent rebuilding them
 };
 
+// A load started by Target::BeginLoad.
+class PendingLoad {
+ public:
+  virtual ~PendingLoad() = default;
+  // Waits for it; returns the blocks delivered.
+  virtual size_t Wait() = 0;
+};
+
 // Thread-safe: threads call Save and Load at once, each with its own Buffers.
 class Target {
  public:
@@ -70,6 +80,11 @@ class Target {
   virtual bool Save(uint64_t id, Buffers& buf) = 0;
   // Loads chain `id` into `buf`; returns the blocks delivered.
   virtual size_t Load(uint64_t id, Buffers& buf) = 0;
+  // Starts loading chain `id` into `buf` (borrowed until Wait returns);
+  // nullptr when the target has no asynchronous loads.
+  virtual std::unique_ptr<PendingLoad> BeginLoad(uint64_t id, Buffers& buf) = 0;
+  // How many leading blocks of chain `id` are cached (0: the target cannot say).
+  virtual size_t Lookup(uint64_t id) = 0;
   // Waits until every saved block is on the tier asked for.
   virtual void Flush() = 0;
   virtual TargetCounters Counters() const = 0;

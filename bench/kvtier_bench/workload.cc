@@ -50,8 +50,68 @@ void Fill(const BenchConfig& c, Target& target, uint64_t chains) {
 }
 
 struct ThreadLog {
-  std::vector<double> save_us, load_us;
+  std::vector<double> save_us, load_us, lookup_us;
+  uint64_t looked_up_blocks = 0;
 };
+
+double MicrosSince(Clock::time_point t0) {
+  return std::chrono::duration<double, std::micro>(Clock::now() - t0).count();
+}
+
+// A load thread with `c.inflight` loads in flight: as each completes (in
+// issue order) the next starts in its buffers. Latency: issue to completion.
+void AsyncLoader(const BenchConfig& c, Target& target, uint32_t index, uint64_t window,
+                 std::atomic<uint64_t>& next_id, Clock::time_point deadline,
+                 ThreadLog& log) {
+  struct Slot {
+    std::unique_ptr<Buffers> buf;
+    std::unique_ptr<PendingLoad> load;
+    Clock::time_point issued;
+  };
+  std::vector<Slot> ring(c.inflight);
+  std::mt19937_64 rng(0x6b76746965720000ull + index);
+  for (Slot& s : ring) s.buf = std::make_unique<Buffers>(target.layout(), c.batch);
+  for (size_t i = 0;; i = (i + 1) % ring.size()) {
+    Slot& s = ring[i];
+    if (s.load) {
+      (void)s.load->Wait();
+      log.load_us.push_back(MicrosSince(s.issued));
+      s.load.reset();
+    }
+    if (Clock::now() >= deadline) {
+      bool any = false;
+      for (const Slot& o : ring) any |= o.load != nullptr;
+      if (!any) return;
+      continue;
+    }
+    const uint64_t newest = next_id.load(std::memory_order_relaxed);
+    s.issued = Clock::now();
+    s.load = target.BeginLoad(newest - 1 - rng() % window, *s.buf);
+  }
+}
+
+// Lookups of random filled chains until the deadline.
+void Looker(const BenchConfig& c, Target& target, uint32_t index, uint64_t window,
+            std::atomic<uint64_t>& next_id, Clock::time_point deadline, ThreadLog& log) {
+  std::mt19937_64 rng(0x6c6f6f6b00000000ull + index);
+  while (Clock::now() < deadline) {
+    const uint64_t id = next_id.load(std::memory_order_relaxed) - 1 - rng() % window;
+    const auto t0 = Clock::now();
+    log.looked_up_blocks += target.Lookup(id);
+    log.lookup_us.push_back(MicrosSince(t0));
+  }
+}
+
+// Saves of new chains until the deadline (beside the lookups).
+void Saver(const BenchConfig& c, Target& target, std::atomic<uint64_t>& next_id,
+           Clock::time_point deadline, ThreadLog& log) {
+  Buffers buf(target.layout(), c.batch);
+  while (Clock::now() < deadline) {
+    const auto t0 = Clock::now();
+    (void)target.Save(next_id.fetch_add(1, std::memory_order_relaxed), buf);
+    log.save_us.push_back(MicrosSince(t0));
+  }
+}
 
 // One engine thread: calls until the deadline. Loads pick a chain at random
 // among the `window` most recently saved; Saves write new chains.
@@ -92,13 +152,26 @@ RunResult RunWorkload(const BenchConfig& c, Target& target) {
   const TargetCounters before = target.Counters();
 
   std::atomic<uint64_t> next_id{chains};
-  std::vector<ThreadLog> logs(c.threads);
+  std::vector<ThreadLog> logs(c.threads + c.save_threads);
   const auto start = Clock::now();
+  const auto deadline = start + std::chrono::duration_cast<Clock::duration>(
+                                    std::chrono::duration<double>(c.seconds));
   {
     std::vector<std::jthread> threads;
     for (uint32_t t = 0; t < c.threads; ++t) {
+      threads.emplace_back([&, t] {
+        if (c.op == Op::kLookup) {
+          Looker(c, target, t, chains, next_id, deadline, logs[t]);
+        } else if (c.op == Op::kLoad && c.inflight > 1) {
+          AsyncLoader(c, target, t, chains, next_id, deadline, logs[t]);
+        } else {
+          Worker(c, target, t, chains, next_id, start, logs[t]);
+        }
+      });
+    }
+    for (uint32_t t = 0; t < c.save_threads; ++t) {
       threads.emplace_back(
-          [&, t] { Worker(c, target, t, chains, next_id, start, logs[t]); });
+          [&, t] { Saver(c, target, next_id, deadline, logs[c.threads + t]); });
     }
   }
   target.Flush();  // a Save counts once its blocks are on the tier asked for
@@ -110,14 +183,17 @@ RunResult RunWorkload(const BenchConfig& c, Target& target) {
   for (int t = 0; t < kNumTiers; ++t) r.hits[t] = after.hits[t] - before.hits[t];
   r.dropped = after.dropped - before.dropped;
   r.errors = after.errors - before.errors;
-  std::vector<double> save, load;
+  std::vector<double> save, load, lookup;
   for (const ThreadLog& log : logs) {
     save.insert(save.end(), log.save_us.begin(), log.save_us.end());
     load.insert(load.end(), log.load_us.begin(), log.load_us.end());
+    lookup.insert(lookup.end(), log.lookup_us.begin(), log.lookup_us.end());
+    r.looked_up_blocks += log.looked_up_blocks;
   }
   r.load_asked_blocks = load.size() * c.batch;
   std::vector<double> all = save;
   all.insert(all.end(), load.begin(), load.end());
+  r.lookup = Summarize(std::move(lookup));
   r.save = Summarize(std::move(save));
   r.load = Summarize(std::move(load));
   r.all = Summarize(std::move(all));

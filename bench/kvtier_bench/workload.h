@@ -1,6 +1,7 @@
 // kvtier-bench's workloads: fill the target (not timed), then run save,
-// load or mixed calls from --threads threads for --seconds, recording the
-// latency of every call; or time a reopen (recover).
+// load, mixed or lookup calls from --threads threads for --seconds (loads
+// --inflight deep through BeginLoad; lookups beside --save-threads savers),
+// recording the latency of every call; or time a reopen (recover).
 #pragma once
 
 #include <array>
@@ -25,7 +26,8 @@ struct RunResult {
   uint64_t load_asked_blocks = 0;
   std::array<uint64_t, kNumTiers> hits{};
   uint64_t dropped = 0, errors = 0;
-  Latency save, load, all;  // per call (one chain of --batch blocks)
+  Latency save, load, lookup, all;  // per call (one chain of --batch blocks)
+  uint64_t looked_up_blocks = 0;    // lookup: blocks the lookups reported
   std::string describe;
 };
 
