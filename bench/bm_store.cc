@@ -99,6 +99,21 @@ void BM_StoreLoad(benchmark::State& state) {
 }
 BENCHMARK(BM_StoreLoad)->Arg(256 << 10)->Arg(1 << 20)->Arg(2 << 20);
 
+// BeginLoad + WaitLoad: the same blocks moved layer by layer on a transfer
+// thread (each block verified in place first, then copied layer-major).
+void BM_StoreLoadAsync(benchmark::State& state) {
+  StoreBench b(static_cast<size_t>(state.range(0)));
+  for (size_t i = 0; i < b.blocks; ++i) (void)b.store->Save(b.chains[i], b.SegmentsOf(i));
+  size_t i = 0;
+  for (auto _ : state) {
+    auto h = b.store->BeginLoad(b.chains[i], b.SegmentsOf(i));
+    if (!h.ok() || h->WaitLoad().blocks != 1) state.SkipWithError("load missed");
+    i = (i + 1) % b.blocks;
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * state.range(0)));
+}
+BENCHMARK(BM_StoreLoadAsync)->Arg(256 << 10)->Arg(1 << 20)->Arg(2 << 20);
+
 // A store of tiny blocks so 1M of them fit: the index is what is measured.
 void BM_HashAndLookup(benchmark::State& state) {
   constexpr size_t kIndexed = 1 << 20;

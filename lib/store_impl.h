@@ -88,6 +88,10 @@ class StoreImpl final : public Store {
   Status CheckSave(std::span<const BlockHash> chain, std::span<const Segment> src,
                    size_t first_block) const;
   Status Reject(Status status);  // counts invalid calls
+  // Check a call's arguments and count it (or the rejection).
+  Status AcceptLoad(std::span<const BlockHash> chain, std::span<const Segment> dst);
+  Status AcceptSave(std::span<const BlockHash> chain, std::span<const Segment> src,
+                    size_t first_block);
   LookupResult ToResult(const PrefixInfo& info) const;
   void IndexRecovered();
 

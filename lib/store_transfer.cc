@@ -17,25 +17,27 @@ void StoreImpl::Forget(const Plan& plan, const std::vector<SlotRelease>& more) {
 
 // ---- Load -------------------------------------------------------------------------
 
-Result<LoadResult> StoreImpl::Load(std::span<const BlockHash> chain,
-                                   std::span<const Segment> dst,
-                                   const LoadOptions& options) {
+Status StoreImpl::AcceptLoad(std::span<const BlockHash> chain,
+                             std::span<const Segment> dst) {
   if (Status s = CheckSegments(dst, chain.size(), "load.dst"); !s.ok()) {
     return Reject(std::move(s));
   }
   loads_.fetch_add(1, std::memory_order_relaxed);
   load_blocks_.fetch_add(chain.size(), std::memory_order_relaxed);
+  return Status::Ok();
+}
+
+Result<LoadResult> StoreImpl::Load(std::span<const BlockHash> chain,
+                                   std::span<const Segment> dst,
+                                   const LoadOptions& options) {
+  if (Status s = AcceptLoad(chain, dst); !s.ok()) return s;
   return RunLoad(chain, dst, options.lease, LoadOrder::kByBlock, nullptr);
 }
 
 Result<TransferHandle> StoreImpl::BeginLoad(std::span<const BlockHash> chain,
                                             std::span<const Segment> dst,
                                             const LoadOptions& options) {
-  if (Status s = CheckSegments(dst, chain.size(), "load.dst"); !s.ok()) {
-    return Reject(std::move(s));
-  }
-  loads_.fetch_add(1, std::memory_order_relaxed);
-  load_blocks_.fetch_add(chain.size(), std::memory_order_relaxed);
+  if (Status s = AcceptLoad(chain, dst); !s.ok()) return s;
   transfers_started_.fetch_add(1, std::memory_order_relaxed);
   auto state = std::make_shared<TransferHandle::State>(chain.size(), layout().num_layers);
   transfers_->Submit([this, state, dst, lease = options.lease,
@@ -86,20 +88,24 @@ LoadResult StoreImpl::RunLoad(std::span<const BlockHash> chain,
 
 // ---- Save -------------------------------------------------------------------------
 
-Result<SaveResult> StoreImpl::Save(std::span<const BlockHash> chain,
-                                   std::span<const Segment> src, size_t first_block) {
+Status StoreImpl::AcceptSave(std::span<const BlockHash> chain,
+                             std::span<const Segment> src, size_t first_block) {
   if (Status s = CheckSave(chain, src, first_block); !s.ok()) return Reject(std::move(s));
   saves_.fetch_add(1, std::memory_order_relaxed);
   save_blocks_.fetch_add(chain.size() - first_block, std::memory_order_relaxed);
+  return Status::Ok();
+}
+
+Result<SaveResult> StoreImpl::Save(std::span<const BlockHash> chain,
+                                   std::span<const Segment> src, size_t first_block) {
+  if (Status s = AcceptSave(chain, src, first_block); !s.ok()) return s;
   return RunSave(chain, src, first_block, nullptr);
 }
 
 Result<TransferHandle> StoreImpl::BeginSave(std::span<const BlockHash> chain,
                                             std::span<const Segment> src,
                                             size_t first_block) {
-  if (Status s = CheckSave(chain, src, first_block); !s.ok()) return Reject(std::move(s));
-  saves_.fetch_add(1, std::memory_order_relaxed);
-  save_blocks_.fetch_add(chain.size() - first_block, std::memory_order_relaxed);
+  if (Status s = AcceptSave(chain, src, first_block); !s.ok()) return s;
   transfers_started_.fetch_add(1, std::memory_order_relaxed);
   auto state = std::make_shared<TransferHandle::State>(chain.size() - first_block,
                                                        layout().num_layers);
