@@ -32,8 +32,8 @@
 //
 // Version 1 (kvtier 0.1: no geometry, header checksum at 40) is refused as
 // Corruption, like any other version: a cache written by 0.1 reads as misses
-// (an NVMe directory keeps opening; each of its blocks fails its first read,
-// is counted in checksum_errors and dropped).
+// (an NVMe directory of 0.1 still opens: its manifest entries, keyed the 0.1
+// way, are dropped at open as malformed and counted in recovery_dropped).
 #pragma once
 
 #include <cstddef>

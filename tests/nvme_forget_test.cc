@@ -5,9 +5,13 @@
 // files, io_uring and RocksDB; the delay seam stalls every manifest write.
 #include <catch2/catch.hpp>
 
+#include <rocksdb/db.h>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <memory>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -122,6 +126,33 @@ TEST_CASE("a crash before the late Forget leaves a manifest recovery serves corr
   CHECK(tier->recovery_dropped() == 1);  // slot 3's stale entry
   CHECK(ReadBlock(*tier, setup.layout, 5, TierHash(2)).ok());
   CHECK(ReadBlock(*tier, setup.layout, 7, TierHash(1)).ok());
+}
+
+TEST_CASE("a manifest entry of kvtier 0.1 (keyed by hash) is dropped at open",
+          "[nvme][forget]") {
+  TempDir dir;
+  NvmeTierSetup setup{dir.path().string()};
+  {
+    auto tier = setup.Open();
+    REQUIRE(WriteBlock(*tier, setup.layout, 2, TierHash(2)).ok());
+  }
+  {
+    // As 0.1 wrote it: key 'b' + hash (17 bytes), an 80-byte value of version 1.
+    rocksdb::DB* raw = nullptr;
+    REQUIRE(rocksdb::DB::Open(rocksdb::Options(),
+                              (dir.path() / "kvtier-manifest").string(), &raw)
+                .ok());
+    std::unique_ptr<rocksdb::DB> db(raw);
+    std::string key(17, '\x07'), value(80, '\0');
+    key[0] = 'b';
+    value[0] = 1;
+    REQUIRE(db->Put(rocksdb::WriteOptions(), key, value).ok());
+  }
+  auto tier = setup.Open();
+  const auto recovered = RecoveredBySlot(*tier);
+  REQUIRE(recovered.size() == 1);
+  CHECK(recovered[0].hash == TierHash(2));
+  CHECK(tier->recovery_dropped() == 1);
 }
 
 TEST_CASE("the manifest delay seam stalls every manifest write, PrepareForget none",

@@ -23,7 +23,7 @@ namespace {
 struct Args {
   std::string tier = "nvme", op = "load", codec = "raw", dir;
   uint64_t block_bytes = 256 << 10, capacity = 0, blocks = 0;
-  uint32_t qd = 16, threads = 1, batch = 16, read_pct = 50;
+  uint32_t qd = 16, threads = 1, batch = 16, read_pct = 50, inflight = 2;
   double seconds = 10;
   bool json = false, no_progress = false;
 };
@@ -52,10 +52,11 @@ int Check(const Args& a, BenchConfig& c) {
   if (!Pick<TierChoice>({{"host", TierChoice::kHost},
                          {"nvme", TierChoice::kNvme},
                          {"all", TierChoice::kAll},
-                         {"rocksdb", TierChoice::kRocksDb}},
+                         {"rocksdb", TierChoice::kRocksDb},
+                         {"nvme-tier", TierChoice::kNvmeTier}},
                         a.tier, c.tier)) {
     return ArgError("--tier: unknown tier '" + a.tier +
-                    "'; use host, nvme, all or rocksdb");
+                    "'; use host, nvme, all, rocksdb or nvme-tier");
   }
   if (!Pick<Op>({{"save", Op::kSave},
                  {"load", Op::kLoad},
@@ -99,6 +100,7 @@ int Check(const Args& a, BenchConfig& c) {
   c.qd = a.qd;
   c.threads = a.threads;
   c.read_pct = a.read_pct;
+  c.inflight = a.inflight;
   c.seconds = a.seconds;
   c.progress = !a.no_progress;
   return 0;
@@ -191,8 +193,9 @@ int Recover(const Args& a, const BenchConfig& c) {
 
 int Run(const Args& a, const BenchConfig& c) {
   if (c.op == Op::kRecover) return Recover(a, c);
-  auto target =
-      c.tier == TierChoice::kRocksDb ? OpenRocksDbTarget(c) : OpenStoreTarget(c);
+  auto target = c.tier == TierChoice::kRocksDb    ? OpenRocksDbTarget(c)
+                : c.tier == TierChoice::kNvmeTier ? OpenNvmeTierTarget(c)
+                                                  : OpenStoreTarget(c);
   if (!target.ok()) {
     std::cerr << "kvtier-bench: open: " << target.status().ToString() << "\n";
     return 1;
@@ -207,7 +210,9 @@ int Run(const Args& a, const BenchConfig& c) {
 int Main(int argc, char** argv) {
   Args a;
   CLI::App app{"kvtier-bench: Store throughput and latency per tier, measured like fio"};
-  app.add_option("--tier", a.tier, "host | nvme | all | rocksdb (the naive baseline)")
+  app.add_option("--tier", a.tier,
+                 "host | nvme | all | rocksdb (the naive baseline) | nvme-tier (the NVMe "
+                 "tier alone, Loads pipelined --inflight deep)")
       ->capture_default_str();
   app.add_option("--dir", a.dir, "NVMe (or RocksDB) directory, on the disk measured");
   app.add_option("--block-bytes", a.block_bytes, "bytes per block (256KiB, 1MiB, ...)")
@@ -224,6 +229,10 @@ int Main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--batch", a.batch, "blocks per Save/Load call (one chain)")
       ->check(CLI::Range(1u, 4096u))
+      ->capture_default_str();
+  app.add_option("--inflight", a.inflight,
+                 "nvme-tier: Load batches each thread keeps in flight")
+      ->check(CLI::Range(1u, 64u))
       ->capture_default_str();
   app.add_option("--op", a.op, "save | load | mixed | recover")->capture_default_str();
   app.add_option("--read-pct", a.read_pct, "mixed: percent of calls that are Loads")

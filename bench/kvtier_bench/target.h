@@ -13,7 +13,7 @@
 
 namespace kvtier::bench {
 
-enum class TierChoice { kHost, kNvme, kAll, kRocksDb };
+enum class TierChoice { kHost, kNvme, kAll, kRocksDb, kNvmeTier };
 enum class Op { kSave, kLoad, kMixed, kRecover };
 
 struct BenchConfig {
@@ -25,6 +25,7 @@ struct BenchConfig {
   uint32_t qd = 16;             // NVMe queue depth (fio's iodepth)
   uint32_t threads = 1;         // engine threads calling the Store at once
   uint32_t batch = 16;          // blocks per Save/Load call (one chain)
+  uint32_t inflight = 2;        // nvme-tier: Load batches in flight per thread
   uint32_t read_pct = 50;       // mixed: share of calls that are Loads
   double seconds = 10;
   Codec codec = Codec::kRaw;
@@ -83,6 +84,9 @@ KvLayout BenchLayout(size_t block_bytes);
 // The Store, sized so the tier asked for serves the Loads: for nvme the host
 // tier holds only a few chains per thread.
 Result<std::unique_ptr<Target>> OpenStoreTarget(const BenchConfig& c);
+
+// The NVMe tier alone, Loads pipelined `inflight` deep (tier_target.cc).
+Result<std::unique_ptr<Target>> OpenNvmeTierTarget(const BenchConfig& c);
 
 // The naive RocksDB block store (rocksdb_baseline.cc): one value per block.
 Result<std::unique_ptr<Target>> OpenRocksDbTarget(const BenchConfig& c);
