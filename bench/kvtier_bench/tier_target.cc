@@ -3,7 +3,8 @@
 // Load submits its batch and returns the blocks of the one it submitted
 // `inflight` calls earlier), so it measures the tier's pipelined reads the
 // way an engine on the asynchronous API would drive them. Every block is
-// still verified (manifest record, header digest, checksums).
+// still verified (manifest record, header digest, checksums). One ring of
+// --qd, so the device queue is as deep as fio's at the same --qd.
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
@@ -155,6 +156,9 @@ Result<std::unique_ptr<Target>> OpenNvmeTierTarget(const BenchConfig& c) {
   t.trimmed_bytes = bytes.trimmed;
   t.capacity_bytes = c.capacity_bytes;
   t.queue_depth = c.qd;
+  // One ring of --qd: the device never sees more than --qd reads at once,
+  // as with fio's iodepth; batches beyond it wait in the ring's queue.
+  t.max_queues = 1;
   t.wipe_on_mismatch = true;
   t.codec = internal::BlockCodec::For(c.codec, layout);
   t.identity = "kvtier-bench=nvme-tier\n";
