@@ -21,10 +21,7 @@ std::vector<TierBackend*> StackBackends(const TierBackends& backends) {
 }  // namespace
 
 uint64_t BackendGate::PrepareForget(size_t tier, uint32_t slot) {
-  // Until tiers hand out tickets they can check late, the record goes now
-  // (an in-memory delete for the NVMe manifest's write batch).
-  backends_[tier]->Forget(slot);
-  return 0;
+  return backends_[tier]->PrepareForget(slot).generation;
 }
 
 StoreImpl::StoreImpl(const Options& options, TierBackends backends,

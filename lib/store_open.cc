@@ -25,6 +25,18 @@ std::array<Codec, kNumTiers> TierCodecs(const Options& o) {
   return {o.gpu.codec, o.host.codec, o.nvme.codec};
 }
 
+// NVMe reads land in host slots directly (one copy per promoted block)
+// when the slots are 4 KiB-aligned 4 KiB multiples. That costs at most 6%
+// of DRAM for blocks of 64 KiB and more; smaller blocks keep 64-byte slots
+// and go through the NVMe tier's staging buffers.
+constexpr size_t kDirectLandingMinBytes = size_t{64} << 10;
+
+size_t HostSlotAlign(const Options& o, size_t whole_bytes) {
+  const bool lands_directly = o.nvme.capacity_bytes > 0 && o.host.codec == o.nvme.codec &&
+                              whole_bytes >= kDirectLandingMinBytes;
+  return lands_directly ? kDirectIoSlotAlign : 64;
+}
+
 }  // namespace
 
 TierStack StackOf(const Options& options, const TierBackends& backends) {
@@ -138,6 +150,7 @@ Result<std::unique_ptr<Store>> OpenStore(const Options& options, const NvmeHooks
   host.slot_bytes = forms.whole;
   host.trimmed_bytes = forms.trimmed;
   host.lock_memory = options.host.lock_memory;
+  host.slot_align = HostSlotAlign(options, forms.whole);
   host.codec = internal::BlockCodec::For(options.host.codec, options.layout);
   host.log = options.log;
   Result<std::unique_ptr<internal::HostTier>> tier = internal::HostTier::Create(host);

@@ -155,9 +155,12 @@ const std::byte* DecodeSegment(const BlockCodec& codec, const std::byte* in,
 
 // ---- header -----------------------------------------------------------------
 
-constexpr size_t kOffMagic = 0, kOffVersion = 4, kOffCodec = 6, kOffReserved = 7,
+constexpr size_t kOffMagic = 0, kOffVersion = 4, kOffCodec = 6, kOffDType = 7,
                  kOffPayloadBytes = 8, kOffHashLo = 16, kOffHashHi = 24,
-                 kOffPayloadSum = 32, kOffHeaderSum = 40, kHeaderSummed = 40;
+                 kOffPayloadSum = 32, kOffSegments = 40, kOffGroupValues = 44,
+                 kOffSegmentBytes = 48, kOffHeaderSum = 56, kHeaderSummed = 56;
+// Marks a segment-bytes field that digests uneven segment sizes.
+constexpr uint64_t kUnevenSegments = uint64_t{1} << 63;
 
 template <typename T>
 void PutLe(std::byte* p, T v) {
@@ -170,6 +173,46 @@ T GetLe(const std::byte* p) {
   return v;
 }
 
+// How a payload is cut into segments and each segment into groups: what a
+// reader must share with the writer to decode it (bytes 7 and 40..55).
+struct SegmentGeometry {
+  uint8_t dtype = 0;
+  uint32_t segments = 0;
+  uint32_t group_values = 1;
+  uint64_t segment_bytes = 0;
+
+  bool operator==(const SegmentGeometry&) const = default;
+};
+
+// XXH3-64, seed 0, of the segments' stored sizes as u64 little-endian.
+uint64_t SizesDigest(const BlockCodec& codec, std::span<const Segment> segments) {
+  XXH3_state_t state;
+  XXH3_INITSTATE(&state);
+  XXH3_64bits_reset(&state);
+  for (const Segment& seg : segments) {
+    std::byte le[8];
+    PutLe<uint64_t>(le, codec.StoredBytes(seg.bytes));
+    XXH3_64bits_update(&state, le, sizeof(le));
+  }
+  return XXH3_64bits_digest(&state);
+}
+
+SegmentGeometry GeometryOf(const BlockCodec& codec, std::span<const Segment> segments) {
+  SegmentGeometry g;
+  if (!codec.raw()) {
+    g.dtype = static_cast<uint8_t>(codec.dtype());
+    g.group_values = codec.group_values();
+  }
+  g.segments = static_cast<uint32_t>(segments.size());
+  if (segments.empty()) return g;
+  const size_t first = segments[0].bytes;
+  const bool even = std::all_of(segments.begin(), segments.end(),
+                                [&](const Segment& s) { return s.bytes == first; });
+  g.segment_bytes =
+      even ? codec.StoredBytes(first) : kUnevenSegments | SizesDigest(codec, segments);
+  return g;
+}
+
 struct Header {
   uint32_t magic;
   uint16_t version;
@@ -177,6 +220,7 @@ struct Header {
   uint64_t payload_bytes;
   BlockHash hash;
   uint64_t payload_sum;
+  SegmentGeometry geometry;
   uint64_t header_sum;
 };
 
@@ -185,14 +229,17 @@ uint64_t HeaderSum(const std::byte* header) {
 }
 
 void EncodeHeader(const Header& h, std::byte* out) {
-  std::memset(out, 0, kStoredHeaderBytes);
   PutLe<uint32_t>(out + kOffMagic, h.magic);
   PutLe<uint16_t>(out + kOffVersion, h.version);
   PutLe<uint8_t>(out + kOffCodec, h.codec);
+  PutLe<uint8_t>(out + kOffDType, h.geometry.dtype);
   PutLe<uint64_t>(out + kOffPayloadBytes, h.payload_bytes);
   PutLe<uint64_t>(out + kOffHashLo, h.hash.lo);
   PutLe<uint64_t>(out + kOffHashHi, h.hash.hi);
   PutLe<uint64_t>(out + kOffPayloadSum, h.payload_sum);
+  PutLe<uint32_t>(out + kOffSegments, h.geometry.segments);
+  PutLe<uint32_t>(out + kOffGroupValues, h.geometry.group_values);
+  PutLe<uint64_t>(out + kOffSegmentBytes, h.geometry.segment_bytes);
   PutLe<uint64_t>(out + kOffHeaderSum, HeaderSum(out));
 }
 
@@ -204,6 +251,10 @@ Header DecodeHeader(const std::byte* in) {
       .payload_bytes = GetLe<uint64_t>(in + kOffPayloadBytes),
       .hash = {GetLe<uint64_t>(in + kOffHashLo), GetLe<uint64_t>(in + kOffHashHi)},
       .payload_sum = GetLe<uint64_t>(in + kOffPayloadSum),
+      .geometry = {.dtype = GetLe<uint8_t>(in + kOffDType),
+                   .segments = GetLe<uint32_t>(in + kOffSegments),
+                   .group_values = GetLe<uint32_t>(in + kOffGroupValues),
+                   .segment_bytes = GetLe<uint64_t>(in + kOffSegmentBytes)},
       .header_sum = GetLe<uint64_t>(in + kOffHeaderSum),
   };
 }
@@ -219,6 +270,17 @@ std::string CodecNameOf(uint8_t codec) {
   return name[0] != 'u' ? name : "unknown codec " + std::to_string(codec);
 }
 
+// "32 segments of 4224 bytes, 128-value groups of fp16".
+std::string GeometryText(const SegmentGeometry& g) {
+  std::string text = std::to_string(g.segments) + " segments of ";
+  text += (g.segment_bytes & kUnevenSegments) != 0
+              ? "uneven sizes (digest " + Hex(g.segment_bytes & ~kUnevenSegments) + ")"
+              : std::to_string(g.segment_bytes) + " bytes";
+  if (g.dtype == 0) return text;
+  return text + ", " + std::to_string(g.group_values) + "-value groups of " +
+         std::string(DTypeName(static_cast<DType>(g.dtype)));
+}
+
 // Corruption "stored block: <what>", noting whether the header checksum also
 // fails: a field that differs under a valid checksum is a slot holding
 // something else, not a damaged one.
@@ -228,19 +290,21 @@ Status Mismatch(const std::string& what, bool header_sum_ok) {
 }
 
 // Checks every header field against what the reader expects, before any
-// payload byte is touched.
+// payload byte is touched. `want` is the reader's geometry.
 Status CheckHeader(const Header& h, const std::byte* raw, const BlockHash& expected,
-                   Codec codec, size_t want_payload, size_t slot_bytes) {
+                   Codec codec, size_t want_payload, const SegmentGeometry& want,
+                   size_t slot_bytes) {
+  if (h.version != kStoredVersion && h.magic == kStoredMagic) {
+    // Another version puts its header checksum elsewhere: no damage verdict.
+    return Corruption("stored block: format version " + std::to_string(h.version) +
+                      ", this build reads version " + std::to_string(kStoredVersion) +
+                      " only (a block written by another kvtier version is a miss)");
+  }
   const bool sum_ok = HeaderSum(raw) == h.header_sum;
   if (h.magic != kStoredMagic) {
     return Mismatch(
         "bad magic (slot holds " + Hex(h.magic) + ", wanted " + Hex(kStoredMagic) + ")",
         sum_ok);
-  }
-  if (h.version != kStoredVersion) {
-    return Mismatch("version mismatch (slot holds " + std::to_string(h.version) +
-                        ", wanted " + std::to_string(kStoredVersion) + ")",
-                    sum_ok);
   }
   if (h.codec != static_cast<uint8_t>(codec)) {
     return Mismatch("codec mismatch (slot holds " + CodecNameOf(h.codec) + ", wanted " +
@@ -256,6 +320,11 @@ Status CheckHeader(const Header& h, const std::byte* raw, const BlockHash& expec
     return Mismatch("payload size mismatch (slot holds " +
                         std::to_string(h.payload_bytes) + " bytes, destination takes " +
                         std::to_string(want_payload) + ")",
+                    sum_ok);
+  }
+  if (!(h.geometry == want)) {
+    return Mismatch("segment geometry mismatch (slot holds " + GeometryText(h.geometry) +
+                        "; destination takes " + GeometryText(want) + ")",
                     sum_ok);
   }
   if (h.payload_bytes > slot_bytes - kStoredHeaderBytes) {
@@ -313,6 +382,7 @@ void WriteStoredBlock(const BlockHash& hash, const BlockCodec& codec,
                       .payload_bytes = payload,
                       .hash = hash,
                       .payload_sum = XXH3_64bits_digest(&state),
+                      .geometry = GeometryOf(codec, src),
                       .header_sum = 0},
                slot.data());
 }
@@ -326,8 +396,8 @@ Status ReadStoredBlock(const BlockHash& expected, const BlockCodec& codec,
   }
   const Header h = DecodeHeader(slot.data());
   const size_t payload = StoredPayloadBytes(codec, dst);
-  if (Status s =
-          CheckHeader(h, slot.data(), expected, codec.codec(), payload, slot.size());
+  if (Status s = CheckHeader(h, slot.data(), expected, codec.codec(), payload,
+                             GeometryOf(codec, dst), slot.size());
       !s.ok()) {
     return s;
   }

@@ -1,25 +1,39 @@
 // The bytes a tier keeps for one block: a 64-byte header naming the block's
-// hash, codec and checksum, then the payload (the block's segments after the
-// codec, in segment order; lib/codec/block_codec.h gives its exact layout). Every tier
-// stores exactly this, so a block read back from any tier is verified the same way
-// (DESIGN invariant 1).
+// hash, codec, segment geometry and checksums, then the payload (the block's
+// segments after the codec, in segment order; lib/codec/block_codec.h gives
+// its exact layout). Every tier stores exactly this, so a block read back from
+// any tier is verified the same way (DESIGN invariant 1).
 //
 //   offset size field
 //        0    4 magic "KVTB" (0x4254564B little-endian)
-//        4    2 format version (1)
+//        4    2 format version (2)
 //        6    1 codec (Codec)
-//        7    1 reserved, 0
+//        7    1 engine dtype an 8-bit codec decodes to (DType); 0 for raw
 //        8    8 payload bytes
 //       16   16 block hash (lo, hi)
 //       32    8 payload checksum: XXH3-64 of the payload, seed = hash.lo
-//       40    8 header checksum: XXH3-64 of bytes 0..39, seed 0
-//       48   16 reserved, 0
+//       40    4 segment count: segments stored (a trimmed block stores fewer)
+//       44    4 group values: values per codec group (head_dim); 1 for raw
+//       48    8 segment bytes: the stored bytes of every segment when they
+//               are all equal (what a Store writes); for uneven segments
+//               (allowed by the tier API) 2^63 | XXH3-64, seed 0, of their
+//               stored sizes as u64 little-endian, in order
+//       56    8 header checksum: XXH3-64 of bytes 0..55, seed 0
 //       64    . payload
 //
-// Integers little-endian. The payload checksum covers the stored bytes (after
-// the codec) and is computed chunk by chunk as they are produced or
-// consumed, while each chunk is still in cache. WriteStoredBlock and
-// ReadStoredBlock are the only places a slot's bytes are made and verified.
+// Integers little-endian. Bytes 40..55 are the segment geometry: an 8-bit
+// segment is its codes then its scales, so the same payload cut into other
+// segments (or other groups) decodes to garbage under a valid checksum; a
+// reader whose segments differ gets Corruption before any payload byte moves.
+// The payload checksum covers the stored bytes (after the codec) and is
+// computed chunk by chunk as they are produced or consumed, while each chunk
+// is still in cache. WriteStoredBlock and ReadStoredBlock are the only places
+// a slot's bytes are made and verified.
+//
+// Version 1 (kvtier 0.1: no geometry, header checksum at 40) is refused as
+// Corruption, like any other version: a cache written by 0.1 reads as misses
+// (an NVMe directory of 0.1 still opens: its manifest entries, keyed the 0.1
+// way, are dropped at open as malformed and counted in recovery_dropped).
 #pragma once
 
 #include <cstddef>
@@ -36,7 +50,7 @@ namespace kvtier::internal {
 
 inline constexpr size_t kStoredHeaderBytes = 64;
 inline constexpr uint32_t kStoredMagic = 0x4254564B;  // "KVTB"
-inline constexpr uint16_t kStoredVersion = 1;
+inline constexpr uint16_t kStoredVersion = 2;
 
 // Bytes a slot needs for a block of `payload_bytes` (after the codec: see
 // StoredPayloadBytes and BlockCodec::StoredBytes).
@@ -55,10 +69,10 @@ size_t StoredPayloadBytes(const BlockCodec& codec, std::span<const Segment> segm
 void WriteStoredBlock(const BlockHash& hash, const BlockCodec& codec,
                       std::span<const Segment> src, std::span<std::byte> slot);
 
-// Checks the header (magic, version, codec, hash, size, header checksum)
-// before touching the payload, so a slot written under another codec is
-// never decoded; then decodes (raw: copies) the payload into `dst` and
-// checks the payload checksum. A `dst` segment with null data is verified
+// Checks the header (magic, version, codec, hash, size, segment geometry,
+// header checksum) before touching the payload, so a slot written under
+// another codec or segmentation is never decoded; then decodes (raw: copies) the payload
+// into `dst` and checks the payload checksum. A `dst` segment with null data is verified
 // but not written (a layer the reader does not need). Any mismatch is Corruption naming
 // what differed; `dst` is then unspecified.
 Status ReadStoredBlock(const BlockHash& expected, const BlockCodec& codec,

@@ -2,6 +2,7 @@
 // every addressable tier (host arena, test fake) shares.
 #include "lib/tier_backend.h"
 
+#include <cstring>
 #include <string>
 
 #include "lib/stored_block.h"
@@ -157,37 +158,96 @@ Status CheckStored(const TierBackend& tier, uint32_t slot,
 
 }  // namespace
 
-void TierBackend::WriteBatch(std::span<BlockIo> requests) {
-  std::vector<size_t> logical(requests.size()), stored(requests.size());
-  std::vector<bool> checked(requests.size());
+struct TierBackend::BatchCounts {
+  explicit BatchCounts(size_t n) : logical(n), stored(n), checked(n) {}
+  std::vector<size_t> logical, stored;
+  std::vector<bool> checked;
+};
+
+std::shared_ptr<TierBackend::BatchCounts> TierBackend::CheckWrites(
+    std::span<BlockIo> requests) {
+  auto c = std::make_shared<BatchCounts>(requests.size());
   for (size_t i = 0; i < requests.size(); ++i) {
     BlockIo& r = requests[i];
     if (!r.status.ok()) continue;  // the caller already failed it
-    r.status =
-        r.stored.empty()
-            ? CheckRequest(*this, r.slot, r.segments, false, &logical[i], &stored[i])
-            : CheckStored(*this, r.slot, r.stored, &logical[i], &stored[i]);
-    checked[i] = r.status.ok();
+    r.status = r.stored.empty()
+                   ? CheckRequest(*this, r.slot, r.segments, false, &c->logical[i],
+                                  &c->stored[i])
+                   : CheckStored(*this, r.slot, r.stored, &c->logical[i], &c->stored[i]);
+    c->checked[i] = r.status.ok();
   }
-  WriteBatchImpl(requests);
-  for (size_t i = 0; i < requests.size(); ++i) {
-    if (checked[i]) Count(requests[i].status, logical[i], stored[i], /*write=*/true);
-  }
+  return c;
 }
 
-void TierBackend::ReadBatch(std::span<BlockIo> requests, const ReadDone& on_done) {
-  std::vector<size_t> logical(requests.size()), stored(requests.size());
-  std::vector<bool> checked(requests.size());
+std::shared_ptr<TierBackend::BatchCounts> TierBackend::CheckReads(
+    std::span<BlockIo> requests) {
+  auto c = std::make_shared<BatchCounts>(requests.size());
   for (size_t i = 0; i < requests.size(); ++i) {
     BlockIo& r = requests[i];
     if (!r.status.ok()) continue;
-    r.status = CheckRequest(*this, r.slot, r.segments, true, &logical[i], &stored[i]);
-    checked[i] = r.status.ok();
+    r.status =
+        CheckRequest(*this, r.slot, r.segments, true, &c->logical[i], &c->stored[i]);
+    if (r.status.ok() && !r.stored_out.empty() && r.stored_out.size() < c->stored[i]) {
+      r.status = InvalidArgument(Where(*this) + "stored_out of " +
+                                 std::to_string(r.stored_out.size()) +
+                                 " bytes cannot hold the stored block of " +
+                                 std::to_string(c->stored[i]) + " bytes");
+    }
+    c->checked[i] = r.status.ok();
   }
-  ReadBatchImpl(requests, on_done);
+  return c;
+}
+
+void TierBackend::CountBatch(std::span<const BlockIo> requests, const BatchCounts& c,
+                             bool write) {
   for (size_t i = 0; i < requests.size(); ++i) {
-    if (checked[i]) Count(requests[i].status, logical[i], stored[i], /*write=*/false);
+    if (c.checked[i]) Count(requests[i].status, c.logical[i], c.stored[i], write);
   }
+}
+
+void TierBackend::WriteBatch(std::span<BlockIo> requests) {
+  const std::shared_ptr<BatchCounts> c = CheckWrites(requests);
+  WriteBatchImpl(requests);
+  CountBatch(requests, *c, /*write=*/true);
+}
+
+void TierBackend::ReadBatch(std::span<BlockIo> requests, const ReadDone& on_done) {
+  const std::shared_ptr<BatchCounts> c = CheckReads(requests);
+  ReadBatchImpl(requests, on_done);
+  CountBatch(requests, *c, /*write=*/false);
+}
+
+void TierBackend::SubmitWriteBatch(std::span<BlockIo> requests, ReadDone on_done,
+                                   BatchDone on_batch_done) {
+  std::shared_ptr<BatchCounts> c = CheckWrites(requests);
+  SubmitWriteBatchImpl(requests, std::move(on_done),
+                       [this, requests, c, done = std::move(on_batch_done)] {
+                         CountBatch(requests, *c, /*write=*/true);
+                         if (done) done();
+                       });
+}
+
+void TierBackend::SubmitReadBatch(std::span<BlockIo> requests, ReadDone on_done,
+                                  BatchDone on_batch_done) {
+  std::shared_ptr<BatchCounts> c = CheckReads(requests);
+  SubmitReadBatchImpl(requests, std::move(on_done),
+                      [this, requests, c, done = std::move(on_batch_done)] {
+                        CountBatch(requests, *c, /*write=*/false);
+                        if (done) done();
+                      });
+}
+
+void TierBackend::SubmitWriteBatchImpl(std::span<BlockIo> requests, ReadDone on_done,
+                                       BatchDone on_batch_done) {
+  WriteBatchImpl(requests);
+  for (size_t i = 0; on_done && i < requests.size(); ++i) on_done(i);
+  on_batch_done();
+}
+
+void TierBackend::SubmitReadBatchImpl(std::span<BlockIo> requests, ReadDone on_done,
+                                      BatchDone on_batch_done) {
+  ReadBatchImpl(requests, on_done);
+  on_batch_done();
 }
 
 void TierBackend::WriteBatchImpl(std::span<BlockIo> requests) {
@@ -199,11 +259,23 @@ void TierBackend::WriteBatchImpl(std::span<BlockIo> requests) {
   }
 }
 
+// A verified block's stored bytes, verbatim, for a read's stored_out.
+void TierBackend::DeliverStored(BlockIo& r) {
+  const std::span<const std::byte> slot = StoredBytes(r.slot);
+  const size_t bytes = StoredBlockBytes(StoredPayloadBytes(codec_, r.segments));
+  if (slot.size() < bytes) {
+    r.status = NotSupported(Where(*this) + "stored_out: slots are not memory");
+    return;
+  }
+  std::memcpy(r.stored_out.data(), slot.data(), bytes);
+}
+
 void TierBackend::ReadBatchImpl(std::span<BlockIo> requests, const ReadDone& on_done) {
   for (size_t i = 0; i < requests.size(); ++i) {
     BlockIo& r = requests[i];
     if (r.status.ok() && !geometry_.IsSlotless(r.slot)) {
       r.status = ReadImpl(r.slot, r.hash, r.segments);
+      if (r.status.ok() && !r.stored_out.empty()) DeliverStored(r);
     }
     if (on_done) on_done(i);
   }

@@ -14,6 +14,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <span>
 #include <vector>
 
@@ -41,6 +42,14 @@ struct BlockIo {
   // (header + payload, made by WriteStoredBlock), written verbatim instead
   // of encoding `segments`; it is verified when read back, like any slot.
   std::span<const std::byte> stored = {};
+  // Reads only (ignored by writes): also deliver the verified stored block
+  // verbatim here (header + payload): the promotion target, a host slot of
+  // the same codec (MemoryTierBackend::WritableStoredBytes). At least the
+  // stored block's size. NVMe DMAs straight into it when it is 4 KiB aligned
+  // and holds the 4 KiB-rounded transfer, and decodes `segments` from there:
+  // one CPU copy in all; else it reads into staging and copies. Its content
+  // is the block only when `status` is OK: after a failure it is garbage.
+  std::span<std::byte> stored_out = {};
 };
 
 // A block a persistent tier found at open (the NVMe manifest), oldest first.
@@ -53,6 +62,7 @@ struct RecoveredBlock {
 };
 
 using ReadDone = std::function<void(size_t request)>;
+using BatchDone = std::function<void()>;
 
 class TierBackend {
  public:
@@ -97,18 +107,52 @@ class TierBackend {
   // (promoting it) overlaps the I/O of the others.
   void ReadBatch(std::span<BlockIo> requests, const ReadDone& on_done = {});
 
+  // Starts `requests` and returns without waiting for the device (a tier without a device
+  // queue may finish them before returning). on_done(i), if set, runs once per request as
+  // soon as it has its status (on a tier thread or the caller's); on_batch_done() runs
+  // once, after every on_done. `requests` and what they point at stay valid until
+  // on_batch_done. Statuses, checks and counting as ReadBatch/WriteBatch (counted before
+  // on_batch_done). NVMe: the requests of every caller share the device queue
+  // (backends/nvme/shared_ring.h).
+  void SubmitReadBatch(std::span<BlockIo> requests, ReadDone on_done,
+                       BatchDone on_batch_done);
+  void SubmitWriteBatch(std::span<BlockIo> requests, ReadDone on_done,
+                        BatchDone on_batch_done);
+
   // False while the tier refuses new blocks (a full device); the Store then
   // skips admitting to it. Cheap.
   virtual bool Accepting() const { return true; }
-  // The Store no longer keeps a block in `slot` (evicted or dropped): a
-  // persistent tier forgets it, so a restart does not bring it back and a
-  // later write elsewhere of the same block is not undone. Called under the
-  // Store's lock; cheap (NVMe: one RocksDB delete).
-  virtual void Forget(uint32_t slot) {}
+  // The Store no longer keeps a block in a slot (evicted or dropped): a
+  // persistent tier forgets it, so a restart does not bring it back. In two
+  // steps, so that no I/O runs under the Store's lock.
+  //
+  // Names the block a slot held when the Store let it go. Made under the
+  // Store's lock (PrepareForget: in memory, O(1), no I/O), used after it.
+  struct ForgetTicket {
+    uint32_t slot = 0;
+    uint64_t generation = 0;
+  };
+  virtual ForgetTicket PrepareForget(uint32_t slot) { return ForgetTicket{slot, 0}; }
+  // After the lock, from any thread, possibly late: after the slot was given to another
+  // block and even written again. A persistent tier removes the record the ticket names,
+  // unless the slot was written since PrepareForget (that write already replaced it):
+  // a late Forget never erases a newer entry, whatever block the newer entry names
+  // (the same hash written back into the same slot included).
+  virtual void Forget(std::span<const ForgetTicket> tickets) {}
+  // Both steps at once (NVMe: one RocksDB delete on the caller's thread).
+  // Kept for the Store until it forgets after its lock.
+  void Forget(uint32_t slot) {
+    const ForgetTicket ticket = PrepareForget(slot);
+    Forget(std::span<const ForgetTicket>(&ticket, 1));
+  }
   // The stored block in `slot` as bytes, for copying it verbatim to another
   // tier; empty when the tier's slots are not addressable memory.
   // REQUIRES: the slot is pinned or owned by the caller.
   virtual std::span<const std::byte> StoredBytes(uint32_t slot) { return {}; }
+  // The slot's memory, for a read from another tier to land in verbatim
+  // (BlockIo::stored_out); empty when the tier's slots are not addressable
+  // memory. See MemoryTierBackend.
+  virtual std::span<std::byte> WritableStoredBytes(uint32_t slot) { return {}; }
   // Adds this tier's own figures (NVMe: engine, recovery) to `stats`.
   virtual void ReportStats(StoreStats* stats) const {}
 
@@ -141,8 +185,21 @@ class TierBackend {
   // front already failed the malformed ones). Defaults loop over *Impl.
   virtual void WriteBatchImpl(std::span<BlockIo> requests);
   virtual void ReadBatchImpl(std::span<BlockIo> requests, const ReadDone& on_done);
+  // Asynchronous hooks, as the batch hooks. Defaults run the synchronous
+  // hook, then the callbacks, on the caller's thread.
+  virtual void SubmitReadBatchImpl(std::span<BlockIo> requests, ReadDone on_done,
+                                   BatchDone on_batch_done);
+  virtual void SubmitWriteBatchImpl(std::span<BlockIo> requests, ReadDone on_done,
+                                    BatchDone on_batch_done);
 
  private:
+  struct BatchCounts;  // what the front counts when a batch finishes
+  std::shared_ptr<BatchCounts> CheckReads(std::span<BlockIo> requests);
+  std::shared_ptr<BatchCounts> CheckWrites(std::span<BlockIo> requests);
+  void CountBatch(std::span<const BlockIo> requests, const BatchCounts& counts,
+                  bool write);
+  void DeliverStored(BlockIo& r);
+
   // Counts one finished request of `logical` engine bytes and `stored`
   // stored-block bytes (header included).
   void Count(const Status& s, size_t logical, size_t stored, bool write);
@@ -165,6 +222,14 @@ class MemoryTierBackend : public TierBackend {
  public:
   using TierBackend::TierBackend;
   std::span<const std::byte> StoredBytes(uint32_t slot) override {
+    return SlotMemory(slot);
+  }
+  // The slot's memory, to be filled with a stored block verbatim (a read's
+  // BlockIo::stored_out: a promotion from a slower tier of the same codec).
+  // Empty for a slotless id. REQUIRES: the slot is pending (reserved for a
+  // write) or otherwise owned by the caller, so nobody reads it meanwhile;
+  // it holds a block only once the read that filled it succeeded.
+  std::span<std::byte> WritableStoredBytes(uint32_t slot) override {
     return SlotMemory(slot);
   }
 

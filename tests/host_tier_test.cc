@@ -106,6 +106,26 @@ TEST_CASE("every slot starts on a 64-byte boundary", "[host]") {
   CHECK((*tier)->slot_bytes() % 64 == 0);
 }
 
+TEST_CASE("with slot_align 4096 every slot is a 4 KiB-aligned 4 KiB multiple",
+          "[host]") {
+  // What an O_DIRECT read needs to land in a slot (BlockIo::stored_out).
+  HostTierConfig c = Config(10 << 20, StoredBlockBytes(256 << 10));
+  c.slot_align = internal::kDirectIoSlotAlign;
+  auto tier = HostTier::Create(c);
+  REQUIRE(tier.ok());
+  CHECK((*tier)->slot_bytes() == (256 << 10) + 4096);
+  CHECK((*tier)->slot_count() == 39);
+  for (uint32_t s = 0; s < (*tier)->slot_count(); ++s) {
+    const std::span<std::byte> mem = (*tier)->WritableStoredBytes(s);
+    CHECK(reinterpret_cast<uintptr_t>(mem.data()) % 4096 == 0);
+    CHECK(mem.size() == (*tier)->slot_bytes());
+    CHECK(mem.data() == (*tier)->StoredBytes(s).data());
+  }
+  c.slot_align = 100;
+  CHECK_THAT(HostTier::Create(c).status().message(),
+             Catch::Contains("slot_align 100 is not a power of two >= 64"));
+}
+
 TEST_CASE("the arena is faulted in at creation, not by the first save", "[host]") {
   auto tier = HostTier::Create(Config(8 << 20, StoredBlockBytes(256 << 10)));
   REQUIRE(tier.ok());

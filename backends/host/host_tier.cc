@@ -16,11 +16,7 @@
 namespace kvtier::internal {
 namespace {
 
-constexpr size_t kSlotAlign = 64;  // a cache line: slots never share one
-
-size_t RoundUpSlot(size_t bytes) {
-  return (bytes + kSlotAlign - 1) / kSlotAlign * kSlotAlign;
-}
+size_t RoundUp(size_t bytes, size_t align) { return (bytes + align - 1) / align * align; }
 
 std::string ErrnoText(int err) {
   const char* name = strerrorname_np(err);
@@ -118,12 +114,17 @@ bool MappedRegion::Lock(int* err) {
 // ---- HostTier -----------------------------------------------------------------
 
 Result<std::unique_ptr<HostTier>> HostTier::Create(const HostTierConfig& config) {
-  const size_t slot_bytes = RoundUpSlot(config.slot_bytes);
+  const size_t align = config.slot_align;
+  if (align < 64 || (align & (align - 1)) != 0) {
+    return InvalidArgument("host tier: slot_align " + std::to_string(align) +
+                           " is not a power of two >= 64");
+  }
+  const size_t slot_bytes = RoundUp(config.slot_bytes, align);
   if (slot_bytes == 0) return InvalidArgument("host tier: slot_bytes is 0");
   const size_t trimmed =
       config.trimmed_bytes == kSameAsWhole ? config.slot_bytes : config.trimmed_bytes;
   const TierGeometry geometry =
-      TierGeometry::For(config.slot_bytes, trimmed, 64, config.capacity_bytes);
+      TierGeometry::For(config.slot_bytes, trimmed, align, config.capacity_bytes);
   if (geometry.frames == 0) {
     return InvalidArgument(
         "options.host.capacity_bytes: " + std::to_string(config.capacity_bytes) +

@@ -7,8 +7,11 @@
 // kernel's result: bytes transferred (possibly short) or -errno. The caller
 // continues short transfers and retries -EAGAIN/-EINTR (IoRunner does).
 //
-// Thread safety: single owner. The NVMe tier keeps a pool of queues and
-// hands each to one thread at a time.
+// Thread safety: two sides that may run at once. Prepare, PrepareNop,
+// RegisterBuffers and Submit are the submission side: one thread at a time
+// (SharedRing holds its lock). WaitOne is the completion side: one thread at
+// a time (SharedRing's reaper), concurrently with the submission side, as
+// io_uring's submission and completion queues allow.
 #pragma once
 
 #include <cstddef>
@@ -50,6 +53,9 @@ class IoQueue {
   virtual bool RegisterBuffers(std::span<const std::span<std::byte>> buffers) = 0;
   // Queues one op. REQUIRES: fewer than depth() ops prepared or in flight.
   virtual void Prepare(const IoOp& op) = 0;
+  // Queues an op that moves nothing and completes with result 0 (a wake-up
+  // for the completion side). REQUIRES: as Prepare.
+  virtual void PrepareNop(uint64_t tag) = 0;
   // Hands every prepared op to the device. IoError when the queue itself
   // failed: the queue is then broken and must be destroyed (destroying it
   // waits for whatever was in flight).

@@ -16,9 +16,9 @@ namespace {
 
 constexpr char kMetaKey[] = "meta";
 constexpr char kEntryPrefix = 'b';
-constexpr size_t kKeyBytes = 17;
+constexpr size_t kKeyBytes = 13;  // 'b', slot, seq
 constexpr size_t kValueBytes = 80;
-constexpr uint8_t kValueVersion = 1;
+constexpr uint8_t kValueVersion = 2;
 
 template <typename T>
 void Put(char* p, T v) {
@@ -32,11 +32,11 @@ T Get(const char* p) {
   return v;
 }
 
-std::string Key(const BlockHash& h) {
+std::string Key(const ManifestKey& key) {
   std::string k(kKeyBytes, '\0');
   k[0] = kEntryPrefix;
-  Put<uint64_t>(k.data() + 1, h.lo);
-  Put<uint64_t>(k.data() + 9, h.hi);
+  Put<uint32_t>(k.data() + 1, key.slot);
+  Put<uint64_t>(k.data() + 5, key.seq);
   return k;
 }
 
@@ -53,6 +53,8 @@ std::string Encode(const ManifestEntry& e) {
   Put<uint64_t>(p + 32, e.seq);
   Put<uint64_t>(p + 40, e.parent.lo);
   Put<uint64_t>(p + 48, e.parent.hi);
+  Put<uint64_t>(p + 56, e.hash.lo);
+  Put<uint64_t>(p + 64, e.hash.hi);
   return v;
 }
 
@@ -60,7 +62,7 @@ bool Decode(const rocksdb::Slice& key, const rocksdb::Slice& value, ManifestEntr
   if (key.size() != kKeyBytes || value.size() != kValueBytes) return false;
   const char* p = value.data();
   if (Get<uint8_t>(p) != kValueVersion) return false;
-  e->hash = {Get<uint64_t>(key.data() + 1), Get<uint64_t>(key.data() + 9)};
+  e->hash = {Get<uint64_t>(p + 56), Get<uint64_t>(p + 64)};
   e->codec = Get<uint8_t>(p + 1);
   e->has_parent = Get<uint8_t>(p + 2) != 0;
   e->slot = Get<uint32_t>(p + 4);
@@ -69,7 +71,9 @@ bool Decode(const rocksdb::Slice& key, const rocksdb::Slice& value, ManifestEntr
   e->namespace_id = Get<uint64_t>(p + 24);
   e->seq = Get<uint64_t>(p + 32);
   e->parent = {Get<uint64_t>(p + 40), Get<uint64_t>(p + 48)};
-  return true;
+  // The key repeats slot and seq: an entry whose key disagrees is malformed.
+  return Get<uint32_t>(key.data() + 1) == e->slot &&
+         Get<uint64_t>(key.data() + 5) == e->seq;
 }
 
 std::map<std::string, std::string> ParseIdentity(const std::string& text) {
@@ -99,13 +103,14 @@ Status FromRocks(const std::string& what, const rocksdb::Status& s) {
 
 }  // namespace
 
-Manifest::Manifest(std::unique_ptr<rocksdb::DB> db) : db_(std::move(db)) {}
+Manifest::Manifest(std::unique_ptr<rocksdb::DB> db, ManifestHooks hooks)
+    : db_(std::move(db)), hooks_(std::move(hooks)) {}
 Manifest::~Manifest() = default;
 
 Result<std::unique_ptr<Manifest>> Manifest::Open(const std::string& dir,
                                                  const std::string& field,
                                                  const std::string& identity, bool wipe,
-                                                 bool* wiped) {
+                                                 bool* wiped, ManifestHooks hooks) {
   *wiped = false;
   rocksdb::Options options;
   options.create_if_missing = true;
@@ -115,7 +120,8 @@ Result<std::unique_ptr<Manifest>> Manifest::Open(const std::string& dir,
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s = rocksdb::DB::Open(options, dir + "/kvtier-manifest", &raw);
   if (!s.ok()) return FromRocks("open in '" + dir + "'", s);
-  auto m = std::unique_ptr<Manifest>(new Manifest(std::unique_ptr<rocksdb::DB>(raw)));
+  auto m = std::unique_ptr<Manifest>(
+      new Manifest(std::unique_ptr<rocksdb::DB>(raw), std::move(hooks)));
   // RocksDB creates its files 0644; the directory keeps them private.
   chmod((dir + "/kvtier-manifest").c_str(), 0700);
 
@@ -169,13 +175,14 @@ Result<std::vector<ManifestEntry>> Manifest::LoadAll(uint64_t* malformed) {
 
 rocksdb::Status Manifest::Write(rocksdb::WriteBatch* batch) {
   std::lock_guard<std::mutex> lock(write_mu_);
+  if (hooks_.before_write) hooks_.before_write();
   return db_->Write(rocksdb::WriteOptions(), batch);
 }
 
-Status Manifest::Delete(std::span<const BlockHash> hashes) {
-  if (hashes.empty()) return Status::Ok();
+Status Manifest::Delete(std::span<const ManifestKey> keys) {
+  if (keys.empty()) return Status::Ok();
   rocksdb::WriteBatch batch;
-  for (const BlockHash& h : hashes) batch.Delete(Key(h));
+  for (const ManifestKey& k : keys) batch.Delete(Key(k));
   rocksdb::Status s = Write(&batch);
   return s.ok() ? Status::Ok() : FromRocks("delete", s);
 }
@@ -183,7 +190,7 @@ Status Manifest::Delete(std::span<const BlockHash> hashes) {
 Status Manifest::Put(std::span<const ManifestEntry> entries) {
   if (entries.empty()) return Status::Ok();
   rocksdb::WriteBatch batch;
-  for (const ManifestEntry& e : entries) batch.Put(Key(e.hash), Encode(e));
+  for (const ManifestEntry& e : entries) batch.Put(Key(e.key()), Encode(e));
   rocksdb::Status s = Write(&batch);
   return s.ok() ? Status::Ok() : FromRocks("put", s);
 }

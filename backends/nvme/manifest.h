@@ -1,7 +1,15 @@
 // Manifest: the NVMe tier's persistent index in RocksDB, one database in the
-// first cache directory. Key "b"+hash -> where the block lives and how to
-// check it; key "meta" -> the identity (namespace, layout, geometry) the
-// directory was written with.
+// first cache directory. Key "b" + slot + seq (ManifestKey: one write of one
+// slot) -> the block written there and how to check it; key "meta" -> the
+// identity (namespace, layout, geometry) the directory was written with.
+//
+// Keyed by the write, not by the hash: a delete names exactly one write of
+// one slot, so a late delete (NvmeTier::Forget after the Store's lock) can
+// never erase a newer entry, whether it names the same hash in another slot
+// or in the same one. Two entries may then name one hash (the old one's
+// delete still pending): recovery keeps the newer and drops the older.
+// Entries of kvtier 0.1 (key "b" + hash) do not decode: recovery drops them
+// as malformed, so a 0.1 directory opens empty.
 //
 // Order (DESIGN invariant 6): an entry is put only after its slot write
 // completed, and the entry of a block whose slot is about to be overwritten
@@ -13,6 +21,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <span>
@@ -30,6 +39,19 @@ class WriteBatch;
 
 namespace kvtier::internal {
 
+// One entry's key: the slot and the write (seq) that put it there.
+struct ManifestKey {
+  uint32_t slot = 0;
+  uint64_t seq = 0;
+};
+
+// Test seam: runs before every RocksDB write (put, delete, clear), inside
+// the manifest's write order, so a delay here stalls writers the way a
+// RocksDB write stall does.
+struct ManifestHooks {
+  std::function<void()> before_write;
+};
+
 struct ManifestEntry {
   BlockHash hash;
   BlockHash parent;  // previous block of its chain; valid if has_parent
@@ -40,6 +62,8 @@ struct ManifestEntry {
   uint64_t header_digest = 0;  // XXH3-64 of the slot's 64-byte header
   uint64_t namespace_id = 0;   // fingerprint of the store's namespace
   uint64_t seq = 0;            // write order: recovery replays it oldest first
+
+  ManifestKey key() const { return ManifestKey{slot, seq}; }
 };
 
 class Manifest {
@@ -51,22 +75,24 @@ class Manifest {
   static Result<std::unique_ptr<Manifest>> Open(const std::string& dir,
                                                 const std::string& field,
                                                 const std::string& identity, bool wipe,
-                                                bool* wiped);
+                                                bool* wiped, ManifestHooks hooks = {});
   ~Manifest();
 
   // Every entry, in seq order. Entries that do not decode are counted in
   // *malformed and deleted.
   Result<std::vector<ManifestEntry>> LoadAll(uint64_t* malformed);
-  Status Delete(std::span<const BlockHash> hashes);
+  // Deletes the entries of `keys` (absent ones are no error).
+  Status Delete(std::span<const ManifestKey> keys);
   Status Put(std::span<const ManifestEntry> entries);
   // Empties the manifest (keeps the identity).
   Status Clear();
 
  private:
-  explicit Manifest(std::unique_ptr<rocksdb::DB> db);
+  Manifest(std::unique_ptr<rocksdb::DB> db, ManifestHooks hooks);
   rocksdb::Status Write(rocksdb::WriteBatch* batch);
 
   std::unique_ptr<rocksdb::DB> db_;
+  const ManifestHooks hooks_;
   // Writes go to RocksDB one at a time. RocksDB would group concurrent
   // writers itself, but Debian's build is not instrumented for TSAN, which
   // then reports the group leader appending a follower's batch as a race;

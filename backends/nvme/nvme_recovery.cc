@@ -3,12 +3,21 @@
 #include <algorithm>
 #include <chrono>
 #include <optional>
+#include <unordered_set>
 #include <vector>
 
 #include "backends/nvme/nvme_tier.h"
 #include "lib/index/page_space.h"
 
 namespace kvtier::internal {
+namespace {
+
+// Block hashes are uniformly random already.
+struct BlockHashHasher {
+  size_t operator()(const BlockHash& h) const { return static_cast<size_t>(h.lo); }
+};
+
+}  // namespace
 
 std::optional<BlockForm> NvmeTier::RecoveredForm(const ManifestEntry& e) const {
   const TierGeometry& g = geometry();
@@ -29,20 +38,25 @@ std::optional<BlockForm> NvmeTier::RecoveredForm(const ManifestEntry& e) const {
 
 // The form each entry is kept in, nullopt for those that cannot be right
 // (other namespace or codec, a size wrong for the slot, a slot a newer
-// entry overlaps).
+// entry overlaps) or are stale (a newer entry names the same block: the
+// older one's delete was still pending, NvmeTier::Forget).
 std::vector<std::optional<BlockForm>> NvmeTier::KeptForms(
     std::span<const ManifestEntry> entries) const {
   // Newest first: the newer of two overlapping entries claims the space.
   PageSpace space(geometry());
+  std::unordered_set<BlockHash, BlockHashHasher> kept_hashes;
   std::vector<std::optional<BlockForm>> keep(entries.size());
   for (size_t i = entries.size(); i-- > 0;) {
     const ManifestEntry& e = entries[i];
     if (e.namespace_id != config_.namespace_id ||
-        e.codec != static_cast<uint8_t>(codec())) {
+        e.codec != static_cast<uint8_t>(codec()) || kept_hashes.contains(e.hash)) {
       continue;
     }
     const std::optional<BlockForm> form = RecoveredForm(e);
-    if (form && space.Claim(e.slot, *form)) keep[i] = form;
+    if (form && space.Claim(e.slot, *form)) {
+      keep[i] = form;
+      kept_hashes.insert(e.hash);
+    }
   }
   return keep;
 }
@@ -56,14 +70,17 @@ Status NvmeTier::Recover() {
   Result<std::vector<ManifestEntry>> entries = manifest_->LoadAll(&malformed);
   if (!entries.ok()) return entries.status();
   const std::vector<std::optional<BlockForm>> keep = KeptForms(*entries);
-  std::vector<BlockHash> dropped;
+  std::vector<ManifestKey> dropped;
   for (size_t i = 0; i < entries->size(); ++i) {  // recovered_ oldest first
     const ManifestEntry& e = (*entries)[i];
     if (!keep[i]) {
-      dropped.push_back(e.hash);
+      dropped.push_back(e.key());
       continue;
     }
-    records_[e.slot] = SlotRecord{e.hash, e.header_digest, true};
+    SlotRecord& rec = records_[e.slot];
+    rec.hash = e.hash;
+    rec.digest = e.header_digest;
+    rec.seq.store(e.seq, std::memory_order_relaxed);
     recovered_.push_back(
         RecoveredBlock{e.hash, e.parent, e.has_parent, e.slot, *keep[i]});
     seq_.store(std::max(seq_.load(), e.seq + 1));

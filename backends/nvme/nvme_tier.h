@@ -4,10 +4,22 @@
 // are striped over one preallocated cache file per directory (frame f lives
 // in file f % n at (f / n) * frame_bytes, page p at (p % ppf) * page_bytes
 // inside its frame), moved by O_DIRECT I/O of the stored block's size rounded up to
-// 4 KiB through a pool of IoQueues (io_uring with registered staging
-// buffers; pread/pwrite where io_uring cannot be set up), and indexed
-// persistently by a RocksDB Manifest. A layout without sliding layers has
-// one page per frame: a slot per block, striped as s % n.
+// 4 KiB through SharedRings (io_uring with registered staging buffers;
+// pread/pwrite where io_uring cannot be set up), and indexed persistently by
+// a RocksDB Manifest. A layout without sliding layers has one page per
+// frame: a slot per block, striped as s % n.
+//
+// Every batch of every thread goes to the least loaded ring, so the device
+// queue stays full across calls: a ring's reaper thread starts queued jobs
+// as others complete. A ring is added (up to max_queues) when every ring has
+// queue_depth jobs; one is made at Create. Reads finish on the reaper
+// thread: it checks and decodes the block (ReadStoredBlock) from the staging
+// buffer, or from the read's stored_out when that is 4 KiB aligned (the DMA
+// lands there: one CPU copy in all), then runs on_done (so on_done must not
+// wait for this tier's I/O: it would hold up the reaper). SubmitReadBatch
+// returns at once; ReadBatch is submit-and-wait. Writes are submit-and-wait
+// too (their manifest update ends the call), staged and encoded as each
+// job starts.
 //
 // Write: delete the manifest entry of the block the slot held, encode the
 // block into a staging buffer (WriteStoredBlock), write it, then put the new
@@ -18,18 +30,29 @@
 // its manifest entry (stored_bytes 0) is written and checked (the front
 // sends single Writes/Reads of slotless ids through the batch hooks too).
 //
+// Forget runs after the Store's lock (PrepareForget under it reads one
+// in-memory word). Each slot keeps the seq of the write that put its current
+// manifest entry (its generation; 0 = none); a ticket carries it, and Forget
+// deletes exactly the entry (slot, generation), keyed so in the manifest.
+// A write of the slot since PrepareForget deleted that entry itself (before
+// touching the slot) and put one under a new seq, so a late Forget deletes
+// nothing that exists, whatever hash the new entry names. A crash between
+// eviction and the late delete leaves the old entry: either the slot was not
+// rewritten and still holds exactly that block (recovery serves it, as it
+// would have before the eviction), or a rewrite already deleted it. The same
+// hash may then have a newer entry in another slot: recovery keeps the newer.
+//
 // Recovery verifies entries at open only by their manifest record (slot in
 // range and right for the stored size, namespace, codec, no two on
-// overlapping slots: the newer wins): reading every slot would cost one disk
-// read per block (minutes for a large cache). A slot's bytes are verified on
-// its first read, like every read; one that fails is a miss and is dropped
-// and counted (checksum_errors).
+// overlapping slots and no two of one hash: the newer wins): reading every slot would
+// cost one disk read per block (minutes for a large cache). A slot's bytes are verified
+// on its first read, like every read; one that fails is a miss and is dropped and counted
+// (checksum_errors).
 //
 // Memory: 32 bytes per id (page or slotless id: manifest record), plus
-// queue_depth staging buffers of frame_bytes per queue, allocated once per
-// queue.
+// queue_depth staging buffers of frame_bytes and one reaper thread per ring.
 //
-// Thread safety: as TierBackend. Up to max_queues batches run in parallel.
+// Thread safety: as TierBackend; Forget from any thread at any time.
 #pragma once
 
 #include <atomic>
@@ -46,6 +69,7 @@
 #include "backends/nvme/cache_file.h"
 #include "backends/nvme/io_queue.h"
 #include "backends/nvme/manifest.h"
+#include "backends/nvme/shared_ring.h"
 #include "kvtier/options.h"
 #include "lib/codec/block_codec.h"
 #include "lib/tier_backend.h"
@@ -62,7 +86,7 @@ struct NvmeTierConfig {
   size_t whole_bytes = 0;
   size_t trimmed_bytes = 0;
   uint32_t queue_depth = 16;
-  uint32_t max_queues = 4;  // batches in flight at once (engine threads + writer)
+  uint32_t max_queues = 4;  // rings (each queue_depth deep, one reaper thread)
   bool allow_buffered_io = false;
   bool wipe_on_mismatch = false;
   BlockCodec codec;  // what WriteStoredBlock encodes a block with
@@ -70,6 +94,8 @@ struct NvmeTierConfig {
   std::string identity;
   uint64_t namespace_id = 0;  // stored in every entry
   void (*log)(const char*) = nullptr;
+  // Test seam: e.g. a delay before every manifest write.
+  ManifestHooks manifest_hooks;
   // The seam: how queues are made (default io_uring), and a wrapper tests
   // use to inject faults into every queue.
   IoQueueFactory make_queue = MakeUringQueue;
@@ -86,7 +112,9 @@ class NvmeTier final : public TierBackend {
   ~NvmeTier() override;
 
   std::vector<RecoveredBlock> TakeRecovered() override;
-  void Forget(uint32_t slot) override;
+  ForgetTicket PrepareForget(uint32_t slot) override;
+  void Forget(std::span<const ForgetTicket> tickets) override;
+  using TierBackend::Forget;
 
   // What Stats reports.
   const char* io_engine() const { return io_engine_.load(); }  // or "pread/pwrite"
@@ -111,14 +139,19 @@ class NvmeTier final : public TierBackend {
                   std::span<const Segment> dst) override;
   void WriteBatchImpl(std::span<BlockIo> requests) override;
   void ReadBatchImpl(std::span<BlockIo> requests, const ReadDone& on_done) override;
+  void SubmitReadBatchImpl(std::span<BlockIo> requests, ReadDone on_done,
+                           BatchDone on_batch_done) override;
 
  private:
   struct SlotRecord {  // what the manifest says the slot holds
     BlockHash hash;
     uint64_t digest = 0;
-    bool valid = false;
+    // The seq of the slot's manifest entry, 0 = none. Atomic: a late Forget
+    // clears it (if unchanged) while the slot's new owner may write it.
+    std::atomic<uint64_t> seq{0};
   };
-  struct Context;  // one queue and its staging buffers
+  class ReadJobs;   // a read batch on the rings (nvme_io.cc)
+  class WriteJobs;  // a write batch on the rings (nvme_io.cc)
 
   NvmeTier(NvmeTierConfig config, const TierGeometry& geometry,
            std::vector<CacheFile> files, std::unique_ptr<Manifest> manifest);
@@ -128,9 +161,12 @@ class NvmeTier final : public TierBackend {
   std::optional<BlockForm> RecoveredForm(const ManifestEntry& e) const;
   std::vector<std::optional<BlockForm>> KeptForms(
       std::span<const ManifestEntry> entries) const;
-  Result<std::unique_ptr<Context>> MakeContext();
-  Result<std::unique_ptr<Context>> Acquire();
-  void Release(std::unique_ptr<Context> ctx, bool broken);
+  Result<std::unique_ptr<SharedRing>> MakeRing();
+  // The least loaded ring; a new one when all are full (up to max_queues);
+  // a broken one is set aside and replaced.
+  Result<SharedRing*> PickRing();
+  // Hands `jobs` to a ring; without one they fail at once.
+  void SubmitJobs(std::span<const RingJob> jobs);
   int FdOf(uint32_t slot) const;
   uint64_t OffsetOf(uint32_t slot) const;
   void NoteFull(const Status& s);
@@ -139,9 +175,11 @@ class NvmeTier final : public TierBackend {
   size_t StoredBytesOf(const BlockIo& r) const;
   // OK when the manifest record of `r`'s slot names `r`'s block.
   Status CheckRecord(const BlockIo& r) const;
-  // Writes requests[device[j]] (stored[i] bytes each) and fills digests[i].
-  void WriteDevice(std::span<BlockIo> requests, std::span<const size_t> device,
-                   std::span<const size_t> stored, std::span<uint64_t> digests);
+  // The status of read `r` whose transfer ended with `io`, its bytes in
+  // `buf`: checked against the manifest, decoded into r.segments, copied to
+  // r.stored_out unless they were read there.
+  Status FinishRead(BlockIo& r, std::span<const std::byte> buf, size_t stored,
+                    const Status& io) const;
   // Puts the manifest entries of the requests that succeeded.
   void RecordWritten(std::span<BlockIo> requests, std::span<const size_t> stored,
                      std::span<const uint64_t> digests);
@@ -150,16 +188,15 @@ class NvmeTier final : public TierBackend {
   const std::vector<CacheFile> files_;
   const std::unique_ptr<Manifest> manifest_;
   // Per id (pages, then slotless ids); an id is only touched by the one call
-  // the Store let use it.
+  // the Store let use it, except `seq`, which Forget may clear at any time.
   std::vector<SlotRecord> records_;
   std::vector<RecoveredBlock> recovered_;
   std::atomic<uint64_t> seq_{1};
 
-  // std::mutex: see lib/write_behind.h on why not internal::Mutex::Await.
-  std::mutex pool_mu_;
-  std::condition_variable pool_changed_;
-  std::vector<std::unique_ptr<Context>> idle_;  // guarded by pool_mu_
-  uint32_t live_contexts_ = 0;                  // guarded by pool_mu_
+  std::mutex rings_mu_;
+  std::vector<std::unique_ptr<SharedRing>> rings_;  // guarded by rings_mu_
+  // Broken rings, kept until the tier goes (a submitter may still hold one).
+  std::vector<std::unique_ptr<SharedRing>> broken_rings_;  // guarded by rings_mu_
 
   std::atomic<const char*> io_engine_{"io_uring"};  // set by each new queue
   std::atomic<bool> fixed_buffers_{false};

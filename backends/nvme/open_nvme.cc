@@ -55,6 +55,7 @@ Result<std::unique_ptr<TierBackend>> OpenNvmeTier(const Options& options,
   if (hooks.make_queue) c.make_queue = hooks.make_queue;
   c.wrap_queue = hooks.wrap_queue;
   if (hooks.open_file) c.open_file = hooks.open_file;
+  c.manifest_hooks = hooks.manifest;
   Result<std::unique_ptr<NvmeTier>> tier = NvmeTier::Create(std::move(c));
   if (!tier.ok()) return tier.status();
   return std::unique_ptr<TierBackend>(std::move(tier).value());

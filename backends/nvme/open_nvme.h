@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "backends/nvme/io_queue.h"
+#include "backends/nvme/manifest.h"
 #include "kvtier/options.h"
 #include "lib/tier_backend.h"
 
@@ -16,7 +17,8 @@ namespace kvtier::internal {
 struct NvmeHooks {
   IoQueueFactory make_queue;  // empty: io_uring
   std::function<std::unique_ptr<IoQueue>(std::unique_ptr<IoQueue>)> wrap_queue;
-  FileOpener open_file;  // empty: open(2)
+  FileOpener open_file;    // empty: open(2)
+  ManifestHooks manifest;  // e.g. a delay before every manifest write
 };
 
 Result<std::unique_ptr<TierBackend>> OpenNvmeTier(const Options& options,

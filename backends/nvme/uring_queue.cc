@@ -56,6 +56,13 @@ class UringQueue final : public IoQueue {
     io_uring_sqe_set_data64(sqe, op.tag);
   }
 
+  void PrepareNop(uint64_t tag) override {
+    io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
+    if (sqe == nullptr) __builtin_trap();
+    io_uring_prep_nop(sqe);
+    io_uring_sqe_set_data64(sqe, tag);
+  }
+
   Status Submit() override {
     for (;;) {
       const int r = io_uring_submit(&ring_);

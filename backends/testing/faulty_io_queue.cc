@@ -1,5 +1,6 @@
 // FaultyIoQueue: fault decisions are made as ops are prepared; failed ops
-// never reach the device and complete from a local queue.
+// never reach the device (a nop goes in their place) and complete with the
+// injected error.
 #include "backends/testing/faulty_io_queue.h"
 
 #include <cerrno>
@@ -29,6 +30,7 @@ bool FaultyIoQueue::Take(std::atomic<uint32_t>& n) {
 
 void FaultyIoQueue::Prepare(const internal::IoOp& op) {
   faults_->ops.fetch_add(1);
+  faults_->last_buf.store(reinterpret_cast<uintptr_t>(op.buf));
   int err = 0;
   if (op.write && Take(faults_->fail_writes)) {
     err = faults_->write_errno.load();
@@ -39,7 +41,11 @@ void FaultyIoQueue::Prepare(const internal::IoOp& op) {
   }
   if (err != 0) {
     faults_->injected.fetch_add(1);
-    injected_.push_back(internal::IoCompletion{op.tag, -err});
+    {
+      std::lock_guard lock(mu_);
+      injected_[op.tag] = -err;
+    }
+    inner_->PrepareNop(op.tag);
     return;
   }
   internal::IoOp real = op;
@@ -57,12 +63,14 @@ Result<internal::IoCompletion> FaultyIoQueue::WaitOne() {
   if (const int64_t us = faults_->delay_us.load(); us > 0) {
     std::this_thread::sleep_for(std::chrono::microseconds(us));
   }
-  if (!injected_.empty()) {
-    internal::IoCompletion c = injected_.front();
-    injected_.pop_front();
-    return c;
+  Result<internal::IoCompletion> c = inner_->WaitOne();
+  if (!c.ok()) return c;
+  std::lock_guard lock(mu_);
+  if (auto it = injected_.find(c->tag); it != injected_.end()) {
+    c->result = it->second;
+    injected_.erase(it);
   }
-  return inner_->WaitOne();
+  return c;
 }
 
 }  // namespace kvtier::testing

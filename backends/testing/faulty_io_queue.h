@@ -3,17 +3,18 @@
 // into kvtier_testing, never into kvtier. Install it on an NVMe tier with
 // NvmeHooks::wrap_queue (FaultyIoQueue::Wrapper).
 //
-// Thread safety: the queue itself is single-owner like any IoQueue; the
-// Faults knobs are atomics, shared by every queue of a tier, and may be
-// turned from any thread at any time.
+// Thread safety: as any IoQueue (a submission side and a completion side
+// that may run at once); the Faults knobs are atomics, shared by every queue
+// of a tier, and may be turned from any thread at any time.
 #pragma once
 
 #include <atomic>
 #include <chrono>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <memory>
+#include <mutex>
+#include <unordered_map>
 
 #include "backends/nvme/io_queue.h"
 
@@ -29,6 +30,7 @@ struct IoFaults {
   std::atomic<uint64_t> ops{0};          // ops prepared (including faulted ones)
   std::atomic<uint64_t> injected{0};     // faults injected
   std::atomic<uint64_t> submits{0};      // Submit calls (batches handed to the device)
+  std::atomic<uintptr_t> last_buf{0};    // buf of the last op prepared
 };
 
 class FaultyIoQueue final : public internal::IoQueue {
@@ -47,6 +49,7 @@ class FaultyIoQueue final : public internal::IoQueue {
     return inner_->RegisterBuffers(buffers);
   }
   void Prepare(const internal::IoOp& op) override;
+  void PrepareNop(uint64_t tag) override { inner_->PrepareNop(tag); }
   Status Submit() override {
     faults_->submits.fetch_add(1);
     return inner_->Submit();
@@ -58,7 +61,10 @@ class FaultyIoQueue final : public internal::IoQueue {
 
   std::unique_ptr<internal::IoQueue> inner_;
   std::shared_ptr<IoFaults> faults_;
-  std::deque<internal::IoCompletion> injected_;
+  // A failed op goes to the device as a nop; its completion takes the
+  // injected result (by tag, unique among ops in flight).
+  std::mutex mu_;
+  std::unordered_map<uint64_t, int32_t> injected_;  // guarded by mu_
 };
 
 }  // namespace kvtier::testing

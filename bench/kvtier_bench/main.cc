@@ -53,10 +53,11 @@ int Check(const Args& a, BenchConfig& c) {
   if (!Pick<TierChoice>({{"host", TierChoice::kHost},
                          {"nvme", TierChoice::kNvme},
                          {"all", TierChoice::kAll},
-                         {"rocksdb", TierChoice::kRocksDb}},
+                         {"rocksdb", TierChoice::kRocksDb},
+                         {"nvme-tier", TierChoice::kNvmeTier}},
                         a.tier, c.tier)) {
     return ArgError("--tier: unknown tier '" + a.tier +
-                    "'; use host, nvme, all or rocksdb");
+                    "'; use host, nvme, all, rocksdb or nvme-tier");
   }
   if (!Pick<Op>({{"save", Op::kSave},
                  {"load", Op::kLoad},
@@ -75,6 +76,9 @@ int Check(const Args& a, BenchConfig& c) {
   }
   if (c.tier == TierChoice::kRocksDb && (a.inflight > 1 || c.op == Op::kLookup)) {
     return ArgError("--tier rocksdb has no asynchronous loads or prefix lookups");
+  }
+  if (c.tier == TierChoice::kNvmeTier && c.op == Op::kLookup) {
+    return ArgError("--tier nvme-tier has no prefix lookups (no Store): use nvme");
   }
   if (!Pick<Codec>({{"raw", Codec::kRaw}, {"int8", Codec::kInt8}, {"fp8", Codec::kFp8}},
                    a.codec, c.codec)) {
@@ -213,8 +217,9 @@ int Recover(const Args& a, const BenchConfig& c) {
 
 int Run(const Args& a, const BenchConfig& c) {
   if (c.op == Op::kRecover) return Recover(a, c);
-  auto target =
-      c.tier == TierChoice::kRocksDb ? OpenRocksDbTarget(c) : OpenStoreTarget(c);
+  auto target = c.tier == TierChoice::kRocksDb    ? OpenRocksDbTarget(c)
+                : c.tier == TierChoice::kNvmeTier ? OpenNvmeTierTarget(c)
+                                                  : OpenStoreTarget(c);
   if (!target.ok()) {
     std::cerr << "kvtier-bench: open: " << target.status().ToString() << "\n";
     return 1;
@@ -229,7 +234,9 @@ int Run(const Args& a, const BenchConfig& c) {
 int Main(int argc, char** argv) {
   Args a;
   CLI::App app{"kvtier-bench: Store throughput and latency per tier, measured like fio"};
-  app.add_option("--tier", a.tier, "host | nvme | all | rocksdb (the naive baseline)")
+  app.add_option("--tier", a.tier,
+                 "host | nvme | all | rocksdb (the naive baseline) | nvme-tier (the NVMe "
+                 "tier alone, Loads pipelined --inflight deep)")
       ->capture_default_str();
   app.add_option("--dir", a.dir, "NVMe (or RocksDB) directory, on the disk measured");
   app.add_option("--block-bytes", a.block_bytes, "bytes per block (256KiB, 1MiB, ...)")
@@ -249,10 +256,9 @@ int Main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--op", a.op, "save | load | mixed | lookup | recover")
       ->capture_default_str();
-  app.add_option(
-         "--inflight", a.inflight,
-         "load: loads each thread keeps in flight (BeginLoad), like fio's iodepth "
-         "over chains")
+  app.add_option("--inflight", a.inflight,
+                 "load: loads each thread keeps in flight (BeginLoad; nvme-tier: batches "
+                 "submitted to the tier), like fio's iodepth over chains")
       ->check(CLI::Range(1u, 256u))
       ->capture_default_str();
   app.add_option("--save-threads", a.save_threads,

@@ -13,7 +13,7 @@
 
 namespace kvtier::bench {
 
-enum class TierChoice { kHost, kNvme, kAll, kRocksDb };
+enum class TierChoice { kHost, kNvme, kAll, kRocksDb, kNvmeTier };
 enum class Op { kSave, kLoad, kMixed, kLookup, kRecover };
 
 struct BenchConfig {
@@ -26,8 +26,10 @@ struct BenchConfig {
   uint32_t threads = 1;         // engine threads calling the Store at once
   uint32_t batch = 16;          // blocks per Save/Load call (one chain)
   uint32_t read_pct = 50;       // mixed: share of calls that are Loads
-  uint32_t inflight = 1;        // loads each engine thread keeps in flight (BeginLoad)
-  uint32_t save_threads = 0;    // lookup: threads saving new chains meanwhile
+  // Loads each engine thread keeps in flight (Store: BeginLoad; nvme-tier:
+  // batches submitted to the tier).
+  uint32_t inflight = 1;
+  uint32_t save_threads = 0;  // lookup: threads saving new chains meanwhile
   double seconds = 10;
   Codec codec = Codec::kRaw;
   bool progress = true;
@@ -98,6 +100,9 @@ KvLayout BenchLayout(size_t block_bytes);
 // The Store, sized so the tier asked for serves the Loads: for nvme the host
 // tier holds only a few chains per thread.
 Result<std::unique_ptr<Target>> OpenStoreTarget(const BenchConfig& c);
+
+// The NVMe tier alone, Loads pipelined `inflight` deep (tier_target.cc).
+Result<std::unique_ptr<Target>> OpenNvmeTierTarget(const BenchConfig& c);
 
 // The naive RocksDB block store (rocksdb_baseline.cc): one value per block.
 Result<std::unique_ptr<Target>> OpenRocksDbTarget(const BenchConfig& c);

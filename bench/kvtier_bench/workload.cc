@@ -162,7 +162,8 @@ RunResult RunWorkload(const BenchConfig& c, Target& target) {
       threads.emplace_back([&, t] {
         if (c.op == Op::kLookup) {
           Looker(c, target, t, chains, next_id, deadline, logs[t]);
-        } else if (c.op == Op::kLoad && c.inflight > 1) {
+        } else if (c.op == Op::kLoad && c.inflight > 1 &&
+                   c.tier != TierChoice::kNvmeTier) {
           AsyncLoader(c, target, t, chains, next_id, deadline, logs[t]);
         } else {
           Worker(c, target, t, chains, next_id, start, logs[t]);

@@ -106,6 +106,10 @@ void Mover::RunTierToTier(const Plan& plan, std::vector<Status>& results) const 
     std::unique_ptr<std::byte[]> staging;
     std::vector<std::vector<Segment>> kept(moves.size()), targets(moves.size());
     std::vector<Segment> staged;
+    std::vector<bool> landed(moves.size());
+    // Segments of the right sizes that are verified, not written.
+    const std::vector<Segment> unwritten(segments_per_block_,
+                                         Segment{nullptr, segment_bytes_});
     for (size_t j = 0; j < moves.size(); ++j) {
       const Move& m = plan.moves[moves[j]];
       const BlockForm to_form = PromotedForm(m.form, m.need);
@@ -115,6 +119,22 @@ void Mover::RunTierToTier(const Plan& plan, std::vector<Status>& results) const 
       const std::span<const std::byte> bytes = src->StoredBytes(m.from.slot);
       if (same_codec && to_form == m.form && !bytes.empty()) {
         writes[j].stored = bytes.first(src->geometry().StoredBytesOf(m.form));
+        continue;
+      }
+      const std::span<std::byte> landing = dst->WritableStoredBytes(m.to.slot);
+      if (same_codec && to_form == m.form && !landing.empty()) {
+        // The source's read lands in the destination slot verbatim,
+        // verified on the way: nothing to write afterwards.
+        reads.push_back(
+            BlockIo{m.from.slot,
+                    plan.chain[m.block],
+                    nullptr,
+                    window_.ReadTargets(unwritten, m.form, m.need, targets[j]),
+                    Status::Ok(),
+                    {},
+                    landing});
+        read_of.push_back(j);
+        landed[j] = true;
         continue;
       }
       if (!staging) {
@@ -137,19 +157,34 @@ void Mover::RunTierToTier(const Plan& plan, std::vector<Status>& results) const 
     }
     if (!reads.empty()) {
       src->ReadBatch(reads);  // a source that fails verification is not copied
-      for (size_t r = 0; r < reads.size(); ++r)
+      for (size_t r = 0; r < reads.size(); ++r) {
         writes[read_of[r]].status = reads[r].status;
+      }
     }
-    dst->WriteBatch(writes);
-    for (size_t j = 0; j < moves.size(); ++j)
-      results[moves[j]] = std::move(writes[j].status);
+    // Blocks that landed verbatim are in place once their read verified.
+    std::vector<BlockIo> to_write;
+    std::vector<size_t> write_of;
+    for (size_t j = 0; j < moves.size(); ++j) {
+      if (landed[j]) {
+        results[moves[j]] = std::move(writes[j].status);
+        continue;
+      }
+      to_write.push_back(std::move(writes[j]));
+      write_of.push_back(j);
+    }
+    dst->WriteBatch(to_write);
+    for (size_t w = 0; w < to_write.size(); ++w) {
+      results[moves[write_of[w]]] = std::move(to_write[w].status);
+    }
   }
 }
 
 void Mover::Forget(std::span<const SlotRelease> releases) const {
-  // Records were forgotten when the slots were released (TierGate); the
-  // deferred path comes with tickets a tier can check late.
-  (void)releases;
+  std::map<size_t, std::vector<TierBackend::ForgetTicket>> by_tier;
+  for (const SlotRelease& r : releases) {
+    by_tier[r.tier].push_back(TierBackend::ForgetTicket{r.slot, r.generation});
+  }
+  for (const auto& [tier, tickets] : by_tier) backend(tier)->Forget(tickets);
 }
 
 }  // namespace kvtier::internal

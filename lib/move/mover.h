@@ -84,6 +84,7 @@ class Mover {
   void ReadMemoryByLayer(LoadRun& run, std::span<const size_t> reads) const;
   // After read `move`: records its outcome and promotes a good block.
   void FinishRead(LoadRun& run, size_t move) const;
+  std::span<std::byte> Landing(LoadRun& run, size_t move) const;
 
   TierBackend* backend(size_t tier) const { return backends_[tier]; }
 

@@ -14,6 +14,7 @@ struct Mover::LoadRun {
   TransferHandle::State* state;
   std::vector<Status>& results;
   std::vector<int> promotion_of;  // chain block -> its promotion move, or -1
+  std::vector<bool> landed;       // per move: the read landed in its promotion slot
 
   bool cancelled() const { return state != nullptr && state->cancelled(); }
   size_t at(size_t move) const { return plan.moves[move].block - engine.first_block; }
@@ -21,7 +22,12 @@ struct Mover::LoadRun {
 
 void Mover::RunLoad(const Plan& plan, EngineMemory engine, LoadOrder order,
                     TransferHandle::State* state, std::vector<Status>& results) const {
-  LoadRun run{plan, engine, state, results, std::vector<int>(plan.chain.size(), -1)};
+  LoadRun run{plan,
+              engine,
+              state,
+              results,
+              std::vector<int>(plan.chain.size(), -1),
+              std::vector<bool>(plan.moves.size())};
   size_t reads = 0;
   while (reads < plan.moves.size() && plan.moves[reads].to.engine()) ++reads;
   for (size_t k = reads; k < plan.moves.size(); ++k) {
@@ -46,6 +52,20 @@ void Mover::RunLoad(const Plan& plan, EngineMemory engine, LoadOrder order,
   }
 }
 
+// Where read `move` may land verbatim: its promotion slot, when that tier
+// keeps the block in the same codec and form and its slots are memory. The
+// read then copies once (into the engine) and the promotion needs no write.
+std::span<std::byte> Mover::Landing(LoadRun& run, size_t move) const {
+  const Move& m = run.plan.moves[move];
+  const int promotion = run.promotion_of[m.block];
+  if (promotion < 0) return {};
+  const Move& p = run.plan.moves[promotion];
+  if (p.form != m.form || backend(p.to.tier)->codec() != backend(m.from.tier)->codec()) {
+    return {};
+  }
+  return backend(p.to.tier)->WritableStoredBytes(p.to.slot);
+}
+
 void Mover::FinishRead(LoadRun& run, size_t move) const {
   const Status& read = run.results[move];
   const Move& m = run.plan.moves[move];
@@ -60,6 +80,10 @@ void Mover::FinishRead(LoadRun& run, size_t move) const {
     }
   }
   if (promotion < 0 || !read.ok()) return;
+  if (run.landed[move]) {  // the read put the stored block in the slot
+    run.results[promotion] = Status::Ok();
+    return;
+  }
   const Move& p = run.plan.moves[promotion];
   std::vector<Segment> kept;
   const std::span<const Segment> src =
