@@ -50,6 +50,7 @@ fio_gbps() {
 bench_gbps() {
   local sub=kvtier
   [ "$1" = rocksdb ] && sub=rocksdb-run
+  mkdir -p "$DIR/$sub"  # kvtier-bench refuses a --dir that does not exist
   "$BIN" --tier "$1" --dir "$DIR/$sub" --op "$2" --block-bytes "${3}KiB" --threads "$4" \
       --capacity "$CAPACITY" --qd "$QD" --seconds "$SECS" --json --no-progress 2>/dev/null |
     field gbps

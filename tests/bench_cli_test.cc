@@ -41,21 +41,42 @@ TEST_CASE("bench cli: argument errors exit 2 with a message naming the option",
   check("--tier nvme --capacity 64MiB", "needs --dir");
   check("--tier host --capacity 64MiB --threads 0", "--threads");
 
-  // A directory the user cannot write (root can write anywhere: a file in
-  // the way of the directory stands for it then).
-  const std::filesystem::path locked = dir.path() / "locked";
-  std::filesystem::create_directory(locked);
-  ::chmod(locked.c_str(), 0500);
+  // A directory that does not exist is refused, not made (it was made even
+  // at the filesystem root).
+  const std::filesystem::path missing = dir.path() / "missing" / "sub";
+  check("--tier nvme --capacity 64MiB --dir " + missing.string(),
+        "is not an existing directory");
+  CHECK_FALSE(std::filesystem::exists(dir.path() / "missing"));
   std::ofstream(dir.path() / "file") << "x";
-  const std::string target =
-      geteuid() == 0 ? (dir.path() / "file" / "sub").string() : (locked / "sub").string();
-  check("--tier nvme --capacity 64MiB --dir " + target, "--dir: cannot write");
-  ::chmod(locked.c_str(), 0700);
+  check("--tier nvme --capacity 64MiB --dir " + (dir.path() / "file").string(),
+        "is not an existing directory");
+
+  // A directory the user cannot write (root can write anywhere).
+  if (geteuid() != 0) {
+    const std::filesystem::path locked = dir.path() / "locked";
+    std::filesystem::create_directory(locked);
+    ::chmod(locked.c_str(), 0500);
+    check("--tier nvme --capacity 64MiB --dir " + locked.string(), "--dir: cannot write");
+    ::chmod(locked.c_str(), 0700);
+  }
+}
+
+TEST_CASE("bench cli: --blocks N makes the tier hold N blocks", "[bench][cli]") {
+  TempDir dir;
+  // A load run fills 90% of the tier in whole chains of --batch blocks: 90
+  // of 100 (the bytes of 100 raw blocks hold fewer slots, with headers).
+  const Run run = Bench(dir,
+                        "--tier host --blocks 100 --block-bytes 64KiB --batch 10"
+                        " --seconds 0.2 --json --op load");
+  INFO(run.out << run.err);
+  REQUIRE(run.exit_code == 0);
+  CHECK(LastLineJson(run.out)["filled_blocks"] == 90);
 }
 
 // A short run of `op` over host + NVMe in a real directory (io_uring, O_DIRECT).
 void SmokeRun(const std::string& op) {
   TempDir dir;
+  std::filesystem::create_directory(dir.path() / "nvme");
   const Run run = Bench(dir, "--tier all --dir " + (dir.path() / "nvme").string() +
                                  " --capacity 32MiB --block-bytes 64KiB --qd 8 --batch 8"
                                  " --seconds 1 --json --op " +
@@ -89,6 +110,7 @@ TEST_CASE("bench cli: a mixed run reports its fields", "[bench][cli]") {
 TEST_CASE("bench cli: a load run on the nvme tier is served by NVMe, not host",
           "[bench][cli]") {
   TempDir dir;
+  std::filesystem::create_directory(dir.path() / "nvme");
   const Run run = Bench(dir, "--tier nvme --dir " + (dir.path() / "nvme").string() +
                                  " --capacity 32MiB --block-bytes 64KiB --qd 8 --batch 8"
                                  " --seconds 1 --json --op load");

@@ -7,6 +7,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "kvtier/options.h"
+#include "lib/index/eviction_order.h"
 #include "tests/cli_support.h"
 #include "tests/replay_support.h"
 
@@ -68,6 +70,53 @@ TEST_CASE("cli: argument errors exit 2 with a message", "[replay][cli]") {
   check("--trace " + trace + " --capacity-blocks 2 --dir /tmp", "--real");
   check("--trace " + trace + " --host-blocks 2 --nvme-blocks 4 --real", "--nvme-bytes");
   check("--trace " + trace + " --capacity-blocks 2 --bogus", "bogus");
+  check("--trace " + trace + " --capacity-blocks 2 --real --dir /tmp", "--nvme-bytes");
+}
+
+TEST_CASE("cli: an out-of-range number gets a short message", "[replay][cli]") {
+  TempDir dir;
+  const std::string trace = WriteFile(dir, "hand.jsonl", testing::kHandTrace);
+  const Run run = Replay(dir, "--trace " + trace + " --capacity-blocks 0");
+  CHECK(run.exit_code == 2);
+  CHECK(run.err.find("at least 1") != std::string::npos);
+  CHECK(run.err.size() < 200);  // not DBL_MAX written out
+}
+
+TEST_CASE("cli: --policy defaults to the Store's default policy", "[replay][cli]") {
+  TempDir dir;
+  const std::string trace = WriteFile(dir, "hand.jsonl", testing::kHandTrace);
+  const Run run =
+      Replay(dir, "--trace " + trace + " --block-tokens 4 --capacity-blocks 2 --json");
+  REQUIRE(run.exit_code == 0);
+  CHECK(LastLineJson(run.out)["policy"] == EvictionPolicyName(Options{}.eviction));
+}
+
+TEST_CASE("cli: a sweep's CSV or plot that cannot be written fails with exit 1",
+          "[replay][cli][sweep]") {
+  TempDir dir;
+  const std::string trace = WriteFile(dir, "hand.jsonl", testing::kHandTrace);
+  const std::string ok = (dir.path() / "ok").string();
+  for (const std::string& args : {"--csv /dev/full --plot " + ok + ".svg",
+                                  "--csv " + ok + ".csv --plot /dev/full"}) {
+    const Run run =
+        Replay(dir, "--trace " + trace + " --block-tokens 4 --sweep 1,2 " + args);
+    INFO(args);
+    CHECK(run.exit_code == 1);
+    CHECK(run.err.find("cannot write /dev/full") != std::string::npos);
+    CHECK(run.out.find("wrote") == std::string::npos);
+  }
+}
+
+TEST_CASE("cli: a trace that is not line-shaped (/dev/zero) stops at the line cap",
+          "[replay][cli]") {
+  TempDir dir;
+  const Run run = Replay(dir, "--trace /dev/zero --capacity-blocks 2");
+  CHECK(run.exit_code == 1);
+  CHECK(run.err.find("/dev/zero:1: line longer than 64 MiB") != std::string::npos);
+  const Run sessions =
+      Replay(dir, "--trace /dev/zero --format sessions --capacity-blocks 2");
+  CHECK(sessions.exit_code == 1);
+  CHECK(sessions.err.find("larger than 256 MiB") != std::string::npos);
 }
 
 TEST_CASE("cli: a malformed trace exits 1 naming file and line, with skip-bad it goes on",
@@ -123,6 +172,13 @@ TEST_CASE("cli: --sweep writes the CSV and the SVG plot", "[replay][cli][sweep]"
   text << plot.rdbuf();
   CHECK(text.str().find("</svg>") != std::string::npos);
   CHECK(LastLineJson(run.out)["sweep"].size() == 6);
+  // On stdout a table, with the share of LRU's gap to Belady each closes.
+  CHECK(run.out.find("gap closed") != std::string::npos);
+  CHECK(run.out.find("host_blocks,") == std::string::npos);  // not the CSV again
+  // The plot: the file name as title, tokens and GiB under the blocks.
+  CHECK(text.str().find(">hand.jsonl</text>") != std::string::npos);
+  CHECK(text.str().find(dir.path().string()) == std::string::npos);
+  CHECK(text.str().find("tokens, GiB of KV") != std::string::npos);
 }
 
 TEST_CASE("cli: --real with --dir and NVMe bytes adds an NVMe tier below host",

@@ -41,12 +41,8 @@ bool Pick(const std::map<std::string, T>& names, const std::string& name, T& out
   return true;
 }
 
-// The directory exists (made if missing) and a file can be created in it.
-bool Writable(const std::string& dir) {
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  return !ec && access(dir.c_str(), W_OK | X_OK) == 0;
-}
+// A file can be created in the directory.
+bool Writable(const std::string& dir) { return access(dir.c_str(), W_OK | X_OK) == 0; }
 
 // Checks what CLI11 cannot, and fills the config.
 int Check(const Args& a, BenchConfig& c) {
@@ -99,6 +95,7 @@ int Check(const Args& a, BenchConfig& c) {
           ? a.block_bytes
           : (internal::StoredBlockBytes(a.block_bytes) + 4095) / 4096 * 4096;
   c.capacity_bytes = a.capacity > 0 ? a.capacity : a.blocks * slot;
+  c.blocks = a.blocks;  // the store target opens as many bytes as N blocks need
   if (c.capacity_bytes < slot) {
     return ArgError("--capacity: " + std::to_string(c.capacity_bytes) +
                     " bytes is below one block (" + std::to_string(slot) + " bytes)");
@@ -106,6 +103,11 @@ int Check(const Args& a, BenchConfig& c) {
   c.batch = static_cast<uint32_t>(std::min<uint64_t>(a.batch, c.capacity_bytes / slot));
   if (c.tier != TierChoice::kHost) {
     if (a.dir.empty()) return ArgError("--tier " + a.tier + " needs --dir");
+    std::error_code ec;
+    if (!std::filesystem::is_directory(a.dir, ec)) {
+      return ArgError("--dir: '" + a.dir +
+                      "' is not an existing directory; create it first");
+    }
     if (!Writable(a.dir)) return ArgError("--dir: cannot write to '" + a.dir + "'");
   }
   if (c.op == Op::kRecover && c.tier != TierChoice::kNvme) {

@@ -152,9 +152,22 @@ class StoreTarget final : public Target {
 }  // namespace
 
 Result<std::unique_ptr<Target>> OpenStoreTarget(const BenchConfig& c) {
-  auto opened = Store::Open(StoreOptions(c));
-  if (!opened.ok()) return opened.status();
-  return std::unique_ptr<Target>(new StoreTarget(c, std::move(opened).value()));
+  // --blocks N: the bytes for N blocks depend on the store's slot layout
+  // (header, alignment, codec), so the tier is opened again with the room
+  // it reported missing until it holds N.
+  BenchConfig config = c;
+  for (int attempt = 0;; ++attempt) {
+    auto opened = Store::Open(StoreOptions(config));
+    if (!opened.ok()) return opened.status();
+    const StoreStats s = (*opened)->Stats();
+    auto target = std::make_unique<StoreTarget>(config, std::move(opened).value());
+    const uint64_t have = target->capacity_blocks();
+    if (config.blocks == 0 || have >= config.blocks || attempt == 3) {
+      return std::unique_ptr<Target>(std::move(target));
+    }
+    const Tier tier = config.tier == TierChoice::kHost ? Tier::kHost : Tier::kNvme;
+    config.capacity_bytes += (config.blocks - have) * s.tier(tier).slot_bytes;
+  }
 }
 
 }  // namespace kvtier::bench

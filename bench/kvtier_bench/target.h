@@ -22,6 +22,7 @@ struct BenchConfig {
   std::string dir;  // NVMe (or RocksDB) directory
   size_t block_bytes = 256 << 10;
   uint64_t capacity_bytes = 0;  // of the tier asked for (host: host; else NVMe)
+  uint64_t blocks = 0;          // --blocks: the tier must hold this many (0: bytes rule)
   uint32_t qd = 16;             // NVMe queue depth (fio's iodepth)
   uint32_t threads = 1;         // engine threads calling the Store at once
   uint32_t batch = 16;          // blocks per Save/Load call (one chain)

@@ -22,6 +22,16 @@ using RecordHandler = std::function<std::string(const nlohmann::json& record)>;
 Status ForEachJsonLine(std::istream& in, const std::string& name, bool skip_bad,
                        Trace& trace, const RecordHandler& handle);
 
+// Longest JSON line read (a record of about 8M ids); a longer one (say,
+// --trace /dev/zero) is an error, not unbounded memory.
+inline constexpr size_t kMaxLineBytes = size_t{64} << 20;
+// Largest sessions document read whole.
+inline constexpr size_t kMaxSessionFileBytes = size_t{256} << 20;
+
+// Reads all of `in` into `text`, or InvalidArgument past `limit` bytes.
+Status ReadCapped(std::istream& in, const std::string& name, size_t limit,
+                  std::string& text);
+
 // The error text for `name` at `line` (1-based): "name:line: message".
 std::string Where(const std::string& name, uint64_t line, const std::string& message);
 

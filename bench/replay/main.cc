@@ -4,6 +4,7 @@
 // or on a real Store (--real). Argument errors exit 2; trace errors exit 1.
 #include <CLI/CLI.hpp>
 
+#include <charconv>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -20,6 +21,7 @@
 #include "bench/replay/simulator.h"
 #include "bench/replay/sweep.h"
 #include "bench/replay/trace_reader.h"
+#include "kvtier/options.h"
 #include "lib/index/eviction_order.h"
 
 namespace kvtier::replay {
@@ -28,8 +30,8 @@ namespace {
 using bench::ProgressLine;
 
 struct Args {
-  std::string trace, format = "mooncake", policy = "lru", sweep, csv = "replay-sweep.csv",
-                     plot = "replay-sweep.svg", dir;
+  std::string trace, format = "mooncake", policy = EvictionPolicyName(Options{}.eviction),
+                     sweep, csv = "replay-sweep.csv", plot = "replay-sweep.svg", dir;
   uint32_t block_tokens = 512;
   uint64_t capacity_blocks = 0, host_blocks = 0, nvme_blocks = 0, nvme_bytes = 0;
   // Llama-3.1-8B in fp16: 32 layers x 8 KV heads x 128 dims x K,V x 2 bytes.
@@ -45,6 +47,22 @@ struct Args {
   std::vector<SweepPoint> points;
   std::optional<KvLayout> real_layout;  // --real with trimming
 };
+
+// "at least N": CLI11's own range checks print their bounds with every
+// digit of DBL_MAX.
+CLI::Validator AtLeast(uint64_t low) {
+  return CLI::Validator(
+      [low](std::string& text) -> std::string {
+        uint64_t value = 0;
+        const auto [end, ec] =
+            std::from_chars(text.data(), text.data() + text.size(), value);
+        if (ec != std::errc() || end != text.data() + text.size() || value < low) {
+          return "'" + text + "': give a whole number of at least " + std::to_string(low);
+        }
+        return {};
+      },
+      ">=" + std::to_string(low));
+}
 
 int ArgError(const std::string& message) {
   return bench::ArgError("kvtier-replay", message);
@@ -93,7 +111,7 @@ int Check(Args& a) {
     const size_t comma = std::min(a.policy.find(',', begin), a.policy.size());
     const std::string name = a.policy.substr(begin, comma - begin);
     const auto policy = ParseEvictionPolicy(name);
-    if (!policy) return ArgError("--policy: '" + name + "'; use lru or slru");
+    if (!policy) return ArgError("--policy: '" + name + "'; use lru, slru or freq");
     a.policies.push_back(*policy);
     begin = comma + 1;
   }
@@ -123,6 +141,11 @@ int Check(Args& a) {
     if (a.host_blocks == 0)
       return ArgError("--real needs host blocks (--capacity-blocks)");
     if (a.nvme_bytes > 0 && a.dir.empty()) return ArgError("--nvme-bytes needs --dir");
+    if (!a.dir.empty() && a.nvme_bytes == 0) {
+      return ArgError(
+          "--dir needs --nvme-bytes (the NVMe tier's size); without both "
+          "--real runs host only");
+    }
     if (a.nvme_blocks > 0) return ArgError("--real sizes NVMe with --nvme-bytes");
   } else if (!a.dir.empty() || a.nvme_bytes > 0) {
     return ArgError("--dir and --nvme-bytes are for --real; simulate uses --nvme-blocks");
@@ -147,14 +170,22 @@ int RunSweepMode(const Args& a, const Trace& trace, Report base) {
   ProgressLine line("sweep runs", !a.no_progress);
   const std::vector<Report> rows = RunSweep(
       trace, base, a.points, a.policies, [&](size_t d, size_t t) { line.Update(d, t); });
-  std::ofstream csv(a.csv), plot(a.plot);
-  if (!csv || !plot) {
-    std::cerr << "kvtier-replay: cannot write " << a.csv << " or " << a.plot << "\n";
+  const std::string title = std::filesystem::path(a.trace).filename().string();
+  const auto write = [](const std::string& path, const auto& write_to) {
+    std::ofstream out(path);
+    if (out) write_to(out);
+    out.close();  // flushes: a full disk fails here, not silently
+    if (out) return true;
+    std::cerr << "kvtier-replay: cannot write " << path << "\n";
+    return false;
+  };
+  if (!write(a.csv, [&](std::ostream& o) { WriteSweepCsv(rows, o); }) ||
+      !write(a.plot, [&](std::ostream& o) {
+        WriteSweepSvg(rows, title, o, a.kv_bytes_per_token);
+      })) {
     return 1;
   }
-  WriteSweepCsv(rows, csv);
-  WriteSweepSvg(rows, "kvtier-replay: " + a.trace, plot);
-  WriteSweepCsv(rows, std::cout);
+  PrintSweepTable(rows, std::cout);
   std::cout << "wrote " << a.csv << " and " << a.plot << "\n";
   if (a.json) {
     nlohmann::json all = {{"sweep", nlohmann::json::array()}};
@@ -272,11 +303,13 @@ int Main(int argc, char** argv) {
       ->check(CLI::Range(1u, 1u << 20))
       ->capture_default_str();
   app.add_option("--capacity-blocks", a.capacity_blocks, "one tier (host) of N blocks")
-      ->check(CLI::PositiveNumber);
+      ->check(AtLeast(1));
   app.add_option("--host-blocks", a.host_blocks, "host tier blocks (tier split)");
   app.add_option("--nvme-blocks", a.nvme_blocks,
                  "NVMe tier blocks (tier split, simulate)");
-  app.add_option("--policy", a.policy, "lru | slru (with --sweep: a list, lru,slru)")
+  app.add_option("--policy", a.policy,
+                 "lru | slru | freq (with --sweep: a list, lru,slru,freq); default: "
+                 "the Store's")
       ->capture_default_str();
   app.add_option("--sweep", a.sweep,
                  "capacities: 1000,2000 or host+nvme splits 1000+8000");

@@ -238,10 +238,11 @@ void PrintTable(const Report& r, std::ostream& out) {
       continue;
     }
     std::snprintf(line, sizeof line,
-                  "  %-5s hits %llu (%.2f GB read), inserts %llu, evictions %llu "
-                  "(%llu orphans), rejected %llu\n",
+                  "  %-5s hits %llu blocks (%.3f GiB read at %.1f KiB per block), "
+                  "inserts %llu, evictions %llu (%llu orphans), rejected %llu\n",
                   TierName(t), static_cast<unsigned long long>(c.hits),
-                  static_cast<double>(c.hits * r.block_bytes) / 1e9,
+                  static_cast<double>(c.hits * r.block_bytes) / (1ull << 30),
+                  static_cast<double>(r.block_bytes) / 1024,
                   static_cast<unsigned long long>(c.inserts),
                   static_cast<unsigned long long>(c.evictions),
                   static_cast<unsigned long long>(c.orphans),
@@ -250,7 +251,9 @@ void PrintTable(const Report& r, std::ostream& out) {
   }
   if (r.trimming) PrintTrim(r, out);
   if (r.prices) {
-    std::snprintf(line, sizeof line, "%.4f (without cache %.4f)",
+    std::snprintf(line, sizeof line,
+                  "%.4f (without cache %.4f), in the unit of --price-hit, for "
+                  "the whole trace",
                   BlendedPrice(r, *r.prices),
                   r.prices->miss * static_cast<double>(r.sim.input_tokens) / 1e6);
     row("blended price", line);

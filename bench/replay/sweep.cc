@@ -89,4 +89,34 @@ void WriteSweepCsv(const std::vector<Report>& rows, std::ostream& out) {
   }
 }
 
+void PrintSweepTable(const std::vector<Report>& rows, std::ostream& out) {
+  std::map<uint64_t, double> lru;  // LRU's hit rate by total capacity
+  for (const Report& r : rows) {
+    if (r.policy == "lru")
+      lru[r.config.host_blocks + r.config.nvme_blocks] = HitRateBlocks(r);
+  }
+  char line[256];
+  std::snprintf(line, sizeof line, "%12s %12s %-6s %10s %10s %10s %12s\n", "host blocks",
+                "nvme blocks", "policy", "hit rate", "belady", "ceiling", "gap closed");
+  out << line;
+  for (const Report& r : rows) {
+    const uint64_t capacity = r.config.host_blocks + r.config.nvme_blocks;
+    std::string closed = "-";  // share of LRU's gap to Belady this policy closes
+    const auto base = lru.find(capacity);
+    if (base != lru.end() && BeladyRate(r) > base->second) {
+      char text[32];
+      std::snprintf(
+          text, sizeof text, "%+.1f%%",
+          100 * (HitRateBlocks(r) - base->second) / (BeladyRate(r) - base->second));
+      closed = text;
+    }
+    std::snprintf(line, sizeof line, "%12llu %12llu %-6s %9.2f%% %9.2f%% %9.2f%% %12s\n",
+                  static_cast<unsigned long long>(r.config.host_blocks),
+                  static_cast<unsigned long long>(r.config.nvme_blocks), r.policy.c_str(),
+                  100 * HitRateBlocks(r), 100 * BeladyRate(r), 100 * CeilingRate(r),
+                  closed.c_str());
+    out << line;
+  }
+}
+
 }  // namespace kvtier::replay

@@ -37,9 +37,15 @@ inline constexpr const char* kSweepColumns =
     "hit_rate_tokens,belady_hit_rate_blocks,ceiling_hit_rate_blocks,evictions,"
     "host_hits,nvme_hits,blended_price";
 void WriteSweepCsv(const std::vector<Report>& rows, std::ostream& out);
-// A self-contained SVG: hit rate (blocks) against total capacity, one line
-// per policy, Belady's bound dashed, the infinite-cache ceiling dotted.
+// A self-contained SVG: hit rate (blocks) against total capacity (blocks,
+// and under them tokens and GiB at `kv_bytes_per_token`), one line per
+// policy with its end points labelled, Belady's bound dashed, the
+// infinite-cache ceiling dotted. `title`: the trace's file name. The default
+// KV size is kvtier-replay's (Llama-3.1-8B in fp16).
 void WriteSweepSvg(const std::vector<Report>& rows, const std::string& title,
-                   std::ostream& out);
+                   std::ostream& out, uint64_t kv_bytes_per_token = 131072);
+// The sweep as an aligned table: capacity, policy, hit rate, Belady, the
+// share of the LRU-to-Belady gap closed (when LRU was swept too).
+void PrintSweepTable(const std::vector<Report>& rows, std::ostream& out);
 
 }  // namespace kvtier::replay

@@ -11,12 +11,46 @@ namespace kvtier::replay {
 namespace {
 
 constexpr double kWidth = 760, kHeight = 460;
-constexpr double kLeft = 70, kRight = 170, kTop = 40, kBottom = 60;
+constexpr double kLeft = 70, kRight = 170, kTop = 40, kBottom = 90;
 constexpr const char* kColors[] = {"#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e"};
+
+// 1500 -> "1.5k", 2000000 -> "2M": tick labels that fit.
+std::string Short(double v) {
+  char text[32];
+  if (v >= 1e9) {
+    std::snprintf(text, sizeof text, "%.3gG", v / 1e9);
+  } else if (v >= 1e6) {
+    std::snprintf(text, sizeof text, "%.3gM", v / 1e6);
+  } else if (v >= 1e3) {
+    std::snprintf(text, sizeof text, "%.3gk", v / 1e3);
+  } else {
+    std::snprintf(text, sizeof text, "%.3g", v);
+  }
+  return text;
+}
+
+// Text for SVG: &, < and > escaped.
+std::string Escaped(const std::string& s) {
+  std::string out;
+  for (const char c : s) {
+    if (c == '&') {
+      out += "&amp;";
+    } else if (c == '<') {
+      out += "&lt;";
+    } else if (c == '>') {
+      out += "&gt;";
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
 
 struct Axes {
   double x_min, x_max, y_max, y_step;
   bool log_x;
+  double block_tokens = 0;        // for the tokens line under the block ticks
+  double kv_bytes_per_token = 0;  // for the GiB line (0: none)
   double X(double capacity) const {
     const double a = log_x ? std::log10(capacity) : capacity;
     const double lo = log_x ? std::log10(x_min) : x_min;
@@ -28,6 +62,22 @@ struct Axes {
     return kHeight - kBottom - rate / y_max * (kHeight - kTop - kBottom);
   }
 };
+
+// The hit rate at both end points of a line, next to them.
+std::string EndLabels(const std::vector<std::pair<double, double>>& pts, const Axes& a,
+                      const char* color) {
+  if (pts.empty()) return {};
+  std::string s;
+  char text[200];
+  for (const auto& [x, y] : {pts.front(), pts.back()}) {
+    std::snprintf(text, sizeof text,
+                  "<text x=\"%.1f\" y=\"%.1f\" fill=\"%s\" font-size=\"10\" "
+                  "text-anchor=\"middle\">%.1f%%</text>\n",
+                  a.X(x), a.Y(y) - 7, color, y * 100);
+    s += text;
+  }
+  return s;
+}
 
 double Capacity(const Report& r) {
   return static_cast<double>(r.config.host_blocks + r.config.nvme_blocks);
@@ -77,17 +127,23 @@ void Grid(const Axes& a, std::ostream& out) {
     for (int i = 0; i <= 5; ++i) ticks.push_back(a.x_min + (a.x_max - a.x_min) * i / 5);
   }
   for (const double t : ticks) {
+    const double tokens = t * a.block_tokens;
+    const double gib = tokens * a.kv_bytes_per_token / double(uint64_t{1} << 30);
     std::snprintf(
         text, sizeof text,
         "<line x1=\"%.1f\" y1=\"%.0f\" x2=\"%.1f\" y2=\"%.0f\" stroke=\"#ddd\"/>"
-        "<text x=\"%.1f\" y=\"%.0f\" text-anchor=\"middle\">%.0f</text>\n",
-        a.X(t), kTop, a.X(t), kHeight - kBottom, a.X(t), kHeight - kBottom + 18, t);
+        "<text x=\"%.1f\" y=\"%.0f\" text-anchor=\"middle\">%s</text>"
+        "<text x=\"%.1f\" y=\"%.0f\" text-anchor=\"middle\" fill=\"#555\">%s</text>"
+        "<text x=\"%.1f\" y=\"%.0f\" text-anchor=\"middle\" fill=\"#555\">%.3g</text>\n",
+        a.X(t), kTop, a.X(t), kHeight - kBottom, a.X(t), kHeight - kBottom + 16,
+        Short(t).c_str(), a.X(t), kHeight - kBottom + 32, Short(tokens).c_str(), a.X(t),
+        kHeight - kBottom + 48, gib);
     out << text;
   }
   std::snprintf(
       text, sizeof text,
-      "<text x=\"%.0f\" y=\"%.0f\" text-anchor=\"middle\">capacity (blocks, "
-      "host + nvme)%s</text>\n"
+      "<text x=\"%.0f\" y=\"%.0f\" text-anchor=\"middle\">capacity: blocks "
+      "(host + nvme), tokens, GiB of KV%s</text>\n"
       "<text x=\"18\" y=\"%.0f\" text-anchor=\"middle\" transform=\"rotate(-90 18 "
       "%.0f)\">hit rate (blocks)</text>\n",
       (kLeft + kWidth - kRight) / 2, kHeight - 18, a.log_x ? ", log scale" : "",
@@ -114,9 +170,15 @@ void Legend(const std::vector<std::pair<std::string, std::string>>& entries,
 }  // namespace
 
 void WriteSweepSvg(const std::vector<Report>& rows, const std::string& title,
-                   std::ostream& out) {
+                   std::ostream& out, uint64_t kv_bytes_per_token) {
   if (rows.empty()) return;
-  Axes a{Capacity(rows[0]), Capacity(rows[0]), 0.0, 0.05, false};
+  Axes a{Capacity(rows[0]),
+         Capacity(rows[0]),
+         0.0,
+         0.05,
+         false,
+         double(rows[0].block_tokens),
+         double(kv_bytes_per_token)};
   std::map<std::string, std::vector<std::pair<double, double>>> lines;
   std::map<double, double> belady;
   for (const Report& r : rows) {
@@ -137,14 +199,15 @@ void WriteSweepSvg(const std::vector<Report>& rows, const std::string& title,
   out << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << kWidth << "\" height=\""
       << kHeight << "\" font-family=\"sans-serif\" font-size=\"12\">\n"
       << "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
-      << "<text x=\"" << kLeft << "\" y=\"22\" font-size=\"14\">" << title << "</text>\n";
+      << "<text x=\"" << kLeft << "\" y=\"22\" font-size=\"14\">" << Escaped(title)
+      << "</text>\n";
   Grid(a, out);
   std::vector<std::pair<std::string, std::string>> legend;
   size_t color = 0;
   for (auto& [policy, pts] : lines) {
     std::sort(pts.begin(), pts.end());
     const char* c = kColors[color++ % std::size(kColors)];
-    out << Polyline(pts, a, c, "");
+    out << Polyline(pts, a, c, "") << EndLabels(pts, a, c);
     legend.push_back({policy, std::string("stroke=\"") + c + "\""});
   }
   out << Polyline({belady.begin(), belady.end()}, a, "#000", "6,4");

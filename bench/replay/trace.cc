@@ -77,11 +77,32 @@ void Trace::SortByTimestamp() {
   for (const size_t r : order) {
     sorted.AddRequest(chain(r), input_tokens[r]);
     sorted.timestamps.push_back(timestamps[r]);
+    if (!session_ids.empty()) sorted.session_ids.push_back(session_ids[r]);
   }
+  sorted.session_count = session_count;
   sorted.partial_tails = std::move(partial_tails);
   sorted.references = references;
   sorted.bad_lines = bad_lines;
   *this = std::move(sorted);
+}
+
+void Trace::FindSessionEnds() {
+  session_ends.assign(session_ids.size(), false);
+  std::vector<bool> seen(session_count, false);
+  for (size_t r = session_ids.size(); r-- > 0;) {
+    if (session_ids[r] >= seen.size() || seen[session_ids[r]]) continue;
+    seen[session_ids[r]] = true;
+    session_ends[r] = true;
+  }
+}
+
+RequestContext Trace::ContextOf(size_t r) const {
+  RequestContext c;
+  if (r >= session_ids.size()) return c;
+  c.session_id = uint64_t{session_ids[r]} + 1;
+  c.session = r < session_ends.size() && session_ends[r] ? SessionState::kClosed
+                                                         : SessionState::kOpen;
+  return c;
 }
 
 }  // namespace kvtier::replay

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "kvtier/hash.h"
+#include "kvtier/request_context.h"
 
 namespace kvtier::replay {
 
@@ -31,6 +32,12 @@ struct Trace {
   // (sessions: "timestamp"); otherwise empty.
   std::vector<double> timestamps;
   bool all_timestamped = true;
+  // Session of each request (sessions format: a file, or a sub-agent entry
+  // in one), numbered from 0; empty when the format has none (mooncake).
+  std::vector<uint32_t> session_ids;
+  uint32_t session_count = 0;
+  // Per request: the last of its session (after FindSessionEnds).
+  std::vector<bool> session_ends;
 
   size_t requests() const { return input_tokens.size(); }
   std::span<const BlockHash> chain(size_t r) const {
@@ -49,6 +56,12 @@ struct Trace {
   void SetTimestamp(std::optional<double> t);
   // Reorders requests by timestamp (stable), if every one has one.
   void SortByTimestamp();
+  // Marks each session's last request (in replay order) in session_ends.
+  void FindSessionEnds();
+  // The engine's context of request `r`, as a store would be told it: its
+  // session (session_ids[r] + 1; 0 when the format has none), closed on the
+  // session's last request, open before.
+  RequestContext ContextOf(size_t r) const;
 };
 
 // The BlockHash that stands for trace id `id` in namespace `ns` (a sessions

@@ -39,6 +39,7 @@ Result<Trace> ReadSessionsPath(const std::string& path, const ReadOptions& optio
   // Sessions in several files run side by side: interleave them by time
   // when every request has one, else replay file after file.
   trace.SortByTimestamp();
+  trace.FindSessionEnds();
   return trace;
 }
 

@@ -50,6 +50,15 @@ enum class EvictionPolicy : uint8_t {
   // probation first, chain tails first, so blocks used once cannot flush the
   // prefixes that were reused. Compared with LRU in bench/RESULTS.md.
   kSlru = 1,
+  // Frequency-admitted SLRU: as kSlru, but a block enters the protected
+  // segment (half the tier) once it was referenced twice lately, hit or
+  // missed, counted in a sketch that remembers evicted blocks. Compared in
+  // bench/RESULTS.md.
+  kFrequency = 2,
+  // kSlru plus the engine's hints (kvtier/request_context.h): when a
+  // session's last request is done, the blocks only that session used go to
+  // the cold end; priority > 0 protects. Without hints it is kSlru.
+  kSession = 3,
 };
 
 // When a block saved to a faster tier is written to NVMe.

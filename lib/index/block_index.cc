@@ -327,6 +327,19 @@ void BlockIndex::TouchChain(std::span<const BlockHash> chain, bool hit) {
   }
 }
 
+void BlockIndex::TouchChain(std::span<const BlockHash> chain, bool hit,
+                            const RequestContext& context) {
+  TouchChain(chain, hit);
+  if (context.session_id == 0 && context.priority == 0) return;
+  for (const BlockHash& hash : chain) {
+    const EntryId id = Find(hash);
+    if (id == kNoEntry || entries_[id].orphan) continue;
+    for (unsigned ready = entries_[id].ready; ready != 0; ready &= ready - 1) {
+      orders_[std::countr_zero(ready)]->Used(id, context);
+    }
+  }
+}
+
 void BlockIndex::Pin(const BlockHash& hash, Tier tier) {
   const EntryId id = Find(hash);
   assert(id != kNoEntry && (entries_[id].ready & Bit(Index(tier))) && "Pin: not ready");
@@ -463,7 +476,7 @@ void BlockIndex::EnterTier(EntryId id, int tier, uint32_t slot, uint64_t units) 
   if (e.parent != kNoEntry) ++entries_[e.parent].tiers[tier].resident_children;
   used_units_[tier] += units;
   ++blocks_[tier];
-  orders_[tier]->Insert(id);
+  orders_[tier]->Admit(id, e.hash.lo ^ e.hash.hi);
   if (e.orphan) orders_[tier]->Demote(id);
   if (was_in_no_tier) {
     ++live_entries_;

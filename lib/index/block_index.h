@@ -44,6 +44,7 @@
 #include "absl/hash/hash.h"
 #include "kvtier/hash.h"
 #include "kvtier/options.h"
+#include "kvtier/request_context.h"
 #include "lib/index/block_form.h"
 #include "lib/index/eviction_order.h"
 
@@ -154,6 +155,11 @@ class BlockIndex {
   // just served (Load), which frequency-aware policies count as a reuse;
   // false after a save.
   void TouchChain(std::span<const BlockHash> chain, bool hit = false);
+  // As above, then tells each tier's order the engine's context of the
+  // request (EvictionOrder::Used), root first: a session-aware order moves
+  // the blocks of a closed session to its cold end.
+  void TouchChain(std::span<const BlockHash> chain, bool hit,
+                  const RequestContext& context);
   // A pinned block is not evicted; pins nest.
   // REQUIRES: IsReady(hash, tier).
   void Pin(const BlockHash& hash, Tier tier);

@@ -1,7 +1,9 @@
 // MakeEvictionOrder: the one place a policy name becomes an implementation.
 #include "lib/index/eviction_order.h"
 
+#include "lib/index/frequency_order.h"
 #include "lib/index/lru_order.h"
+#include "lib/index/session_order.h"
 #include "lib/index/slru_order.h"
 
 namespace kvtier::internal {
@@ -12,6 +14,10 @@ std::unique_ptr<EvictionOrder> MakeEvictionOrder(EvictionPolicy policy) {
       return std::make_unique<LruOrder>();
     case EvictionPolicy::kSlru:
       return std::make_unique<SlruOrder>();
+    case EvictionPolicy::kFrequency:
+      return std::make_unique<FrequencyOrder>();
+    case EvictionPolicy::kSession:
+      return std::make_unique<SessionOrder>();
   }
   return nullptr;  // unreachable: Options validation rejects unknown policies
 }
@@ -26,6 +32,10 @@ const char* EvictionPolicyName(EvictionPolicy policy) {
       return "lru";
     case EvictionPolicy::kSlru:
       return "slru";
+    case EvictionPolicy::kFrequency:
+      return "freq";
+    case EvictionPolicy::kSession:
+      return "session";
   }
   return "unknown";
 }
@@ -33,6 +43,8 @@ const char* EvictionPolicyName(EvictionPolicy policy) {
 std::optional<EvictionPolicy> ParseEvictionPolicy(std::string_view name) {
   if (name == "lru") return EvictionPolicy::kLru;
   if (name == "slru") return EvictionPolicy::kSlru;
+  if (name == "freq") return EvictionPolicy::kFrequency;
+  if (name == "session") return EvictionPolicy::kSession;
   return std::nullopt;
 }
 

@@ -12,6 +12,7 @@
 #include <string_view>
 
 #include "kvtier/options.h"
+#include "kvtier/request_context.h"
 
 namespace kvtier::internal {
 
@@ -24,11 +25,19 @@ class EvictionOrder {
 
   // A block newly admitted to the tier; it becomes most recent.
   virtual void Insert(EntryId id) = 0;
+  // Insert, with a key naming the block across its stays in the tier (from
+  // its hash): orders that remember blocks after they leave (frequency
+  // sketches) count it. The others just Insert.
+  virtual void Admit(EntryId id, uint64_t key) { Insert(id); }
   // A block that was written or saved again; it becomes most recent.
   virtual void Touch(EntryId id) = 0;
   // A block that was served (loaded as part of a hit). Frequency-aware
   // orders count it as a reuse; for LRU it is a Touch.
   virtual void Hit(EntryId id) { Touch(id); }
+  // The engine's context of a request that used the block (after its Touch
+  // or Hit); orders that know sessions use it, the others ignore it.
+  // Called in chain order, root first.
+  virtual void Used(EntryId id, const RequestContext& context) {}
   // A block that left the tier.
   virtual void Remove(EntryId id) = 0;
   // Moves a block to the cold end: it is the next candidate for eviction
@@ -50,7 +59,7 @@ std::unique_ptr<EvictionOrder> MakeEvictionOrder(EvictionPolicy policy);
 
 namespace kvtier {
 
-// "lru", "slru": the names tools (kvtier-replay) accept and print.
+// "lru", "slru", "freq", "session": the names tools (kvtier-replay) accept and print.
 const char* EvictionPolicyName(EvictionPolicy policy);
 std::optional<EvictionPolicy> ParseEvictionPolicy(std::string_view name);
 

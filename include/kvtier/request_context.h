@@ -1,0 +1,35 @@
+// RequestContext: what the engine knows about a request beyond its tokens,
+// passed along with it so that eviction can use it. Every field is optional
+// (the defaults say "unknown"); a store given no context behaves exactly as
+// without one. Plain data, std-only; copying it is free.
+#pragma once
+
+#include <cstdint>
+
+namespace kvtier {
+
+enum class SessionState : uint8_t {
+  kUnknown = 0,
+  // More requests of this session may follow: its blocks may be re-sent.
+  kOpen = 1,
+  // This is the session's last request (the conversation or agent ended):
+  // blocks only this session used will not be asked for again, so they are
+  // the first to go. Blocks other sessions used too (system prompts, shared
+  // documents) are kept as before.
+  kClosed = 2,
+};
+
+struct RequestContext {
+  // The conversation, agent or sub-agent the request belongs to, as the
+  // engine numbers them; 0 = unknown.
+  uint64_t session_id = 0;
+  SessionState session = SessionState::kUnknown;
+  // Higher is kept longer: a request with priority > 0 counts its blocks as
+  // reused (a frequency-aware order protects them). 0 = normal.
+  uint8_t priority = 0;
+  // Seconds the engine expects to re-send this prefix within; 0 = unknown.
+  // Carried for the policies to come; no order uses it yet.
+  double ttl_s = 0;
+};
+
+}  // namespace kvtier
