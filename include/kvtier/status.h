@@ -10,6 +10,7 @@
 #include <utility>
 #include <variant>
 
+#include "kvtier/export.h"
 namespace kvtier {
 
 // The code tells the caller what to do next:
@@ -32,7 +33,7 @@ enum class StatusCode : int {
   kInternal = 8,
 };
 
-std::string_view StatusCodeName(StatusCode code);
+KVTIER_EXPORT std::string_view StatusCodeName(StatusCode code);
 
 class [[nodiscard]] Status {
  public:
@@ -51,7 +52,7 @@ class [[nodiscard]] Status {
   bool IsRetryable() const {
     return code_ == StatusCode::kResourceExhausted || code_ == StatusCode::kUnavailable;
   }
-  std::string ToString() const;
+  KVTIER_EXPORT std::string ToString() const;
 
  private:
   StatusCode code_ = StatusCode::kOk;
