@@ -195,10 +195,10 @@ Status PrefixHasher::ChainInto(std::span<const uint32_t> tokens, std::span<Block
     return InvalidArgument(
         "chain: the hasher's block_tokens is 0; no block can be hashed");
   }
-  const size_t needed = out.size() * size_t{block_tokens_};
-  if (tokens.size() < needed) {
-    return InvalidArgument("chain: " + std::to_string(tokens.size()) + " tokens given, " +
-                           std::to_string(needed) + " needed for " +
+  // Compared by division: out.size() * block_tokens may not fit a size_t.
+  if (out.size() > tokens.size() / block_tokens_) {
+    return InvalidArgument("chain: " + std::to_string(tokens.size()) +
+                           " tokens given, more needed for " +
                            std::to_string(out.size()) + " blocks of " +
                            std::to_string(block_tokens_) + " tokens");
   }
