@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "bench/kvtier_bench/target.h"
+#include "kvtier/config.h"
 #include "lib/stored_block.h"
 
 namespace kvtier::bench {
@@ -135,7 +136,11 @@ class StoreTarget final : public Target {
 }  // namespace
 
 Result<std::unique_ptr<Target>> OpenStoreTarget(const BenchConfig& c) {
-  auto opened = Store::Open(StoreOptions(c));
+  Options options = StoreOptions(c);
+  if (!c.config_file.empty()) {
+    if (Status s = ApplyConfigFile(c.config_file, &options); !s.ok()) return s;
+  }
+  auto opened = Store::Open(options);
   if (!opened.ok()) return opened.status();
   return std::unique_ptr<Target>(new StoreTarget(c, std::move(opened).value()));
 }
