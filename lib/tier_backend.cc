@@ -109,6 +109,7 @@ Status CheckRequest(const TierBackend& tier, uint32_t slot,
 
 Status TierBackend::Write(uint32_t slot, const BlockHash& hash,
                           std::span<const Segment> src) {
+  LatencyTimer timer(write_latency_);
   size_t logical = 0, stored = 0;
   if (Status s = CheckRequest(*this, slot, src, false, &logical, &stored); !s.ok()) {
     return s;
@@ -127,6 +128,7 @@ Status TierBackend::Write(uint32_t slot, const BlockHash& hash,
 
 Status TierBackend::Read(uint32_t slot, const BlockHash& hash,
                          std::span<const Segment> dst) {
+  LatencyTimer timer(read_latency_);
   size_t logical = 0, stored = 0;
   if (Status s = CheckRequest(*this, slot, dst, true, &logical, &stored); !s.ok()) {
     return s;
@@ -141,6 +143,12 @@ Status TierBackend::Read(uint32_t slot, const BlockHash& hash,
   return s;
 }
 
+void TierBackend::ReportStats(StoreStats* stats) const {
+  TierStats& t = stats->tiers[static_cast<int>(tier_)];
+  t.read_latency = read_latency_.Snapshot();
+  t.write_latency = write_latency_.Snapshot();
+}
+
 void TierBackend::Count(const Status& s, size_t logical, size_t stored, bool write) {
   if (s.ok()) {
     (write ? bytes_written_ : bytes_read_).fetch_add(stored, std::memory_order_relaxed);
@@ -148,6 +156,9 @@ void TierBackend::Count(const Status& s, size_t logical, size_t stored, bool wri
         .fetch_add(logical, std::memory_order_relaxed);
   } else {
     CountFailure(s, checksum_errors_, io_errors_);
+    failure_log_.Log(logger_, LogLevel::kWarning,
+                     Where(*this) + (write ? "write failed: " : "read failed: ") +
+                         s.ToString() + " (served as a miss)");
   }
 }
 
@@ -170,6 +181,7 @@ Status CheckStored(const TierBackend& tier, uint32_t slot,
 }  // namespace
 
 void TierBackend::WriteBatch(std::span<BlockIo> requests) {
+  LatencyTimer timer(write_latency_);
   std::vector<size_t> logical(requests.size()), stored(requests.size());
   std::vector<bool> checked(requests.size());
   for (size_t i = 0; i < requests.size(); ++i) {
@@ -188,6 +200,7 @@ void TierBackend::WriteBatch(std::span<BlockIo> requests) {
 }
 
 void TierBackend::ReadBatch(std::span<BlockIo> requests, const ReadDone& on_done) {
+  LatencyTimer timer(read_latency_);
   std::vector<size_t> logical(requests.size()), stored(requests.size());
   std::vector<bool> checked(requests.size());
   for (size_t i = 0; i < requests.size(); ++i) {

@@ -69,7 +69,7 @@ struct NvmeTierConfig {
   // "key=value" lines: namespace, layout. Create adds the geometry's.
   std::string identity;
   uint64_t namespace_id = 0;  // stored in every entry
-  void (*log)(const char*) = nullptr;
+  Logger log;  // fallbacks, recovery results, ENOSPC
   // The seam: how queues are made (default io_uring), and a wrapper tests
   // use to inject faults into every queue.
   IoQueueFactory make_queue = MakeUringQueue;
@@ -134,6 +134,8 @@ class NvmeTier final : public TierBackend {
   int FdOf(uint32_t slot) const;
   uint64_t OffsetOf(uint32_t slot) const;
   void NoteFull(const Status& s);
+  // Logs what Open found: recovery results, a wipe, no O_DIRECT.
+  void LogOpened() const;
   Status ForgetOverwritten(std::span<BlockIo> requests);
   // Bytes request `r` stores (header included; 0 for a slotless id).
   size_t StoredBytesOf(const BlockIo& r) const;
@@ -163,6 +165,8 @@ class NvmeTier final : public TierBackend {
 
   std::atomic<const char*> io_engine_{"io_uring"};  // set by each new queue
   std::atomic<bool> fixed_buffers_{false};
+  std::atomic<bool> fixed_refusal_logged_{false};
+  RateLimitedLog full_log_{1, 10'000};  // one ENOSPC message per 10 s
   bool direct_io_ = true;
   bool wiped_ = false;
   uint64_t recovered_count_ = 0;
