@@ -48,7 +48,7 @@ TEST_CASE("config: environment variables set every kind of option", "[config]") 
   CHECK(o.logging.level == LogLevel::kDebug);
 }
 
-TEST_CASE("config: a bad variable or value is an error naming it; options unchanged",
+TEST_CASE("config: a bad variable or value is an error naming it, options unchanged",
           "[config]") {
   Options o;
   o.host.capacity_bytes = 123;

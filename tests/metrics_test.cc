@@ -162,7 +162,7 @@ TEST_CASE("metrics: the HTTP endpoint serves values that move with the traffic",
   CHECK((*server)->scrapes() == 2);
 }
 
-TEST_CASE("metrics: a port in use is an error naming it; stopping is prompt",
+TEST_CASE("metrics: a port in use is an error naming it, and stopping is prompt",
           "[metrics]") {
   auto store = Store::Open(HostOptions());
   REQUIRE(store.ok());
