@@ -20,6 +20,7 @@
 #include <algorithm>
 #include <bit>
 #include <cassert>
+#include <cstdint>
 #include <cstring>
 #include <string>
 
@@ -197,8 +198,11 @@ Status PrefixHasher::ChainInto(std::span<const uint32_t> tokens, std::span<Block
   }
   // Compared by division: out.size() * block_tokens may not fit a size_t.
   if (out.size() > tokens.size() / block_tokens_) {
-    return InvalidArgument("chain: " + std::to_string(tokens.size()) +
-                           " tokens given, more needed for " +
+    const bool fits = out.size() <= SIZE_MAX / block_tokens_;
+    const std::string needed =
+        fits ? std::to_string(out.size() * size_t{block_tokens_}) : "more than SIZE_MAX";
+    return InvalidArgument("chain: " + std::to_string(tokens.size()) + " tokens given, " +
+                           needed + " needed for " +
                            std::to_string(out.size()) + " blocks of " +
                            std::to_string(block_tokens_) + " tokens");
   }
