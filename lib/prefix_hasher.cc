@@ -20,6 +20,7 @@
 #include <algorithm>
 #include <bit>
 #include <cassert>
+#include <cstdint>
 #include <cstring>
 #include <string>
 
@@ -195,10 +196,13 @@ Status PrefixHasher::ChainInto(std::span<const uint32_t> tokens, std::span<Block
     return InvalidArgument(
         "chain: the hasher's block_tokens is 0; no block can be hashed");
   }
-  const size_t needed = out.size() * size_t{block_tokens_};
-  if (tokens.size() < needed) {
+  // Compared by division: out.size() * block_tokens may not fit a size_t.
+  if (out.size() > tokens.size() / block_tokens_) {
+    const bool fits = out.size() <= SIZE_MAX / block_tokens_;
+    const std::string needed =
+        fits ? std::to_string(out.size() * size_t{block_tokens_}) : "more than SIZE_MAX";
     return InvalidArgument("chain: " + std::to_string(tokens.size()) + " tokens given, " +
-                           std::to_string(needed) + " needed for " +
+                           needed + " needed for " +
                            std::to_string(out.size()) + " blocks of " +
                            std::to_string(block_tokens_) + " tokens");
   }

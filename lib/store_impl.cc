@@ -80,6 +80,10 @@ Status StoreImpl::Reject(Status status) {
 
 Status StoreImpl::CheckSegments(std::span<const Segment> segments, size_t blocks,
                                 const char* what, bool sliding_may_be_null) const {
+  if (segments_per_block_ != 0 && blocks > SIZE_MAX / segments_per_block_) {
+    return InvalidArgument(std::string(what) + ": " + std::to_string(blocks) +
+                           " blocks overflow the segment count");
+  }
   const size_t want = blocks * segments_per_block_;
   if (segments.size() != want) {
     return InvalidArgument(std::string(what) + ": " + std::to_string(segments.size()) +
@@ -134,6 +138,7 @@ LookupResult StoreImpl::ToResult(const PrefixInfo& info) const {
 }
 
 LookupResult StoreImpl::Lookup(std::span<const BlockHash> chain) {
+  LatencyTimer timer(lookup_latency_);
   const PrefixInfo info = placement_.Lookup(chain);
   lookups_.fetch_add(1, std::memory_order_relaxed);
   lookup_blocks_.fetch_add(chain.size(), std::memory_order_relaxed);
@@ -143,6 +148,7 @@ LookupResult StoreImpl::Lookup(std::span<const BlockHash> chain) {
 
 Result<LookupResult> StoreImpl::LookupAndLease(std::span<const BlockHash> chain,
                                                uint32_t lease_ms) {
+  LatencyTimer timer(lookup_latency_);
   if (lease_ms == 0 || lease_ms > kMaxLeaseMs) {
     return Reject(InvalidArgument("lookup.lease_ms: " + std::to_string(lease_ms) +
                                   ", must be 1.." + std::to_string(kMaxLeaseMs)));
@@ -199,6 +205,9 @@ StoreStats StoreImpl::Stats() const {
   s.host_memory_locked = host_memory_locked_;
   s.transfers_started = transfers_started_.load(std::memory_order_relaxed);
   s.transfers_cancelled = transfers_cancelled_.load(std::memory_order_relaxed);
+  s.lookup_latency = lookup_latency_.Snapshot();
+  s.load_latency = load_latency_.Snapshot();
+  s.save_latency = save_latency_.Snapshot();
   s.nvme.recovery_micros += recovery_micros_;  // the tier reported its manifest scan
   s.nvme.copy_down_blocks = placement_.write_downs();
   s.nvme.copy_down_dropped = placement_.write_downs_dropped();

@@ -17,6 +17,7 @@
 #include "backends/nvme/open_nvme.h"
 #include "kvtier/store.h"
 #include "lib/move/executor.h"
+#include "lib/metrics/latency_recorder.h"
 #include "lib/move/mover.h"
 #include "lib/placement/placement.h"
 #include "lib/sliding_window.h"
@@ -121,6 +122,8 @@ class StoreImpl final : public Store {
   std::atomic<uint64_t> invalid_calls_{0};
   std::atomic<uint64_t> save_trimmed_{0}, trim_bytes_saved_{0};
   std::atomic<uint64_t> transfers_started_{0}, transfers_cancelled_{0};
+  // Per call, from entry to return (a Begin* call: to its handle).
+  LatencyRecorder lookup_latency_, load_latency_, save_latency_;
   uint64_t recovery_micros_ = 0;
 
   // Destroyed first, in this order: transfers in flight finish (and may owe

@@ -69,7 +69,7 @@ Status ValidateOptions(const Options& o) {
         "options.model_id: required (model name and revision); it keeps the KV of "
         "different models apart");
   }
-  if (o.eviction != EvictionPolicy::kLru && o.eviction != EvictionPolicy::kSlru) {
+  if (EvictionPolicyName(o.eviction) == std::string_view("unknown")) {
     return InvalidArgument("options.eviction: unknown policy " +
                            std::to_string(static_cast<int>(o.eviction)));
   }
@@ -152,7 +152,7 @@ Result<std::unique_ptr<Store>> OpenStore(const Options& options, const NvmeHooks
   host.lock_memory = options.host.lock_memory;
   host.slot_align = HostSlotAlign(options, forms.whole);
   host.codec = internal::BlockCodec::For(options.host.codec, options.layout);
-  host.log = options.log;
+  host.log = internal::Logger::For(options);
   Result<std::unique_ptr<internal::HostTier>> tier = internal::HostTier::Create(host);
   if (!tier.ok()) return tier.status();
   const bool locked = (*tier)->locked();

@@ -30,6 +30,7 @@ Status StoreImpl::AcceptLoad(std::span<const BlockHash> chain,
 Result<LoadResult> StoreImpl::Load(std::span<const BlockHash> chain,
                                    std::span<const Segment> dst,
                                    const LoadOptions& options) {
+  LatencyTimer timer(load_latency_);
   if (Status s = AcceptLoad(chain, dst); !s.ok()) return s;
   return RunLoad(chain, dst, options.lease, LoadOrder::kByBlock, nullptr);
 }
@@ -98,6 +99,7 @@ Status StoreImpl::AcceptSave(std::span<const BlockHash> chain,
 
 Result<SaveResult> StoreImpl::Save(std::span<const BlockHash> chain,
                                    std::span<const Segment> src, size_t first_block) {
+  LatencyTimer timer(save_latency_);
   if (Status s = AcceptSave(chain, src, first_block); !s.ok()) return s;
   return RunSave(chain, src, first_block, nullptr);
 }

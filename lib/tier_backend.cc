@@ -98,6 +98,7 @@ Status CheckRequest(const TierBackend& tier, uint32_t slot,
 
 Status TierBackend::Write(uint32_t slot, const BlockHash& hash,
                           std::span<const Segment> src) {
+  LatencyTimer timer(write_latency_);
   size_t logical = 0, stored = 0;
   if (Status s = CheckRequest(*this, slot, src, false, &logical, &stored); !s.ok()) {
     return s;
@@ -116,6 +117,7 @@ Status TierBackend::Write(uint32_t slot, const BlockHash& hash,
 
 Status TierBackend::Read(uint32_t slot, const BlockHash& hash,
                          std::span<const Segment> dst) {
+  LatencyTimer timer(read_latency_);
   size_t logical = 0, stored = 0;
   if (Status s = CheckRequest(*this, slot, dst, true, &logical, &stored); !s.ok()) {
     return s;
@@ -130,6 +132,12 @@ Status TierBackend::Read(uint32_t slot, const BlockHash& hash,
   return s;
 }
 
+void TierBackend::ReportStats(StoreStats* stats) const {
+  TierStats& t = stats->tiers[static_cast<int>(tier_)];
+  t.read_latency = read_latency_.Snapshot();
+  t.write_latency = write_latency_.Snapshot();
+}
+
 void TierBackend::Count(const Status& s, size_t logical, size_t stored, bool write) {
   if (s.ok()) {
     (write ? bytes_written_ : bytes_read_).fetch_add(stored, std::memory_order_relaxed);
@@ -137,6 +145,9 @@ void TierBackend::Count(const Status& s, size_t logical, size_t stored, bool wri
         .fetch_add(logical, std::memory_order_relaxed);
   } else {
     CountFailure(s, checksum_errors_, io_errors_);
+    failure_log_.Log(logger_, LogLevel::kWarning,
+                     Where(*this) + (write ? "write failed: " : "read failed: ") +
+                         s.ToString() + " (served as a miss)");
   }
 }
 
@@ -206,12 +217,14 @@ void TierBackend::CountBatch(std::span<const BlockIo> requests, const BatchCount
 }
 
 void TierBackend::WriteBatch(std::span<BlockIo> requests) {
+  LatencyTimer timer(write_latency_);
   const std::shared_ptr<BatchCounts> c = CheckWrites(requests);
   WriteBatchImpl(requests);
   CountBatch(requests, *c, /*write=*/true);
 }
 
 void TierBackend::ReadBatch(std::span<BlockIo> requests, const ReadDone& on_done) {
+  LatencyTimer timer(read_latency_);
   const std::shared_ptr<BatchCounts> c = CheckReads(requests);
   ReadBatchImpl(requests, on_done);
   CountBatch(requests, *c, /*write=*/false);

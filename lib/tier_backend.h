@@ -25,6 +25,8 @@
 #include "kvtier/store.h"
 #include "lib/codec/block_codec.h"
 #include "lib/index/block_form.h"
+#include "lib/log.h"
+#include "lib/metrics/latency_recorder.h"
 #include "lib/tier_geometry.h"
 
 namespace kvtier::internal {
@@ -153,8 +155,13 @@ class TierBackend {
   // (BlockIo::stored_out); empty when the tier's slots are not addressable
   // memory. See MemoryTierBackend.
   virtual std::span<std::byte> WritableStoredBytes(uint32_t slot) { return {}; }
-  // Adds this tier's own figures (NVMe: engine, recovery) to `stats`.
-  virtual void ReportStats(StoreStats* stats) const {}
+  // Adds this tier's own figures to `stats`: its read and write latency
+  // histograms; an override (NVMe: engine, recovery) calls this one too.
+  virtual void ReportStats(StoreStats* stats) const;
+
+  // Where checksum and I/O failures are reported (rate-limited); stderr
+  // at KVTIER_LOG's level until set. Call before the tier is shared.
+  void set_logger(const Logger& logger) { logger_ = logger; }
 
   // Blocks found at open, for the Store to index; empty after the first call.
   virtual std::vector<RecoveredBlock> TakeRecovered() { return {}; }
@@ -213,6 +220,11 @@ class TierBackend {
   std::atomic<uint64_t> bytes_read_{0};
   std::atomic<uint64_t> logical_bytes_written_{0};
   std::atomic<uint64_t> logical_bytes_read_{0};
+  // One sample per Read/Write call or batch, checks included.
+  LatencyRecorder read_latency_;
+  LatencyRecorder write_latency_;
+  Logger logger_;
+  RateLimitedLog failure_log_;  // a failing device would log once per block
 };
 
 // A tier whose slots are directly addressable memory (host arena, the test

@@ -1,7 +1,10 @@
 # Sourced by setup.sh and test.sh: installs the Debian packages kvtier needs
 # when any is missing (with sudo when not root). Debian 12 package names.
+# python3-numpy and python3-pytest: the Python package's tests (python/tests,
+# run by ctest); the package itself needs neither.
 KVTIER_PACKAGES=(cmake make g++ pkg-config liburing-dev librocksdb-dev libxxhash-dev
-                 libabsl-dev catch2 libbenchmark-dev nlohmann-json3-dev libcli11-dev fio)
+                 libabsl-dev catch2 libbenchmark-dev nlohmann-json3-dev libcli11-dev fio
+                 python3 python3-numpy python3-pytest)
 
 kvtier_install_deps() {
   local missing=()

@@ -8,3 +8,6 @@ kvtier_install_deps
 kvtier_build
 echo
 build/bin/kvtier-demo
+echo
+echo "kvtier: the Python package is in build/python:"
+echo "  PYTHONPATH=$PWD/build/python python3 -c 'import kvtier; print(kvtier.__version__)'"

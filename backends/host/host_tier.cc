@@ -44,21 +44,17 @@ Status Prefault(std::byte* data, size_t bytes) {
   return Status::Ok();
 }
 
-void LogLockRefused(void (*log)(const char*), size_t bytes, int err) {
+void LogLockRefused(const Logger& log, size_t bytes, int err) {
   rlimit lim{};
   getrlimit(RLIMIT_MEMLOCK, &lim);
   const std::string msg =
-      "kvtier: host tier: mlock of " + std::to_string(bytes) + " bytes refused (" +
+      "host tier: mlock of " + std::to_string(bytes) + " bytes refused (" +
       ErrnoText(err) + "); RLIMIT_MEMLOCK is " + LimitText(lim.rlim_cur) + " (hard " +
       LimitText(lim.rlim_max) +
       "), the most a process without CAP_IPC_LOCK may lock. The arena stays "
       "unlocked (pageable); raise the limit (ulimit -l, systemd LimitMEMLOCK=) or "
       "set options.host.lock_memory = false to silence this.";
-  if (log != nullptr) {
-    log(msg.c_str());
-  } else {
-    std::fprintf(stderr, "%s\n", msg.c_str());
-  }
+  log.Warning(msg);
 }
 
 }  // namespace
@@ -144,7 +140,9 @@ Result<std::unique_ptr<HostTier>> HostTier::Create(const HostTierConfig& config)
 HostTier::HostTier(MappedRegion region, const TierGeometry& geometry,
                    const HostTierConfig& config)
     : MemoryTierBackend(Tier::kHost, geometry, config.codec),
-      region_(std::move(region)) {}
+      region_(std::move(region)) {
+  set_logger(config.log);
+}
 
 // A page up to its frame's end: a whole block at a frame's first page spans
 // the frame. Slotless ids have no memory.

@@ -67,7 +67,7 @@ struct HostTierConfig {
   size_t trimmed_bytes = kSameAsWhole;
   bool lock_memory = true;
   BlockCodec codec;  // raw unless set (BlockCodec::For)
-  void (*log)(const char*) = nullptr;
+  Logger log;  // where "mlock refused" goes
 };
 
 class HostTier final : public MemoryTierBackend {

@@ -75,6 +75,7 @@ Result<std::unique_ptr<NvmeTier>> NvmeTier::Create(NvmeTierConfig config) {
       std::move(config), geometry, std::move(files), std::move(manifest).value()));
   tier->wiped_ = wiped;
   if (Status s = tier->Recover(); !s.ok()) return s;
+  tier->LogOpened();
   // One ring now: it fails Open early and tells Stats which engine runs.
   Result<std::unique_ptr<SharedRing>> ring = tier->MakeRing();
   if (!ring.ok()) return ring.status();
@@ -90,6 +91,7 @@ NvmeTier::NvmeTier(NvmeTierConfig config, const TierGeometry& geometry,
       manifest_(std::move(manifest)),
       records_(geometry.id_count()) {
   for (const CacheFile& f : files_) direct_io_ = direct_io_ && f.direct();
+  set_logger(config_.log);
 }
 
 NvmeTier::~NvmeTier() {
@@ -103,6 +105,21 @@ NvmeTier::~NvmeTier() {
   }
   rings.clear();
   broken.clear();
+}
+
+void NvmeTier::LogOpened() const {
+  if (wiped_) {
+    config_.log.Warning("nvme tier: " + config_.directories[0] +
+                        " held another namespace or layout; wiped (wipe_on_mismatch)");
+  }
+  if (!direct_io_) {
+    config_.log.Warning("nvme tier: O_DIRECT refused; using the page cache "
+                        "(allow_buffered_io): reads may be served from DRAM twice");
+  }
+  config_.log.Info("nvme tier: recovered " + std::to_string(recovered_count_) +
+                   " blocks from the manifest, dropped " +
+                   std::to_string(recovery_dropped_) + ", in " +
+                   std::to_string(recovery_micros_) + " us");
 }
 
 std::vector<RecoveredBlock> NvmeTier::TakeRecovered() { return std::move(recovered_); }
@@ -139,10 +156,9 @@ Result<std::unique_ptr<SharedRing>> NvmeTier::MakeRing() {
     queue = std::move(q).value();
   } else {
     // io_uring refused (sysctl, seccomp, old kernel): correct but serial I/O.
-    if (config_.log != nullptr && std::strcmp(io_engine_.load(), "io_uring") == 0) {
-      const std::string msg =
-          "kvtier: nvme tier: " + q.status().message() + "; falling back to pread/pwrite";
-      config_.log(msg.c_str());
+    if (std::strcmp(io_engine_.load(), "io_uring") == 0) {
+      config_.log.Warning("nvme tier: " + q.status().message() +
+                          "; falling back to pread/pwrite (serial I/O)");
     }
     queue = MakePosixQueue(config_.queue_depth);
   }
@@ -207,6 +223,7 @@ bool NvmeTier::Accepting() const {
 }
 
 void NvmeTier::ReportStats(StoreStats* stats) const {
+  TierBackend::ReportStats(stats);
   NvmeStats& n = stats->nvme;
   n.io_uring = std::strcmp(io_engine_.load(), "io_uring") == 0;
   n.fixed_buffers = fixed_buffers_;
@@ -221,8 +238,12 @@ void NvmeTier::ReportStats(StoreStats* stats) const {
 
 void NvmeTier::NoteFull(const Status& s) {
   if (s.code() != StatusCode::kResourceExhausted) return;
-  full_events_.fetch_add(1, std::memory_order_relaxed);
+  const uint64_t events = full_events_.fetch_add(1, std::memory_order_relaxed) + 1;
   full_until_ns_.store(NowNs() + kFullBackoffNs, std::memory_order_relaxed);
+  full_log_.Log(config_.log, LogLevel::kWarning,
+                "nvme tier: device full (" + s.message() + "); new blocks refused for " +
+                    std::to_string(kFullBackoffNs / 1'000'000) + " ms (" +
+                    std::to_string(events) + " full events so far)");
 }
 
 }  // namespace kvtier::internal

@@ -93,7 +93,7 @@ struct NvmeTierConfig {
   // "key=value" lines: namespace, layout. Create adds the geometry's.
   std::string identity;
   uint64_t namespace_id = 0;  // stored in every entry
-  void (*log)(const char*) = nullptr;
+  Logger log;  // fallbacks, recovery results, ENOSPC
   // Test seam: e.g. a delay before every manifest write.
   ManifestHooks manifest_hooks;
   // The seam: how queues are made (default io_uring), and a wrapper tests
@@ -170,6 +170,8 @@ class NvmeTier final : public TierBackend {
   int FdOf(uint32_t slot) const;
   uint64_t OffsetOf(uint32_t slot) const;
   void NoteFull(const Status& s);
+  // Logs what Open found: recovery results, a wipe, no O_DIRECT.
+  void LogOpened() const;
   Status ForgetOverwritten(std::span<BlockIo> requests);
   // Bytes request `r` stores (header included; 0 for a slotless id).
   size_t StoredBytesOf(const BlockIo& r) const;
@@ -200,6 +202,8 @@ class NvmeTier final : public TierBackend {
 
   std::atomic<const char*> io_engine_{"io_uring"};  // set by each new queue
   std::atomic<bool> fixed_buffers_{false};
+  std::atomic<bool> fixed_refusal_logged_{false};
+  RateLimitedLog full_log_{1, 10'000};  // one ENOSPC message per 10 s
   bool direct_io_ = true;
   bool wiped_ = false;
   uint64_t recovered_count_ = 0;

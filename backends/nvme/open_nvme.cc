@@ -51,7 +51,7 @@ Result<std::unique_ptr<TierBackend>> OpenNvmeTier(const Options& options,
   // NvmeTier::Create adds the geometry (page and frame sizes, stored sizes).
   c.identity = "format=kvtier-nvme-1\n" + ns +
                "directories=" + std::to_string(c.directories.size()) + "\n";
-  c.log = options.log;
+  c.log = Logger::For(options);
   if (hooks.make_queue) c.make_queue = hooks.make_queue;
   c.wrap_queue = hooks.wrap_queue;
   if (hooks.open_file) c.open_file = hooks.open_file;

@@ -15,13 +15,14 @@
 #include "bench/common/cli.h"
 #include "bench/kvtier_bench/target.h"
 #include "bench/kvtier_bench/workload.h"
+#include "kvtier/config.h"
 #include "lib/stored_block.h"
 
 namespace kvtier::bench {
 namespace {
 
 struct Args {
-  std::string tier = "nvme", op = "load", codec = "raw", dir;
+  std::string tier = "nvme", op = "load", codec = "raw", dir, config;
   uint64_t block_bytes = 256 << 10, capacity = 0, blocks = 0;
   uint32_t qd = 16, threads = 1, batch = 16, read_pct = 50, inflight = 1,
            save_threads = 0;
@@ -113,6 +114,13 @@ int Check(const Args& a, BenchConfig& c) {
   if (c.op == Op::kRecover && c.tier != TierChoice::kNvme) {
     return ArgError("--op recover times the NVMe tier's reopen: use --tier nvme");
   }
+  if (!a.config.empty()) {
+    Options probe;  // the file's errors are argument errors (exit 2)
+    if (Status s = ApplyConfigFile(a.config, &probe); !s.ok()) {
+      return ArgError("--config: " + s.message());
+    }
+  }
+  c.config_file = a.config;
   c.dir = a.dir;
   c.qd = a.qd;
   c.threads = a.threads;
@@ -275,6 +283,9 @@ int Main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--codec", a.codec, "raw | int8 | fp8, for the tier asked for")
       ->capture_default_str();
+  app.add_option("--config", a.config,
+                 "JSON file of Store options (include/kvtier/config.h), applied over "
+                 "the options the other flags choose");
   app.add_flag("--json", a.json, "print one JSON object as the last line");
   app.add_flag("--no-progress", a.no_progress, "no progress line even on a terminal");
   if (auto rc = ParseArgs(app, "kvtier-bench", argc, argv)) return *rc;

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "bench/kvtier_bench/target.h"
+#include "kvtier/config.h"
 #include "lib/stored_block.h"
 
 namespace kvtier::bench {
@@ -157,7 +158,11 @@ Result<std::unique_ptr<Target>> OpenStoreTarget(const BenchConfig& c) {
   // it reported missing until it holds N.
   BenchConfig config = c;
   for (int attempt = 0;; ++attempt) {
-    auto opened = Store::Open(StoreOptions(config));
+    Options options = StoreOptions(config);
+    if (!config.config_file.empty()) {
+      if (Status s = ApplyConfigFile(config.config_file, &options); !s.ok()) return s;
+    }
+    auto opened = Store::Open(options);
     if (!opened.ok()) return opened.status();
     const StoreStats s = (*opened)->Stats();
     auto target = std::make_unique<StoreTarget>(config, std::move(opened).value());

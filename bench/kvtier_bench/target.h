@@ -34,6 +34,9 @@ struct BenchConfig {
   double seconds = 10;
   Codec codec = Codec::kRaw;
   bool progress = true;
+  // --config: a JSON file of Store options (kvtier/config.h) applied over
+  // the options the flags chose; empty = none.
+  std::string config_file;
 };
 
 // Engine buffers for one chain of `blocks` blocks, page-aligned like an

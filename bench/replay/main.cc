@@ -22,6 +22,7 @@
 #include "bench/replay/sweep.h"
 #include "bench/replay/trace_reader.h"
 #include "kvtier/options.h"
+#include "kvtier/config.h"
 #include "lib/index/eviction_order.h"
 
 namespace kvtier::replay {
@@ -31,7 +32,7 @@ using bench::ProgressLine;
 
 struct Args {
   std::string trace, format = "mooncake", policy = EvictionPolicyName(Options{}.eviction),
-                     sweep, csv = "replay-sweep.csv", plot = "replay-sweep.svg", dir;
+                     sweep, csv = "replay-sweep.csv", plot = "replay-sweep.svg", dir, config;
   uint32_t block_tokens = 512;
   uint64_t capacity_blocks = 0, host_blocks = 0, nvme_blocks = 0, nvme_bytes = 0;
   // Llama-3.1-8B in fp16: 32 layers x 8 KV heads x 128 dims x K,V x 2 bytes.
@@ -337,7 +338,18 @@ int Main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--dir", a.dir, "real mode: NVMe cache directory");
   app.add_option("--nvme-bytes", a.nvme_bytes, "real mode: NVMe tier bytes");
+  app.add_option("--config", a.config,
+                 "JSON Store options (include/kvtier/config.h): eviction, nvme.directories[0] "
+                 "and nvme.capacity_bytes stand in for --policy, --dir, --nvme-bytes");
   if (auto rc = bench::ParseArgs(app, "kvtier-replay", argc, argv)) return *rc;
+  if (!a.config.empty()) {
+    Options o;
+    o.eviction = EvictionPolicy::kLru;  // the tool's default, unless the file says
+    if (Status s = ApplyConfigFile(a.config, &o); !s.ok()) return ArgError(s.message());
+    if (app.count("--policy") == 0) a.policy = o.eviction == EvictionPolicy::kLru ? "lru" : "slru";
+    if (app.count("--dir") == 0 && !o.nvme.directories.empty()) a.dir = o.nvme.directories[0];
+    if (app.count("--nvme-bytes") == 0) a.nvme_bytes = o.nvme.capacity_bytes;
+  }
   if (int rc = Check(a); rc != 0) return rc;
 
   const auto start = std::chrono::steady_clock::now();

@@ -155,6 +155,9 @@ Status ReadSessions(std::istream& in, const std::string& name, uint64_t ns,
     doc = nlohmann::json::parse(text);
   } catch (const nlohmann::json::parse_error& e) {
     return InvalidArgument(Where(name, LineOf(text, e.byte), "not valid JSON"));
+  } catch (const nlohmann::json::exception& e) {
+    // A number out of range (e.g. 777e977e9) throws out_of_range.
+    return InvalidArgument(name + ": not valid JSON (" + e.what() + ")");
   }
   if (!doc.is_object()) return InvalidArgument(name + ": expected a JSON object");
   const auto size = doc.find("block_size");

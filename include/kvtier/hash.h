@@ -28,11 +28,12 @@
 #include <string>
 #include <vector>
 
+#include "kvtier/export.h"
 #include "kvtier/status.h"
 
 namespace kvtier {
 
-struct BlockHash {
+struct KVTIER_EXPORT BlockHash {
   uint64_t lo = 0;
   uint64_t hi = 0;
 
@@ -49,7 +50,7 @@ struct Namespace {
   std::string tenant_salt;          // isolates tenants; empty = shared
 };
 
-class PrefixHasher {
+class KVTIER_EXPORT PrefixHasher {
  public:
   PrefixHasher(const Namespace& ns, uint32_t block_tokens);
 

@@ -9,13 +9,27 @@
  * Errors: every call returns a kvtier_code. When `err` is not NULL, a
  * failing call writes a NUL-terminated message naming the offending field
  * into it. A miss is not an error: lookup and load report how many blocks
- * they found.
+ * they found. No C++ exception ever crosses this API: one that escapes
+ * the library (std::bad_alloc) becomes KVTIER_INTERNAL.
+ *
+ * Compatibility: structs that carry a `struct_size` grow only at the end.
+ * The library accepts any struct_size from the first released size of that
+ * struct up to its own (fields past the caller's size take their defaults)
+ * and refuses a larger one (a caller built against a newer kvtier) with
+ * KVTIER_INVALID_ARGUMENT naming struct_size. kvtier_stats (0.1) is frozen;
+ * newer counters come through the kvtier_*_stats_get calls.
+ *
+ * Not yet in the C API (they are not in the C++ API either): erasing a
+ * chain, clearing a namespace, asynchronous transfers and lookup leases.
  */
 #ifndef KVTIER_KVTIER_C_H_
 #define KVTIER_KVTIER_C_H_
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "kvtier/export.h"
+#include "kvtier/version.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -46,6 +60,37 @@ typedef enum kvtier_codec {
   KVTIER_CODEC_INT8 = 1,
   KVTIER_CODEC_FP8 = 2
 } kvtier_codec;
+
+typedef enum kvtier_tier {
+  KVTIER_TIER_GPU = 0,
+  KVTIER_TIER_HOST = 1,
+  KVTIER_TIER_NVME = 2
+} kvtier_tier;
+
+/* When a saved block goes down to NVMe; see kvtier::WritePolicy. */
+typedef enum kvtier_write_policy {
+  KVTIER_WRITE_THROUGH = 0,
+  KVTIER_WRITE_BACK = 1
+} kvtier_write_policy;
+
+/* Which block a full tier gives up; see kvtier::EvictionPolicy. */
+typedef enum kvtier_eviction {
+  KVTIER_EVICTION_LRU = 0,
+  KVTIER_EVICTION_SLRU = 1
+} kvtier_eviction;
+
+typedef enum kvtier_log_level {
+  KVTIER_LOG_DEBUG = 0,
+  KVTIER_LOG_INFO = 1,
+  KVTIER_LOG_WARNING = 2,
+  KVTIER_LOG_ERROR = 3,
+  KVTIER_LOG_OFF = 4
+} kvtier_log_level;
+
+/* Receives the store's log messages (any thread; must not call back into
+ * the store). `message` is valid during the call only. */
+typedef void (*kvtier_log_fn)(void* user_data, kvtier_log_level level,
+                              const char* message);
 
 typedef struct kvtier_error {
   char message[512];
@@ -88,9 +133,30 @@ typedef struct kvtier_options {
   /* sliding-window trimming: keep sliding layers every N blocks (0 = chain
    * ends only); see Options::swa_checkpoint_blocks */
   uint32_t swa_checkpoint_blocks;
+  /* ---- 0.2: every other option (kvtier_options_init sets their defaults) */
+  const char* const* nvme_directories; /* nvme_directory_count paths; each must
+                                          exist and accept O_DIRECT */
+  size_t nvme_directory_count;
+  uint32_t nvme_queue_depth;            /* I/Os in flight per batch (16) */
+  kvtier_write_policy nvme_write_policy; /* KVTIER_WRITE_THROUGH */
+  int nvme_allow_buffered_io;           /* nonzero: page cache if O_DIRECT is refused */
+  int nvme_wipe_on_mismatch;            /* nonzero: wipe a directory of another namespace */
+  kvtier_codec nvme_codec;
+  uint32_t nvme_write_queue_blocks;     /* write-through copies waiting (1024) */
+  int gpu_device;
+  kvtier_codec gpu_codec;
+  kvtier_eviction eviction;             /* KVTIER_EVICTION_SLRU */
+  kvtier_log_fn log;                    /* NULL: stderr at the level KVTIER_LOG names */
+  void* log_user_data;                  /* passed to `log` */
+  kvtier_log_level log_level;           /* least level `log` receives (WARNING) */
 } kvtier_options;
 
-/* Counters; see kvtier/stats.h for each one's meaning. */
+/* sizeof(kvtier_options) in kvtier 0.1, the smallest struct_size accepted. */
+#define KVTIER_OPTIONS_SIZE_V1 ((size_t)104)
+
+/* Counters; see kvtier/stats.h for each one's meaning. Frozen at 0.1's
+ * layout: kvtier_tier_stats_get, kvtier_nvme_stats_get and
+ * kvtier_call_stats_get report everything, for every tier. */
 typedef struct kvtier_stats {
   uint64_t host_capacity_bytes;
   uint64_t host_used_bytes;
@@ -109,44 +175,163 @@ typedef struct kvtier_stats {
   uint64_t trim_bytes_saved;
 } kvtier_stats;
 
-typedef struct kvtier_store kvtier_store;
+/* One tier's counters (kvtier::TierStats). Set struct_size = sizeof before
+ * the call; kvtier_tier_stats_get fills that many bytes. */
+typedef struct kvtier_tier_stats {
+  size_t struct_size;
+  int enabled;
+  kvtier_codec codec;
+  uint64_t capacity_bytes;
+  uint64_t used_bytes;
+  uint64_t slot_bytes;
+  uint64_t blocks;
+  uint64_t hits;
+  uint64_t inserts;
+  uint64_t evictions;
+  uint64_t placement_evictions;
+  uint64_t orphans_dropped;
+  uint64_t rejected;
+  uint64_t checksum_errors;
+  uint64_t io_errors;
+  uint64_t bytes_written;
+  uint64_t bytes_read;
+  uint64_t logical_bytes_written;
+  uint64_t logical_bytes_read;
+} kvtier_tier_stats;
 
-void kvtier_options_init(kvtier_options* options);
+/* The NVMe tier's own figures (kvtier::NvmeStats); all zero when it is off. */
+typedef struct kvtier_nvme_stats {
+  size_t struct_size;
+  int io_uring;
+  int fixed_buffers;
+  int direct_io;
+  int wiped_at_open;
+  uint64_t recovered_blocks;
+  uint64_t recovery_dropped;
+  uint64_t recovery_micros;
+  uint64_t full_events;
+  uint64_t manifest_errors;
+  uint64_t copy_down_blocks;
+  uint64_t copy_down_dropped;
+  uint64_t promotions;
+} kvtier_nvme_stats;
+
+/* Per-call counters (kvtier::StoreStats outside the tiers). */
+typedef struct kvtier_call_stats {
+  size_t struct_size;
+  uint64_t lookups;
+  uint64_t lookup_blocks;
+  uint64_t lookup_hit_blocks;
+  uint64_t loads;
+  uint64_t load_blocks;
+  uint64_t load_hit_blocks;
+  uint64_t saves;
+  uint64_t save_blocks;
+  uint64_t save_new_blocks;
+  uint64_t save_refreshed_blocks;
+  uint64_t invalid_calls;
+  uint64_t save_trimmed_blocks;
+  uint64_t trim_bytes_saved;
+  uint64_t save_upgraded_blocks;
+  int host_memory_locked;
+} kvtier_call_stats;
+
+typedef struct kvtier_store kvtier_store;
+/* A prefetch in flight; see kvtier::PrefetchHandle. */
+typedef struct kvtier_prefetch kvtier_prefetch;
+
+/* The library's version, "MAJOR.MINOR.PATCH" (KVTIER_VERSION_STRING of the
+ * build that made the library, which may differ from the header's). */
+KVTIER_EXPORT const char* kvtier_version(void);
+
+KVTIER_EXPORT void kvtier_options_init(kvtier_options* options);
 
 /* Opens a store; *out is set only on KVTIER_OK. */
-kvtier_code kvtier_open(const kvtier_options* options, kvtier_store** out,
+KVTIER_EXPORT kvtier_code kvtier_open(const kvtier_options* options, kvtier_store** out,
                         kvtier_error* err);
 /* Releases the store and its memory. NULL is a no-op. */
-void kvtier_close(kvtier_store* store);
+KVTIER_EXPORT void kvtier_close(kvtier_store* store);
 
 /* Bytes of one segment and segments per block, from the store's layout. */
-size_t kvtier_segment_bytes(const kvtier_store* store);
-size_t kvtier_segments_per_block(const kvtier_store* store);
+KVTIER_EXPORT size_t kvtier_segment_bytes(const kvtier_store* store);
+KVTIER_EXPORT size_t kvtier_segments_per_block(const kvtier_store* store);
 
 /* Writes the hashes of the first n_blocks full blocks of `tokens` to `out`.
  * KVTIER_INVALID_ARGUMENT when n_tokens < n_blocks * block_tokens. */
-kvtier_code kvtier_hash_chain(const kvtier_store* store, const uint32_t* tokens,
+KVTIER_EXPORT kvtier_code kvtier_hash_chain(const kvtier_store* store, const uint32_t* tokens,
                               size_t n_tokens, kvtier_block_hash* out, size_t n_blocks,
                               kvtier_error* err);
 
 /* *hit_blocks = the longest loadable prefix of the chain, in blocks. */
-kvtier_code kvtier_lookup(kvtier_store* store, const kvtier_block_hash* chain,
+KVTIER_EXPORT kvtier_code kvtier_lookup(kvtier_store* store, const kvtier_block_hash* chain,
                           size_t n_blocks, size_t* hit_blocks, kvtier_error* err);
 
 /* Loads a prefix of the chain into dst (n_blocks * segments_per_block
  * segments, block-major); *loaded = blocks written byte-exact. */
-kvtier_code kvtier_load(kvtier_store* store, const kvtier_block_hash* chain,
+KVTIER_EXPORT kvtier_code kvtier_load(kvtier_store* store, const kvtier_block_hash* chain,
                         size_t n_blocks, const kvtier_segment* dst, size_t n_segments,
                         size_t* loaded, kvtier_error* err);
 
 /* Saves blocks first_block..n_blocks-1 of the chain from src
  * ((n_blocks - first_block) * segments_per_block segments); *stored = blocks
  * written for the first time (may be NULL). */
-kvtier_code kvtier_save(kvtier_store* store, const kvtier_block_hash* chain,
+KVTIER_EXPORT kvtier_code kvtier_save(kvtier_store* store, const kvtier_block_hash* chain,
                         size_t n_blocks, size_t first_block, const kvtier_segment* src,
                         size_t n_segments, size_t* stored, kvtier_error* err);
 
-kvtier_code kvtier_stats_get(const kvtier_store* store, kvtier_stats* out);
+KVTIER_EXPORT kvtier_code kvtier_stats_get(const kvtier_store* store, kvtier_stats* out);
+
+/* Counters of one tier; a tier that is off reports enabled = 0. */
+KVTIER_EXPORT kvtier_code kvtier_tier_stats_get(const kvtier_store* store, kvtier_tier tier,
+                                  kvtier_tier_stats* out, kvtier_error* err);
+KVTIER_EXPORT kvtier_code kvtier_nvme_stats_get(const kvtier_store* store, kvtier_nvme_stats* out,
+                                  kvtier_error* err);
+KVTIER_EXPORT kvtier_code kvtier_call_stats_get(const kvtier_store* store, kvtier_call_stats* out,
+                                  kvtier_error* err);
+
+/* Starts moving the NVMe-only blocks of the chain's loadable prefix up to
+ * host in the background (kvtier::Store::Prefetch). *out is a handle to
+ * poll, wait on and release; releasing does not cancel the work. */
+KVTIER_EXPORT kvtier_code kvtier_prefetch_start(kvtier_store* store, const kvtier_block_hash* chain,
+                                  size_t n_blocks, kvtier_prefetch** out,
+                                  kvtier_error* err);
+/* 1 once the prefetch finished, else 0. Never blocks. */
+KVTIER_EXPORT int kvtier_prefetch_done(const kvtier_prefetch* prefetch);
+/* Blocks until it finished; returns the blocks it moved up. */
+KVTIER_EXPORT size_t kvtier_prefetch_wait(const kvtier_prefetch* prefetch);
+/* Releases the handle. NULL is a no-op. */
+KVTIER_EXPORT void kvtier_prefetch_release(kvtier_prefetch* prefetch);
+
+/* The store's metrics in the Prometheus text format (kvtier/metrics.h),
+ * NUL-terminated, into buf (capacity bytes). *needed = the text's length +
+ * 1 always; KVTIER_RESOURCE_EXHAUSTED when capacity is smaller (call again
+ * with a larger buffer). buf may be NULL when capacity is 0. */
+KVTIER_EXPORT kvtier_code kvtier_metrics_text(const kvtier_store* store, char* buf,
+                                              size_t capacity, size_t* needed,
+                                              kvtier_error* err);
+
+/* Serves the store's metrics over HTTP on 127.0.0.1:port (0 = a free port;
+ * kvtier_metrics_server_port says which) until kvtier_metrics_server_stop,
+ * which must come before kvtier_close of the store. */
+typedef struct kvtier_metrics_server kvtier_metrics_server;
+KVTIER_EXPORT kvtier_code kvtier_metrics_server_start(const kvtier_store* store,
+                                                      uint16_t port,
+                                                      kvtier_metrics_server** out,
+                                                      kvtier_error* err);
+KVTIER_EXPORT uint16_t kvtier_metrics_server_port(const kvtier_metrics_server* server);
+/* Stops serving and releases the server. NULL is a no-op. */
+KVTIER_EXPORT void kvtier_metrics_server_stop(kvtier_metrics_server* server);
+
+/* Opens a store from `options`, then a JSON config file (if config_file is
+ * not NULL) and then, with KVTIER_CONFIG_ENV in flags, the KVTIER_*
+ * environment variables applied over it (kvtier/config.h lists them). */
+#define KVTIER_CONFIG_ENV 1
+KVTIER_EXPORT kvtier_code kvtier_open_configured(const kvtier_options* options,
+                                                 const char* config_file, int flags,
+                                                 kvtier_store** out, kvtier_error* err);
+
+/* Waits until every background write-down queued so far is done or dropped. */
+KVTIER_EXPORT kvtier_code kvtier_flush(kvtier_store* store, kvtier_error* err);
 
 #ifdef __cplusplus
 } /* extern "C" */

@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "kvtier/export.h"
 #include "kvtier/status.h"
 
 namespace kvtier {
@@ -17,8 +18,8 @@ namespace kvtier {
 // Element type of the engine's K/V tensors.
 enum class DType : uint8_t { kFp16 = 1, kBf16 = 2, kFp32 = 3, kFp8E4M3 = 4 };
 
-size_t DTypeBytes(DType dtype);
-std::string_view DTypeName(DType dtype);
+KVTIER_EXPORT size_t DTypeBytes(DType dtype);
+KVTIER_EXPORT std::string_view DTypeName(DType dtype);
 
 // One block is `block_tokens` tokens of K and V for every layer. In the
 // engine's memory a block is `SegmentsPerBlock()` segments, layer-major:
@@ -28,7 +29,7 @@ std::string_view DTypeName(DType dtype);
 // Each segment holds block_tokens * kv_heads * head_dim elements of `dtype`,
 // token-major then head then head_dim (the (token, head) group of head_dim
 // values is contiguous; the 8-bit codecs scale per such group).
-struct KvLayout {
+struct KVTIER_EXPORT KvLayout {
   uint32_t num_layers = 0;
   uint32_t kv_heads = 0;
   uint32_t head_dim = 0;
@@ -62,6 +63,6 @@ struct KvLayout {
   uint64_t Fingerprint() const;
 };
 
-bool operator==(const KvLayout& a, const KvLayout& b);
+KVTIER_EXPORT bool operator==(const KvLayout& a, const KvLayout& b);
 
 }  // namespace kvtier

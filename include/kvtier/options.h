@@ -67,6 +67,24 @@ enum class WritePolicy : uint8_t {
   kWriteBack = 1,     // only when it is evicted from the tier above
 };
 
+// How much the store says (Options::logging). Each level includes the ones
+// above it in this list read upwards: kDebug shows everything.
+enum class LogLevel : uint8_t { kDebug = 0, kInfo = 1, kWarning = 2, kError = 3, kOff = 4 };
+
+// Receives one log line. Called from any of the store's threads, possibly
+// concurrently; must not call back into the store. `message` is valid
+// during the call only.
+using LogFn = void (*)(void* user_data, LogLevel level, const char* message);
+
+struct LogOptions {
+  // nullptr: `Options::log` if set (warnings and errors), else stderr at the
+  // level the environment variable KVTIER_LOG names (debug, info, warning,
+  // error, off; default warning).
+  LogFn sink = nullptr;
+  void* user_data = nullptr;  // passed to `sink`; borrowed for the store's life
+  LogLevel level = LogLevel::kWarning;  // least level `sink` receives
+};
+
 struct GpuTierOptions {
   // Bytes of device memory for stored blocks; 0 = no GPU tier.
   // The GPU tier is not built yet: a non-zero value makes Open NotSupported.
@@ -142,7 +160,8 @@ struct Options {
   // Prefetch), 1..64. Each copies at about memcpy speed while it runs.
   uint32_t transfer_threads = 2;
 
-  // Where warnings go (e.g. "memlock refused"); nullptr = stderr.
+  // Where warnings go (e.g. "memlock refused"); nullptr = stderr. Kept for
+  // callers built before `logging`, which supersedes it when its sink is set.
   void (*log)(const char* message) = nullptr;
 
   // The codec_tag of this store's namespace: every tier's codec, so a store
@@ -152,6 +171,9 @@ struct Options {
            uint32_t{static_cast<uint8_t>(host.codec)} << 8 |
            uint32_t{static_cast<uint8_t>(nvme.codec)} << 16;
   }
+
+  // Levels, a user-data pointer and the default sink (LogOptions).
+  LogOptions logging;
 };
 
 }  // namespace kvtier

@@ -9,6 +9,18 @@
 
 namespace kvtier {
 
+// Latency of calls: how many took at most each bound. counts[i] = calls in
+// (kBoundsSeconds[i-1], kBoundsSeconds[i]]; the last count is above every
+// bound. Rendered as a Prometheus histogram (kvtier/metrics.h).
+struct LatencyHistogram {
+  static constexpr std::array<double, 20> kBoundsSeconds = {
+      1e-6, 2.5e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3,
+      2.5e-3, 5e-3, 1e-2, 2.5e-2, 5e-2, 0.1, 0.25, 0.5, 1.0, 2.5};
+  std::array<uint64_t, kBoundsSeconds.size() + 1> counts{};
+  uint64_t count = 0;
+  double sum_seconds = 0;
+};
+
 struct TierStats {
   bool enabled = false;
   const char* name = "";        // "gpu", "host", "nvme"
@@ -35,6 +47,9 @@ struct TierStats {
   // (about 0.52 for int8/fp8 over fp16 with head_dim 128; 1 + header for raw).
   uint64_t logical_bytes_written = 0;
   uint64_t logical_bytes_read = 0;
+  // Each Read/Write call and each batch of them (one sample per batch).
+  LatencyHistogram read_latency;
+  LatencyHistogram write_latency;
 };
 
 // What an operator needs to know about the NVMe tier beyond TierStats.
@@ -85,7 +100,11 @@ struct StoreStats {
   // Asynchronous transfers (BeginLoad, BeginSave).
   uint64_t transfers_started = 0;
   uint64_t transfers_cancelled = 0;  // Cancel() came before they finished
-  NvmeStats nvme;                    // all zero/false when the tier is off
+  NvmeStats nvme;                     // all zero/false when the tier is off
+  // Per call of Lookup, Load and Save.
+  LatencyHistogram lookup_latency;
+  LatencyHistogram load_latency;
+  LatencyHistogram save_latency;
 };
 
 }  // namespace kvtier

@@ -10,6 +10,7 @@
 #include <utility>
 #include <variant>
 
+#include "kvtier/export.h"
 namespace kvtier {
 
 // The code tells the caller what to do next:
@@ -34,7 +35,7 @@ enum class StatusCode : int {
   kCancelled = 9,
 };
 
-std::string_view StatusCodeName(StatusCode code);
+KVTIER_EXPORT std::string_view StatusCodeName(StatusCode code);
 
 class [[nodiscard]] Status {
  public:
@@ -53,7 +54,7 @@ class [[nodiscard]] Status {
   bool IsRetryable() const {
     return code_ == StatusCode::kResourceExhausted || code_ == StatusCode::kUnavailable;
   }
-  std::string ToString() const;
+  KVTIER_EXPORT std::string ToString() const;
 
  private:
   StatusCode code_ = StatusCode::kOk;

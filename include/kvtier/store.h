@@ -49,6 +49,7 @@
 #include <memory>
 #include <span>
 
+#include "kvtier/export.h"
 #include "kvtier/hash.h"
 #include "kvtier/layout.h"
 #include "kvtier/options.h"
@@ -110,7 +111,7 @@ struct SaveResult {
 // does not cancel the work.
 //
 // Thread safety: Done/Wait may be called from any thread, concurrently.
-class PrefetchHandle {
+class KVTIER_EXPORT PrefetchHandle {
  public:
   PrefetchHandle() = default;  // nothing to do: Done() at once, Wait() == 0
 
@@ -127,7 +128,7 @@ class PrefetchHandle {
   std::shared_ptr<State> state_;
 };
 
-class Store {
+class KVTIER_EXPORT Store {
  public:
   // Opens a store. Errors: InvalidArgument naming the field (bad layout, no
   // model_id, a tier too small for one block); NotSupported for a tier or

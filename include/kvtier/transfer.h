@@ -27,6 +27,7 @@
 #include <cstdint>
 #include <memory>
 
+#include "kvtier/export.h"
 #include "kvtier/status.h"
 
 namespace kvtier {
@@ -43,7 +44,7 @@ enum class BlockOutcome : uint8_t {
   kCancelled = 4,  // Cancel() came first
 };
 
-class TransferHandle {
+class KVTIER_EXPORT TransferHandle {
  public:
   TransferHandle() = default;  // an empty transfer: done at once
 

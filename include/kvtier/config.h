@@ -1,0 +1,72 @@
+// Options from the environment and from JSON files, for engines that let
+// their operators configure kvtier without code (LMCACHE_*-style).
+//
+// Each option has one environment variable and one JSON key:
+//
+//   JSON key                    variable                         value
+//   model_id                    KVTIER_MODEL_ID                  string
+//   tenant_salt                 KVTIER_TENANT_SALT               string
+//   rank                        KVTIER_RANK                      integer
+//   layout.num_layers           KVTIER_NUM_LAYERS                integer
+//   layout.kv_heads             KVTIER_KV_HEADS                  integer
+//   layout.head_dim             KVTIER_HEAD_DIM                  integer
+//   layout.dtype                KVTIER_DTYPE                     fp16|bf16|fp32|fp8_e4m3
+//   layout.block_tokens         KVTIER_BLOCK_TOKENS              integer
+//   layout.parts_per_layer      KVTIER_PARTS_PER_LAYER           integer
+//   layout.layer_windows        KVTIER_LAYER_WINDOWS             integers ("1024,1024,0")
+//   gpu.capacity_bytes          KVTIER_GPU_BYTES                 size
+//   gpu.device                  KVTIER_GPU_DEVICE                integer
+//   gpu.codec                   KVTIER_GPU_CODEC                 raw|int8|fp8
+//   host.capacity_bytes         KVTIER_HOST_BYTES                size
+//   host.lock_memory            KVTIER_HOST_LOCK_MEMORY          bool
+//   host.codec                  KVTIER_HOST_CODEC                raw|int8|fp8
+//   nvme.capacity_bytes         KVTIER_NVME_BYTES                size
+//   nvme.directories            KVTIER_NVME_DIRS                 paths ("/a:/b"; JSON:
+//   list) nvme.queue_depth            KVTIER_NVME_QUEUE_DEPTH          integer
+//   nvme.write_policy           KVTIER_NVME_WRITE_POLICY         write_through|write_back
+//   nvme.allow_buffered_io      KVTIER_NVME_ALLOW_BUFFERED_IO    bool
+//   nvme.wipe_on_mismatch       KVTIER_NVME_WIPE_ON_MISMATCH     bool
+//   nvme.codec                  KVTIER_NVME_CODEC                raw|int8|fp8
+//   nvme.write_queue_blocks     KVTIER_NVME_WRITE_QUEUE_BLOCKS   integer
+//   eviction                    KVTIER_EVICTION                  lru|slru
+//   swa_checkpoint_blocks       KVTIER_SWA_CHECKPOINT_BLOCKS     integer
+//   log_level                   KVTIER_LOG debug|info|warning|error|off
+//
+// A size is bytes, optionally with a binary suffix: 512MiB, 8GiB, 1TiB (K,
+// M, G, T and KB..TB mean the same powers of 1024); JSON also takes a
+// number. A bool is true|false|1|0|yes|no|on|off. Values replace what
+// *options held; options not mentioned keep theirs.
+//
+// Errors (InvalidArgument) name the key or variable and the value, and
+// leave *options unchanged: an unknown JSON key, an unknown KVTIER_*
+// variable (except KVTIER_LIBRARY, read by the Python package, and
+// KVTIER_BUILD_TYPE, read by scripts/), a value that does not parse or does
+// not fit its field.
+//
+// Thread safety: ApplyEnvironment reads the process environment (getenv is
+// not safe against a concurrent setenv); the others are pure.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "kvtier/export.h"
+#include "kvtier/options.h"
+#include "kvtier/status.h"
+
+namespace kvtier {
+
+// Applies every KVTIER_* variable of the process environment.
+KVTIER_EXPORT Status ApplyEnvironment(Options* options);
+// The same over explicit NAME=value pairs (tests, launchers).
+KVTIER_EXPORT Status ApplyEnvironment(
+    const std::vector<std::pair<std::string, std::string>>& variables, Options* options);
+
+// Applies a JSON object of the keys above (nesting as in the table:
+// {"host": {"capacity_bytes": "8GiB"}}). Errors name the file and the key.
+KVTIER_EXPORT Status ApplyConfigFile(const std::string& path, Options* options);
+KVTIER_EXPORT Status ApplyConfigJson(std::string_view json, Options* options);
+
+}  // namespace kvtier

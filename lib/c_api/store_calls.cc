@@ -1,0 +1,198 @@
+// The C API's store calls (kvtier_c.h): a thin shell over Store that checks
+// every pointer and count (overflow-safe) before C++ sees them, converts
+// types and Status, and never lets an exception cross into C.
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "lib/c_api/c_api_support.h"
+
+namespace {
+
+using kvtier::Status;
+using kvtier::internal::CFail;
+using kvtier::internal::CGuarded;
+using kvtier::internal::CheckedMultiply;
+using kvtier::internal::CNull;
+
+std::span<const kvtier::BlockHash> ChainOf(const kvtier_block_hash* chain, size_t n) {
+  static_assert(sizeof(kvtier_block_hash) == sizeof(kvtier::BlockHash));
+  return {reinterpret_cast<const kvtier::BlockHash*>(chain), n};
+}
+
+std::vector<kvtier::Segment> SegmentsOf(const kvtier_segment* segs, size_t n) {
+  std::vector<kvtier::Segment> out(n);
+  for (size_t i = 0; i < n; ++i) {
+    out[i] = kvtier::Segment{
+        segs[i].data, segs[i].bytes,
+        segs[i].device ? kvtier::MemoryKind::kDevice : kvtier::MemoryKind::kHost};
+  }
+  return out;
+}
+
+// InvalidArgument when blocks * segments_per_block overflows (2^63 blocks
+// would wrap to 0 segments and match an empty span). A count that merely
+// differs goes on to the Store, which rejects it and counts the call.
+Status CheckSegmentCount(const kvtier_store* store, const char* call, size_t blocks) {
+  const std::string field = std::string(call) + ".n_blocks";
+  size_t expected = 0;
+  return CheckedMultiply(blocks, store->store->layout().SegmentsPerBlock(), field.c_str(),
+                         &expected);
+}
+
+}  // namespace
+
+extern "C" {
+
+kvtier_code kvtier_open(const kvtier_options* options, kvtier_store** out,
+                        kvtier_error* err) {
+  if (options == nullptr) return CNull("options", err);
+  if (out == nullptr) return CNull("out", err);
+  if (Status s = kvtier::internal::CheckStructSize("options", options->struct_size,
+                                                   KVTIER_OPTIONS_SIZE_V1,
+                                                   sizeof(kvtier_options));
+      !s.ok()) {
+    return CFail(s, err);
+  }
+  if (Status s = kvtier::internal::CheckCOptions(*options); !s.ok()) return CFail(s, err);
+  return CGuarded(err, [&] {
+    auto handle = std::make_unique<kvtier_store>();
+    handle->log = std::make_unique<kvtier_c_log_target>();
+    auto store =
+        kvtier::Store::Open(kvtier::internal::OptionsFromC(*options, handle->log.get()));
+    if (!store.ok()) return CFail(store.status(), err);
+    handle->store = std::move(store).value();
+    *out = handle.release();
+    return KVTIER_OK;
+  });
+}
+
+void kvtier_close(kvtier_store* store) {
+  try {
+    delete store;
+  } catch (...) {  // a destructor that throws would terminate anyway; keep C safe
+  }
+}
+
+size_t kvtier_segment_bytes(const kvtier_store* store) {
+  return store != nullptr ? store->store->layout().SegmentBytes() : 0;
+}
+
+size_t kvtier_segments_per_block(const kvtier_store* store) {
+  return store != nullptr ? store->store->layout().SegmentsPerBlock() : 0;
+}
+
+kvtier_code kvtier_hash_chain(const kvtier_store* store, const uint32_t* tokens,
+                              size_t n_tokens, kvtier_block_hash* out, size_t n_blocks,
+                              kvtier_error* err) {
+  if (store == nullptr) return CNull("store", err);
+  if (tokens == nullptr && n_tokens > 0) return CNull("tokens", err);
+  if (out == nullptr && n_blocks > 0) return CNull("out", err);
+  const size_t block_tokens = store->store->hasher().block_tokens();
+  if (block_tokens == 0 || n_blocks > n_tokens / block_tokens) {
+    return CFail(kvtier::InvalidArgument(
+                     "hash_chain.n_blocks: " + std::to_string(n_blocks) + " blocks of " +
+                     std::to_string(block_tokens) + " tokens need more than the " +
+                     std::to_string(n_tokens) + " tokens given"),
+                 err);
+  }
+  return CGuarded(err, [&] {
+    std::span<kvtier::BlockHash> hashes(reinterpret_cast<kvtier::BlockHash*>(out),
+                                        n_blocks);
+    Status s = store->store->hasher().ChainInto({tokens, n_tokens}, hashes);
+    return s.ok() ? KVTIER_OK : CFail(s, err);
+  });
+}
+
+kvtier_code kvtier_lookup(kvtier_store* store, const kvtier_block_hash* chain,
+                          size_t n_blocks, size_t* hit_blocks, kvtier_error* err) {
+  if (store == nullptr) return CNull("store", err);
+  if (chain == nullptr && n_blocks > 0) return CNull("chain", err);
+  if (hit_blocks == nullptr) return CNull("hit_blocks", err);
+  return CGuarded(err, [&] {
+    *hit_blocks = store->store->Lookup(ChainOf(chain, n_blocks)).blocks;
+    return KVTIER_OK;
+  });
+}
+
+kvtier_code kvtier_load(kvtier_store* store, const kvtier_block_hash* chain,
+                        size_t n_blocks, const kvtier_segment* dst, size_t n_segments,
+                        size_t* loaded, kvtier_error* err) {
+  if (store == nullptr) return CNull("store", err);
+  if (chain == nullptr && n_blocks > 0) return CNull("chain", err);
+  if (dst == nullptr && n_segments > 0) return CNull("dst", err);
+  if (loaded == nullptr) return CNull("loaded", err);
+  *loaded = 0;
+  if (Status s = CheckSegmentCount(store, "load", n_blocks); !s.ok()) return CFail(s, err);
+  return CGuarded(err, [&] {
+    const std::vector<kvtier::Segment> segs = SegmentsOf(dst, n_segments);
+    auto r = store->store->Load(ChainOf(chain, n_blocks), segs);
+    if (!r.ok()) return CFail(r.status(), err);
+    *loaded = r->blocks;
+    return KVTIER_OK;
+  });
+}
+
+kvtier_code kvtier_save(kvtier_store* store, const kvtier_block_hash* chain,
+                        size_t n_blocks, size_t first_block, const kvtier_segment* src,
+                        size_t n_segments, size_t* stored, kvtier_error* err) {
+  if (store == nullptr) return CNull("store", err);
+  if (chain == nullptr && n_blocks > 0) return CNull("chain", err);
+  if (src == nullptr && n_segments > 0) return CNull("src", err);
+  if (first_block > n_blocks) {
+    return CFail(
+        kvtier::InvalidArgument("save.first_block: " + std::to_string(first_block) +
+                                " > n_blocks " + std::to_string(n_blocks)),
+        err);
+  }
+  if (Status s = CheckSegmentCount(store, "save", n_blocks - first_block); !s.ok()) {
+    return CFail(s, err);
+  }
+  return CGuarded(err, [&] {
+    const std::vector<kvtier::Segment> segs = SegmentsOf(src, n_segments);
+    auto r = store->store->Save(ChainOf(chain, n_blocks), segs, first_block);
+    if (!r.ok()) return CFail(r.status(), err);
+    if (stored != nullptr) *stored = r->stored;
+    return KVTIER_OK;
+  });
+}
+
+kvtier_code kvtier_prefetch_start(kvtier_store* store, const kvtier_block_hash* chain,
+                                  size_t n_blocks, kvtier_prefetch** out,
+                                  kvtier_error* err) {
+  if (store == nullptr) return CNull("store", err);
+  if (chain == nullptr && n_blocks > 0) return CNull("chain", err);
+  if (out == nullptr) return CNull("out", err);
+  return CGuarded(err, [&] {
+    auto handle = std::make_unique<kvtier_prefetch>();
+    handle->handle = store->store->Prefetch(ChainOf(chain, n_blocks));
+    *out = handle.release();
+    return KVTIER_OK;
+  });
+}
+
+int kvtier_prefetch_done(const kvtier_prefetch* prefetch) {
+  return prefetch == nullptr || prefetch->handle.Done() ? 1 : 0;
+}
+
+size_t kvtier_prefetch_wait(const kvtier_prefetch* prefetch) {
+  if (prefetch == nullptr) return 0;
+  try {
+    return prefetch->handle.Wait();
+  } catch (...) {
+    return 0;
+  }
+}
+
+void kvtier_prefetch_release(kvtier_prefetch* prefetch) { delete prefetch; }
+
+kvtier_code kvtier_flush(kvtier_store* store, kvtier_error* err) {
+  if (store == nullptr) return CNull("store", err);
+  return CGuarded(err, [&] {
+    store->store->Flush();
+    return KVTIER_OK;
+  });
+}
+
+}  // extern "C"

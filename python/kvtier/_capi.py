@@ -1,0 +1,186 @@
+"""ctypes declarations of kvtier_c.h (the C API) and how libkvtier.so is found.
+
+The library is looked up, in order: $KVTIER_LIBRARY (a path); the path the
+build or install wrote into _location.py; ctypes.util.find_library("kvtier").
+"""
+import ctypes
+import ctypes.util
+import os
+
+c_size_t = ctypes.c_size_t
+c_uint32 = ctypes.c_uint32
+c_uint64 = ctypes.c_uint64
+c_int = ctypes.c_int
+c_void_p = ctypes.c_void_p
+c_char_p = ctypes.c_char_p
+
+LOG_FN = ctypes.CFUNCTYPE(None, c_void_p, c_int, c_char_p)
+
+
+class Error(ctypes.Structure):
+    _fields_ = [("message", ctypes.c_char * 512)]
+
+
+class BlockHash(ctypes.Structure):
+    _fields_ = [("lo", c_uint64), ("hi", c_uint64)]
+
+
+class Segment(ctypes.Structure):
+    _fields_ = [("data", c_void_p), ("bytes", c_size_t), ("device", c_int)]
+
+
+class Options(ctypes.Structure):
+    _fields_ = [
+        ("struct_size", c_size_t),
+        ("num_layers", c_uint32),
+        ("kv_heads", c_uint32),
+        ("head_dim", c_uint32),
+        ("dtype", c_int),
+        ("block_tokens", c_uint32),
+        ("parts_per_layer", c_uint32),
+        ("layer_windows", ctypes.POINTER(c_uint32)),
+        ("model_id", c_char_p),
+        ("tenant_salt", c_char_p),
+        ("rank", c_uint32),
+        ("gpu_capacity_bytes", c_uint64),
+        ("host_capacity_bytes", c_uint64),
+        ("host_lock_memory", c_int),
+        ("host_codec", c_int),
+        ("nvme_capacity_bytes", c_uint64),
+        ("swa_checkpoint_blocks", c_uint32),
+        ("nvme_directories", ctypes.POINTER(c_char_p)),
+        ("nvme_directory_count", c_size_t),
+        ("nvme_queue_depth", c_uint32),
+        ("nvme_write_policy", c_int),
+        ("nvme_allow_buffered_io", c_int),
+        ("nvme_wipe_on_mismatch", c_int),
+        ("nvme_codec", c_int),
+        ("nvme_write_queue_blocks", c_uint32),
+        ("gpu_device", c_int),
+        ("gpu_codec", c_int),
+        ("eviction", c_int),
+        ("log", LOG_FN),
+        ("log_user_data", c_void_p),
+        ("log_level", c_int),
+    ]
+
+
+def _u64_struct(name, fields, ints=()):
+    f = [("struct_size", c_size_t)]
+    for n in fields:
+        f.append((n, c_int if n in ints else c_uint64))
+    return type(name, (ctypes.Structure,), {"_fields_": f})
+
+
+TIER_FIELDS = ["enabled", "codec", "capacity_bytes", "used_bytes", "slot_bytes", "blocks",
+               "hits", "inserts", "evictions", "placement_evictions", "orphans_dropped",
+               "rejected", "checksum_errors", "io_errors", "bytes_written", "bytes_read",
+               "logical_bytes_written", "logical_bytes_read"]
+TierStats = _u64_struct("TierStats", TIER_FIELDS, ints=("enabled", "codec"))
+NVME_FIELDS = ["io_uring", "fixed_buffers", "direct_io", "wiped_at_open",
+               "recovered_blocks", "recovery_dropped", "recovery_micros", "full_events",
+               "manifest_errors", "copy_down_blocks", "copy_down_dropped", "promotions"]
+NvmeStats = _u64_struct("NvmeStats", NVME_FIELDS,
+                        ints=("io_uring", "fixed_buffers", "direct_io", "wiped_at_open"))
+CALL_FIELDS = ["lookups", "lookup_blocks", "lookup_hit_blocks", "loads", "load_blocks",
+               "load_hit_blocks", "saves", "save_blocks", "save_new_blocks",
+               "save_refreshed_blocks", "invalid_calls", "save_trimmed_blocks",
+               "trim_bytes_saved", "save_upgraded_blocks", "host_memory_locked"]
+CallStats = _u64_struct("CallStats", CALL_FIELDS, ints=("host_memory_locked",))
+
+
+def _candidates():
+    env = os.environ.get("KVTIER_LIBRARY")
+    if env:
+        yield env
+    try:
+        from . import _location
+        here = os.path.dirname(os.path.abspath(__file__))
+        yield os.path.normpath(os.path.join(here, _location.LIBRARY))
+    except ImportError:
+        pass
+    found = ctypes.util.find_library("kvtier")
+    if found:
+        yield found
+
+
+def _load():
+    tried = []
+    for path in _candidates():
+        try:
+            return ctypes.CDLL(path)
+        except OSError as e:
+            tried.append(f"{path}: {e}")
+    raise ImportError("kvtier: libkvtier.so not found (set KVTIER_LIBRARY, build with "
+                      "scripts/setup.sh, or install with cmake --install); tried: " +
+                      "; ".join(tried or ["nothing"]))
+
+
+lib = _load()
+P = ctypes.POINTER
+_sigs = {
+    "kvtier_version": (c_char_p, []),
+    "kvtier_options_init": (None, [P(Options)]),
+    "kvtier_open": (c_int, [P(Options), P(c_void_p), P(Error)]),
+    "kvtier_close": (None, [c_void_p]),
+    "kvtier_segment_bytes": (c_size_t, [c_void_p]),
+    "kvtier_segments_per_block": (c_size_t, [c_void_p]),
+    "kvtier_hash_chain": (c_int, [c_void_p, P(c_uint32), c_size_t, P(BlockHash), c_size_t,
+                                  P(Error)]),
+    "kvtier_lookup": (c_int, [c_void_p, P(BlockHash), c_size_t, P(c_size_t), P(Error)]),
+    "kvtier_load": (c_int, [c_void_p, P(BlockHash), c_size_t, P(Segment), c_size_t,
+                            P(c_size_t), P(Error)]),
+    "kvtier_save": (c_int, [c_void_p, P(BlockHash), c_size_t, c_size_t, P(Segment),
+                            c_size_t, P(c_size_t), P(Error)]),
+    "kvtier_tier_stats_get": (c_int, [c_void_p, c_int, P(TierStats), P(Error)]),
+    "kvtier_nvme_stats_get": (c_int, [c_void_p, P(NvmeStats), P(Error)]),
+    "kvtier_call_stats_get": (c_int, [c_void_p, P(CallStats), P(Error)]),
+    "kvtier_prefetch_start": (c_int, [c_void_p, P(BlockHash), c_size_t, P(c_void_p),
+                                      P(Error)]),
+    "kvtier_prefetch_done": (c_int, [c_void_p]),
+    "kvtier_prefetch_wait": (c_size_t, [c_void_p]),
+    "kvtier_prefetch_release": (None, [c_void_p]),
+    "kvtier_flush": (c_int, [c_void_p, P(Error)]),
+    "kvtier_metrics_text": (c_int, [c_void_p, c_char_p, c_size_t, P(c_size_t), P(Error)]),
+    "kvtier_metrics_server_start": (c_int, [c_void_p, ctypes.c_uint16, P(c_void_p),
+                                            P(Error)]),
+    "kvtier_metrics_server_port": (ctypes.c_uint16, [c_void_p]),
+    "kvtier_metrics_server_stop": (None, [c_void_p]),
+    "kvtier_open_configured": (c_int, [P(Options), c_char_p, c_int, P(c_void_p),
+                                       P(Error)]),
+}
+CONFIG_ENV = 1
+for _name, (_res, _args) in _sigs.items():
+    _fn = getattr(lib, _name)
+    _fn.restype = _res
+    _fn.argtypes = _args
+
+
+# Py_buffer (CPython's buffer protocol, stable layout) to borrow the memory
+# of any buffer-protocol object without copying it.
+class PyBuffer(ctypes.Structure):
+    _fields_ = [("buf", c_void_p), ("obj", c_void_p), ("len", ctypes.c_ssize_t),
+                ("itemsize", ctypes.c_ssize_t), ("readonly", c_int), ("ndim", c_int),
+                ("format", c_char_p), ("shape", c_void_p), ("strides", c_void_p),
+                ("suboffsets", c_void_p), ("internal", c_void_p)]
+
+
+PyBUF_SIMPLE = 0
+PyBUF_WRITABLE = 1
+_get_buffer = ctypes.pythonapi.PyObject_GetBuffer
+_get_buffer.argtypes = [ctypes.py_object, P(PyBuffer), c_int]
+_get_buffer.restype = c_int
+_release_buffer = ctypes.pythonapi.PyBuffer_Release
+_release_buffer.argtypes = [P(PyBuffer)]
+_release_buffer.restype = None
+
+
+def get_buffer(obj, writable):
+    """A PyBuffer over obj's contiguous memory; raises BufferError otherwise."""
+    view = PyBuffer()
+    _get_buffer(obj, ctypes.byref(view), PyBUF_WRITABLE if writable else PyBUF_SIMPLE)
+    return view
+
+
+def release_buffer(view):
+    _release_buffer(ctypes.byref(view))

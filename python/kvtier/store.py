@@ -1,0 +1,315 @@
+"""Store: kvtier's block store over the C API (see kvtier/store.h).
+
+Every call that copies bytes or does I/O (hash_chain, lookup, load, save,
+prefetch waits, flush) goes through ctypes.CDLL, which releases the GIL for
+the call's duration, so other Python threads run meanwhile.
+"""
+import ctypes
+
+from . import _capi
+from .errors import Error, INVALID_ARGUMENT
+from .options import LOG_LEVELS, Options
+
+_LEVEL_NAMES = {v: k for k, v in LOG_LEVELS.items()}
+_TIERS = {"gpu": 0, "host": 1, "nvme": 2}
+
+
+def _check(code, err):
+    if code != 0:
+        raise Error(code, err.message.decode(errors="replace"))
+
+
+class Chain:
+    """Block hashes of one prompt (kvtier_block_hash[]); slice it like a list."""
+
+    def __init__(self, hashes):
+        self._hashes = hashes
+
+    def __len__(self):
+        return len(self._hashes)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            picked = self._hashes[index]
+            arr = (_capi.BlockHash * len(picked))(*picked)
+            return Chain(arr)
+        h = self._hashes[index]
+        return (h.lo, h.hi)
+
+    def _ptr(self):
+        return ctypes.cast(self._hashes, ctypes.POINTER(_capi.BlockHash))
+
+
+class Prefetch:
+    """A prefetch in flight: done() polls, wait() blocks (GIL released)."""
+
+    def __init__(self, handle):
+        self._handle = ctypes.c_void_p(handle)
+
+    def done(self):
+        return bool(_capi.lib.kvtier_prefetch_done(self._handle))
+
+    def wait(self):
+        return _capi.lib.kvtier_prefetch_wait(self._handle)
+
+    def __del__(self):
+        if getattr(self, "_handle", None) and _capi is not None:
+            _capi.lib.kvtier_prefetch_release(self._handle)
+            self._handle = None
+
+
+class _Segments:
+    """kvtier_segment[] over the caller's memory, with the buffers held."""
+
+    def __init__(self, memory, count, seg_bytes, writable):
+        self._views = []
+        self.count = count
+        self.array = (_capi.Segment * count)()
+        if count == 0:
+            return
+        try:
+            self._fill(memory, count, seg_bytes, writable)
+        except BaseException:
+            self.release()
+            raise
+
+    def _borrow(self, obj, writable):
+        try:
+            view = _capi.get_buffer(obj, writable)
+        except (BufferError, TypeError) as e:  # read-only, not contiguous, not a buffer
+            raise Error(INVALID_ARGUMENT, f"segments: {type(obj).__name__}: {e}") from None
+        self._views.append(view)
+        return view.buf, view.len
+
+    def _fill(self, memory, count, seg_bytes, writable):
+        if isinstance(memory, (list, tuple)):
+            if len(memory) != count:
+                raise Error(INVALID_ARGUMENT, f"segments: {len(memory)} given, "
+                                              f"expected {count}")
+            for i, item in enumerate(memory):
+                if isinstance(item, tuple) and len(item) == 2 and all(
+                        isinstance(v, int) for v in item):
+                    ptr, size = item  # (pointer, size): an engine tensor's memory
+                else:
+                    ptr, size = self._borrow(item, writable)
+                self.array[i] = _capi.Segment(ptr, size, 0)
+            return
+        ptr, size = self._borrow(memory, writable)  # one contiguous buffer
+        if size != count * seg_bytes:
+            raise Error(INVALID_ARGUMENT, f"segments: a buffer of {size} bytes, expected "
+                                          f"{count} segments x {seg_bytes} bytes")
+        for i in range(count):
+            self.array[i] = _capi.Segment(ptr + i * seg_bytes, seg_bytes, 0)
+
+    def release(self):
+        for view in self._views:
+            _capi.release_buffer(view)
+        self._views = []
+
+
+class MetricsServer:
+    """Serves the store's metrics (Prometheus text) on 127.0.0.1:port."""
+
+    def __init__(self, store, handle):
+        self._store = store  # the server borrows it: keep it alive
+        self._handle = ctypes.c_void_p(handle)
+        self.port = _capi.lib.kvtier_metrics_server_port(self._handle)
+
+    def stop(self):
+        if self._handle:
+            _capi.lib.kvtier_metrics_server_stop(self._handle)
+            self._handle = None
+
+    def __del__(self):
+        self.stop()
+
+
+class Store:
+    """An open kvtier store. Thread-safe; close() (or `with`) releases it.
+
+    Store(options=None, config_file=None, env=False, **kwargs): an Options, a
+    dict or keyword arguments (see kvtier.Options), then a JSON config file
+    and the KVTIER_* environment variables applied over them
+    (include/kvtier/config.h). `log`, if given, is called as log(level,
+    message) with level one of "debug", "info", "warning", "error".
+    """
+
+    def __init__(self, options=None, config_file=None, env=False, **kwargs):
+        if not isinstance(options, Options):
+            options = Options(options, **kwargs)
+        elif kwargs:
+            raise Error(INVALID_ARGUMENT, "options: pass an Options or keywords, not both")
+        self._servers = []
+        self.options = options
+        c, self._keep = options.to_c()
+        log = options.get("log")
+        if log is not None:
+            def trampoline(_user, level, message):
+                try:
+                    log(_LEVEL_NAMES.get(level, str(level)), message.decode(errors="replace"))
+                except Exception:  # never raise into C
+                    pass
+            self._log = _capi.LOG_FN(trampoline)
+            c.log = self._log
+        handle = ctypes.c_void_p()
+        err = _capi.Error()
+        if config_file is None and not env:
+            code = _capi.lib.kvtier_open(ctypes.byref(c), ctypes.byref(handle),
+                                         ctypes.byref(err))
+        else:
+            code = _capi.lib.kvtier_open_configured(
+                ctypes.byref(c), None if config_file is None else str(config_file).encode(),
+                _capi.CONFIG_ENV if env else 0, ctypes.byref(handle), ctypes.byref(err))
+        _check(code, err)
+        self._store = handle
+        self.segment_bytes = _capi.lib.kvtier_segment_bytes(handle)
+        self.segments_per_block = _capi.lib.kvtier_segments_per_block(handle)
+        self.block_tokens = c.block_tokens
+        self.block_bytes = self.segment_bytes * self.segments_per_block
+
+    # -- lifetime --------------------------------------------------------
+    def close(self):
+        for server in getattr(self, "_servers", []):
+            server.stop()
+        self._servers = []
+        if getattr(self, "_store", None):
+            _capi.lib.kvtier_close(self._store)
+            self._store = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        self.close()
+
+    def _handle(self):
+        if not self._store:
+            raise Error(INVALID_ARGUMENT, "store: closed")
+        return self._store
+
+    # -- calls -----------------------------------------------------------
+    def hash_chain(self, tokens, n_blocks=None):
+        """Hashes of the full blocks of `tokens` (a list of ints or any uint32
+        buffer); n_blocks defaults to all full blocks."""
+        if isinstance(tokens, (list, tuple, range)):
+            arr = (ctypes.c_uint32 * len(tokens))(*tokens)
+            ptr, n_tokens, view = ctypes.cast(arr, ctypes.POINTER(ctypes.c_uint32)), len(arr), None
+        else:
+            view = _capi.get_buffer(tokens, False)
+            if view.len % 4:
+                _capi.release_buffer(view)
+                raise Error(INVALID_ARGUMENT, "tokens: not a whole number of uint32")
+            ptr = ctypes.cast(view.buf, ctypes.POINTER(ctypes.c_uint32))
+            n_tokens = view.len // 4
+        try:
+            if n_blocks is None:
+                n_blocks = n_tokens // self.block_tokens
+            hashes = (_capi.BlockHash * n_blocks)()
+            err = _capi.Error()
+            _check(_capi.lib.kvtier_hash_chain(self._handle(), ptr, n_tokens, hashes,
+                                               n_blocks, ctypes.byref(err)), err)
+            return Chain(hashes)
+        finally:
+            if view is not None:
+                _capi.release_buffer(view)
+
+    def lookup(self, chain):
+        """Blocks in the longest prefix of `chain` that load() would serve now."""
+        hit = ctypes.c_size_t()
+        err = _capi.Error()
+        _check(_capi.lib.kvtier_lookup(self._handle(), chain._ptr(), len(chain),
+                                       ctypes.byref(hit), ctypes.byref(err)), err)
+        return hit.value
+
+    def load(self, chain, dst):
+        """Writes a prefix of `chain` into dst: one writable buffer of
+        len(chain) blocks (numpy array, bytearray, memoryview...), or a list of
+        segments (buffers or (pointer, size) pairs). Returns blocks loaded."""
+        segs = _Segments(dst, len(chain) * self.segments_per_block, self.segment_bytes,
+                         writable=True)
+        try:
+            loaded = ctypes.c_size_t()
+            err = _capi.Error()
+            _check(_capi.lib.kvtier_load(self._handle(), chain._ptr(), len(chain),
+                                         segs.array, segs.count, ctypes.byref(loaded),
+                                         ctypes.byref(err)), err)
+            return loaded.value
+        finally:
+            segs.release()
+
+    def save(self, chain, src, first_block=0):
+        """Stores blocks first_block.. of `chain` from src (as load's dst, but
+        read-only buffers are fine). Returns blocks stored for the first time."""
+        blocks = len(chain) - first_block if first_block <= len(chain) else 0
+        segs = _Segments(src, blocks * self.segments_per_block, self.segment_bytes,
+                         writable=False)
+        try:
+            stored = ctypes.c_size_t()
+            err = _capi.Error()
+            _check(_capi.lib.kvtier_save(self._handle(), chain._ptr(), len(chain),
+                                         first_block, segs.array, segs.count,
+                                         ctypes.byref(stored), ctypes.byref(err)), err)
+            return stored.value
+        finally:
+            segs.release()
+
+    def prefetch(self, chain):
+        """Starts moving NVMe-only blocks of the prefix up to host; a Prefetch."""
+        handle = ctypes.c_void_p()
+        err = _capi.Error()
+        _check(_capi.lib.kvtier_prefetch_start(self._handle(), chain._ptr(), len(chain),
+                                               ctypes.byref(handle), ctypes.byref(err)),
+               err)
+        return Prefetch(handle.value)
+
+    def flush(self):
+        err = _capi.Error()
+        _check(_capi.lib.kvtier_flush(self._handle(), ctypes.byref(err)), err)
+
+    def metrics_text(self):
+        """Every counter and histogram in the Prometheus text format."""
+        needed = ctypes.c_size_t(0)
+        err = _capi.Error()
+        while True:
+            buf = ctypes.create_string_buffer(max(needed.value, 1))
+            code = _capi.lib.kvtier_metrics_text(self._handle(), buf, len(buf),
+                                                 ctypes.byref(needed), ctypes.byref(err))
+            if code != 4:  # RESOURCE_EXHAUSTED: the text grew; again, larger
+                _check(code, err)
+                return buf.value.decode()
+
+    def serve_metrics(self, port=0):
+        """Starts an HTTP endpoint on 127.0.0.1:port (0 = a free one; see
+        .port) serving metrics_text(); stopped by .stop() or close()."""
+        handle = ctypes.c_void_p()
+        err = _capi.Error()
+        _check(_capi.lib.kvtier_metrics_server_start(self._handle(), port,
+                                                     ctypes.byref(handle),
+                                                     ctypes.byref(err)), err)
+        server = MetricsServer(self, handle.value)
+        self._servers.append(server)
+        return server
+
+    def stats(self):
+        """Every counter as a dict: {"host": {...}, "nvme": {...}, "gpu": {...},
+        "nvme_engine": {...}, "calls": {...}}."""
+        err = _capi.Error()
+        out = {}
+        for name, tier in _TIERS.items():
+            s = _capi.TierStats(struct_size=ctypes.sizeof(_capi.TierStats))
+            _check(_capi.lib.kvtier_tier_stats_get(self._handle(), tier, ctypes.byref(s),
+                                                   ctypes.byref(err)), err)
+            out[name] = {f: getattr(s, f) for f in _capi.TIER_FIELDS}
+            out[name]["enabled"] = bool(out[name]["enabled"])
+        n = _capi.NvmeStats(struct_size=ctypes.sizeof(_capi.NvmeStats))
+        _check(_capi.lib.kvtier_nvme_stats_get(self._handle(), ctypes.byref(n),
+                                               ctypes.byref(err)), err)
+        out["nvme_engine"] = {f: getattr(n, f) for f in _capi.NVME_FIELDS}
+        c = _capi.CallStats(struct_size=ctypes.sizeof(_capi.CallStats))
+        _check(_capi.lib.kvtier_call_stats_get(self._handle(), ctypes.byref(c),
+                                               ctypes.byref(err)), err)
+        out["calls"] = {f: getattr(c, f) for f in _capi.CALL_FIELDS}
+        return out
