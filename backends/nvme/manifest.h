@@ -17,6 +17,7 @@
 #include <mutex>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "kvtier/hash.h"
@@ -41,6 +42,11 @@ struct ManifestEntry {
   uint64_t namespace_id = 0;   // fingerprint of the store's namespace
   uint64_t seq = 0;            // write order: recovery replays it oldest first
 };
+
+// Decodes one stored entry ("b"+hash -> value); false when the record is
+// not one this version writes (wrong sizes or version). Exposed for the
+// fuzzer (fuzz/manifest_entry_fuzz.cc); LoadAll uses it.
+bool DecodeManifestEntry(std::string_view key, std::string_view value, ManifestEntry* e);
 
 class Manifest {
  public:
