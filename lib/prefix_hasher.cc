@@ -20,6 +20,7 @@
 #include <algorithm>
 #include <bit>
 #include <cassert>
+#include <cstdint>
 #include <cstring>
 #include <string>
 
@@ -195,12 +196,15 @@ Status PrefixHasher::ChainInto(std::span<const uint32_t> tokens, std::span<Block
     return InvalidArgument(
         "chain: the hasher's block_tokens is 0; no block can be hashed");
   }
-  const size_t needed = out.size() * size_t{block_tokens_};
-  if (tokens.size() < needed) {
+  // Divided, not multiplied: out.size() * block_tokens may wrap (a count of
+  // 2^62 blocks would then "need" 0 tokens).
+  if (tokens.size() / block_tokens_ < out.size()) {
+    const bool wraps = out.size() > SIZE_MAX / block_tokens_;
+    const std::string needed =
+        wraps ? "more than SIZE_MAX" : std::to_string(out.size() * block_tokens_);
     return InvalidArgument("chain: " + std::to_string(tokens.size()) + " tokens given, " +
-                           std::to_string(needed) + " needed for " +
-                           std::to_string(out.size()) + " blocks of " +
-                           std::to_string(block_tokens_) + " tokens");
+                           needed + " needed for " + std::to_string(out.size()) +
+                           " blocks of " + std::to_string(block_tokens_) + " tokens");
   }
   HashBlocks(root_, tokens.data(), block_tokens_, extra_key, out.data(), out.size());
   return Status::Ok();
