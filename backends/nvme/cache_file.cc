@@ -88,6 +88,7 @@ struct Attempt {
       (void)ftruncate(fd, static_cast<off_t>(found_bytes));
     }
     close(fd);
+    if (lock_fd >= 0) close(lock_fd);
   }
   Attempt(const Attempt&) = delete;
   Attempt& operator=(const Attempt&) = delete;
@@ -95,6 +96,7 @@ struct Attempt {
   int Release() { return std::exchange(fd, -1); }
 
   int fd = -1;
+  int lock_fd = -1;
   const std::string path;
   const bool existed;
   uint64_t found_bytes = 0;
@@ -137,7 +139,7 @@ Result<int> OpenForIo(const std::string& dir, const std::string& path,
   return fd;
 }
 
-// What is open is a regular file of ours, mode 0600, and no one else's lock.
+// What is open is a regular file of ours, mode 0600.
 Status CheckOpened(int fd, const std::string& path, const std::string& field,
                    struct stat* st) {
   if (fstat(fd, st) != 0) {
@@ -148,15 +150,39 @@ Status CheckOpened(int fd, const std::string& path, const std::string& field,
   if ((st->st_mode & 07777) != 0600 && fchmod(fd, 0600) != 0) {
     return IoError(field + ": chmod 0600 '" + path + "': " + ErrnoText(errno));
   }
+  return Status::Ok();
+}
+
+// Locks the file through an fd of its own, which io_uring never sees: a
+// killed process's ring releases the files it used asynchronously, after
+// the process is gone, so a lock held through the I/O fd would outlive it
+// and refuse the restarted store.
+Result<int> Lock(const std::string& path, const std::string& field,
+                 const struct stat& opened, const FileOpener& open_file) {
+  const int fd = open_file(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  struct stat st {};
+  if (fd < 0 || fstat(fd, &st) != 0) {
+    const Status s =
+        IoError(field + ": opening '" + path + "' to lock it: " + ErrnoText(errno));
+    if (fd >= 0) close(fd);
+    return s;
+  }
+  if (st.st_dev != opened.st_dev || st.st_ino != opened.st_ino) {
+    close(fd);
+    return Unavailable(field + ": cache file '" + path +
+                       "' was replaced while this store was opening it");
+  }
   if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-    if (errno == EWOULDBLOCK) {
+    const int err = errno;
+    close(fd);
+    if (err == EWOULDBLOCK) {
       return Unavailable(field + ": cache file '" + path +
                          "' is in use by another store (in this or another "
                          "process); close it or give this store another directory");
     }
-    return IoError(field + ": locking '" + path + "': " + ErrnoText(errno));
+    return IoError(field + ": locking '" + path + "': " + ErrnoText(err));
   }
-  return Status::Ok();
+  return fd;
 }
 
 // The file grows to `bytes`: the filesystem must have the rest of it and
@@ -230,10 +256,15 @@ Result<CacheFile> CacheFile::Open(const std::string& dir, const std::string& fie
   attempt.fd = *fd;
   struct stat st {};
   if (Status s = CheckOpened(attempt.fd, path, field, &st); !s.ok()) {
-    // Another store holds it, or it is not ours to remove or resize.
-    close(attempt.Release());
+    close(attempt.Release());  // not ours to remove or resize
     return s;
   }
+  Result<int> lock = Lock(path, field, st, open_file);
+  if (!lock.ok()) {
+    close(attempt.Release());  // another store holds it
+    return lock.status();
+  }
+  attempt.lock_fd = *lock;
   attempt.found_bytes = static_cast<uint64_t>(st.st_size);
   if (Status s = Grow(attempt, st, bytes, dir, field); !s.ok()) return s;
   CacheFile f;
@@ -242,6 +273,7 @@ Result<CacheFile> CacheFile::Open(const std::string& dir, const std::string& fie
   f.bytes_ = bytes;
   f.path_ = path;
   f.fd_ = attempt.Release();
+  f.lock_fd_ = std::exchange(attempt.lock_fd, -1);
   return f;
 }
 
@@ -256,10 +288,12 @@ Status CacheFile::CutToSize() const {
 
 CacheFile::~CacheFile() {
   if (fd_ >= 0) close(fd_);
+  if (lock_fd_ >= 0) close(lock_fd_);
 }
 
 CacheFile::CacheFile(CacheFile&& other) noexcept
     : fd_(std::exchange(other.fd_, -1)),
+      lock_fd_(std::exchange(other.lock_fd_, -1)),
       direct_(other.direct_),
       found_bytes_(other.found_bytes_),
       bytes_(other.bytes_),
@@ -268,7 +302,9 @@ CacheFile::CacheFile(CacheFile&& other) noexcept
 CacheFile& CacheFile::operator=(CacheFile&& other) noexcept {
   if (this != &other) {
     if (fd_ >= 0) close(fd_);
+    if (lock_fd_ >= 0) close(lock_fd_);
     fd_ = std::exchange(other.fd_, -1);
+    lock_fd_ = std::exchange(other.lock_fd_, -1);
     direct_ = other.direct_;
     found_bytes_ = other.found_bytes_;
     bytes_ = other.bytes_;

@@ -1,7 +1,8 @@
 // CacheFile: one preallocated file of fixed-size slots in one directory,
 // opened with O_DIRECT (the page cache would double the copies and the
 // memory), created mode 0600, never through a symbolic link, and locked
-// (flock, exclusive) for as long as it is open so no second store uses it.
+// (flock, exclusive, through a second fd io_uring never holds) for as long
+// as it is open so no second store uses it.
 // Move-only owner of the fd.
 //
 // Thread safety: immutable after Open; the fd is used by many queues.
@@ -61,6 +62,7 @@ class CacheFile {
 
  private:
   int fd_ = -1;
+  int lock_fd_ = -1;  // holds the flock (see Lock in cache_file.cc)
   bool direct_ = false;
   uint64_t found_bytes_ = 0;
   uint64_t bytes_ = 0;
