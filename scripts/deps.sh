@@ -1,7 +1,9 @@
 # Sourced by setup.sh and test.sh: installs the Debian packages kvtier needs
 # when any is missing (with sudo when not root). Debian 12 package names.
+# clang-14 + libclang-rt-14-dev: the libFuzzer targets CI smoke-runs (scripts/fuzz.sh).
 KVTIER_PACKAGES=(cmake make g++ pkg-config liburing-dev librocksdb-dev libxxhash-dev
-                 libabsl-dev catch2 libbenchmark-dev nlohmann-json3-dev libcli11-dev fio)
+                 libabsl-dev catch2 libbenchmark-dev nlohmann-json3-dev libcli11-dev fio
+                 clang-14 libclang-rt-14-dev)
 
 kvtier_install_deps() {
   local missing=()
