@@ -162,15 +162,16 @@ Result<std::unique_ptr<TierBackend>> OpenNvmeTier(const Options& options,
   TouchedFiles touched;
   c.open_file = touched.Recording(hooks.open_file ? hooks.open_file : OpenFile);
   const std::string first = c.directories.empty() ? "" : c.directories[0];
-  const bool had_manifest = std::filesystem::exists(first + "/" + kManifestDirName);
+  std::error_code no_throw;
+  const bool had_manifest =
+      std::filesystem::exists(first + "/" + kManifestDirName, no_throw);
   Result<std::unique_ptr<NvmeTier>> tier = NvmeTier::Create(std::move(c));
   if (!tier.ok()) {
     // Leave nothing behind: the cache files this Open created or grew and,
     // when it created the first one (so no other store held that
     // directory), the manifest it started there.
     if (!had_manifest && touched.Created(first + "/" + kCacheFileName)) {
-      std::error_code ec;
-      std::filesystem::remove_all(first + "/" + kManifestDirName, ec);
+      std::filesystem::remove_all(first + "/" + kManifestDirName, no_throw);
     }
     touched.Undo();
     return tier.status();
