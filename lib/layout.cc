@@ -20,6 +20,7 @@
 // operator== also tells them apart); the cost is only a missed reuse.
 #include "kvtier/layout.h"
 
+#include <cstdint>
 #include <string>
 
 // GCC 12's AVX-512 intrinsics warn about their own _mm512_undefined_*()
@@ -48,6 +49,13 @@ constexpr uint32_t kMaxBlockTokens = 65536;
 // One segment is read and written as one I/O; 1 GiB is also the largest
 // registered io_uring buffer.
 constexpr size_t kMaxSegmentBytes = size_t{1} << 30;
+// The bounds above keep SegmentBytes() and BlockBytes() exact (checked
+// here, so a raised limit cannot let them wrap unnoticed).
+constexpr uint64_t kMaxSegmentProduct =
+    uint64_t{kMaxBlockTokens} * kMaxKvHeads * kMaxHeadDim * 4;  // 2^42
+static_assert(kMaxSegmentProduct / kMaxBlockTokens / kMaxKvHeads / kMaxHeadDim == 4);
+static_assert(kMaxSegmentProduct <= SIZE_MAX / (uint64_t{kMaxLayers} * 2),
+              "BlockBytes() of any layout within the limits fits in size_t");
 
 constexpr char kFingerprintTag[] = "kvtier.layout.v1";
 

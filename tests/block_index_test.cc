@@ -14,6 +14,7 @@
 #include "lib/index/block_index.h"
 #include "lib/index/lru_order.h"
 #include "tests/block_index_support.h"
+#include "tests/test_support.h"
 
 namespace kvtier::internal {
 namespace {
@@ -392,9 +393,12 @@ TEST_CASE("index memory per block stays within kIndexBytesPerBlock", "[index][me
                                   << " B by malloc");
   CHECK(per_block <= kIndexBytesPerBlock * 1.5);
   CHECK(per_block >= kIndexBytesPerBlock * 0.5);
-  if (heap_per_block > 0) {  // mallinfo2 reads zero under a sanitizer's allocator
-    CHECK(heap_per_block <= kIndexBytesPerBlock * 1.5);
+  if (HeapInUse() == 0) {
+    KVTIER_SKIP(
+        "mallinfo2 reads zero under a sanitizer's allocator: the accounted memory "
+        "was checked, the malloc-measured half of this test did not run");
   }
+  CHECK(heap_per_block <= kIndexBytesPerBlock * 1.5);
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 
 #include <cstring>
 
+#include "tests/nvme_skip.h"
 #include "tests/nvme_support.h"
 
 namespace kvtier {
@@ -46,8 +47,11 @@ std::vector<std::vector<unsigned char>> Int8Reference(
 
 // Saves every chain into a store whose host tier holds only a few blocks,
 // so most of them live on NVMe only, then loads each chain twice (from NVMe,
-// then from host after promotion) and compares with the reference.
+// then from host after promotion) and compares with the reference. With
+// `prefetch`, each chain is first prefetched from NVMe to host (decode,
+// re-encode) and then loaded from host only.
 void CheckAgainstReference(Codec host_codec, Codec nvme_codec, bool prefetch = false) {
+  KVTIER_SKIP_WITHOUT_NVME();
   testing::TempDir dir;
   Options o = testing::NvmeOptions(dir.path().string(), /*host_blocks=*/4,
                                    /*nvme_blocks=*/64);
@@ -78,6 +82,7 @@ void CheckAgainstReference(Codec host_codec, Codec nvme_codec, bool prefetch = f
   std::vector<std::vector<bool>> via_int8(
       kChains, std::vector<bool>(kChainBlocks, host_codec != Codec::kRaw));
   const size_t block_bytes = store.layout().BlockBytes();
+  size_t prefetched = 0;
   for (int pass = 0; pass < 2; ++pass) {
     for (size_t c = 0; c < kChains; ++c) {
       for (size_t b = 0; b < kChainBlocks; ++b) {
@@ -87,12 +92,22 @@ void CheckAgainstReference(Codec host_codec, Codec nvme_codec, bool prefetch = f
         if (after.blocks_per_tier[nvme] > before.blocks_per_tier[nvme])
           via_int8[c][b] = true;
       }
+      const uint64_t nvme_hits_before = store.Stats().tier(Tier::kNvme).hits;
+      if (prefetch) {
+        // Prefetch decodes the NVMe blocks (and re-encodes them for an int8
+        // host): every one moves up, and the Load reads only host.
+        const size_t nvme_only =
+            store.Lookup(chains[c]).blocks_per_tier[static_cast<int>(Tier::kNvme)];
+        CHECK(store.Prefetch(chains[c]).Wait() == nvme_only);
+        prefetched += nvme_only;
+      }
       EngineBuffers dst(store.layout(), kChainBlocks),
           original(store.layout(), kChainBlocks);
       original.FillFrom(chains[c]);
       auto r = store.Load(chains[c], dst.all());
       REQUIRE(r.ok());
       REQUIRE(r->blocks == kChainBlocks);
+      if (prefetch) CHECK(store.Stats().tier(Tier::kNvme).hits == nvme_hits_before);
       for (size_t b = 0; b < kChainBlocks; ++b) {
         std::vector<unsigned char> got, want;
         for (const Segment& seg : dst.blocks(b, 1)) {
@@ -116,7 +131,12 @@ void CheckAgainstReference(Codec host_codec, Codec nvme_codec, bool prefetch = f
     }
   }
   const StoreStats stats = store.Stats();
-  CHECK(stats.tier(Tier::kNvme).hits > 0);
+  if (prefetch) {
+    CHECK(prefetched >= kChains * kChainBlocks - 4);  // all but what host held
+    CHECK(stats.nvme.promotions >= prefetched);
+  } else {
+    CHECK(stats.tier(Tier::kNvme).hits > 0);
+  }
   CHECK(stats.tier(Tier::kNvme).checksum_errors == 0);
   CHECK(stats.tier(Tier::kNvme).bytes_written <
         stats.tier(Tier::kNvme).logical_bytes_written);

@@ -3,8 +3,10 @@
 // byte, and the engine's calls keep working (DESIGN invariants 1 and 3).
 #include <catch2/catch.hpp>
 
+#include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <memory>
 
 #include "tests/nvme_support.h"
 
@@ -12,6 +14,8 @@ namespace kvtier {
 namespace {
 
 using testing::ChainOf;
+using testing::FaultyIoQueue;
+using testing::IoFaults;
 using testing::LoadChecked;
 using testing::NvmeOptions;
 using testing::NvmeStore;
@@ -60,6 +64,58 @@ TEST_CASE("an EIO in the middle of a batched load ends the prefix there",
   CHECK(s.store->Stats().tier(Tier::kNvme).io_errors == 1);
 }
 
+// Arms `faults` to fail the `nth` read prepared through any queue of the
+// tier (1-based), so the reads before it in the same batch succeed.
+class FailNthRead final : public internal::IoQueue {
+ public:
+  FailNthRead(std::unique_ptr<internal::IoQueue> inner, std::shared_ptr<IoFaults> faults,
+              std::shared_ptr<std::atomic<int>> reads, int nth)
+      : inner_(std::move(inner)),
+        faults_(std::move(faults)),
+        reads_(std::move(reads)),
+        nth_(nth) {}
+  const char* engine() const override { return inner_->engine(); }
+  uint32_t depth() const override { return inner_->depth(); }
+  bool RegisterBuffers(std::span<const std::span<std::byte>> buffers) override {
+    return inner_->RegisterBuffers(buffers);
+  }
+  void Prepare(const internal::IoOp& op) override {
+    if (!op.write && reads_->fetch_add(1) + 1 == nth_) faults_->fail_reads = 1;
+    inner_->Prepare(op);
+  }
+  Status Submit() override { return inner_->Submit(); }
+  Result<internal::IoCompletion> WaitOne() override { return inner_->WaitOne(); }
+
+ private:
+  std::unique_ptr<internal::IoQueue> inner_;
+  std::shared_ptr<IoFaults> faults_;
+  std::shared_ptr<std::atomic<int>> reads_;
+  int nth_;
+};
+
+TEST_CASE("an EIO on a read after a successful one in the same batch ends the prefix",
+          "[nvme][fault]") {
+  OnDisk disk(4);
+  auto faults = std::make_shared<IoFaults>();
+  auto reads = std::make_shared<std::atomic<int>>(0);
+  internal::NvmeHooks hooks;
+  hooks.wrap_queue = [faults, reads](std::unique_ptr<internal::IoQueue> q) {
+    return std::make_unique<FailNthRead>(FaultyIoQueue::Wrapper(faults)(std::move(q)),
+                                         faults, reads, 2);
+  };
+  NvmeStore s(disk.options, hooks);
+  REQUIRE(s.status.ok());
+  const uint64_t submits = faults->submits.load();
+  CHECK(LoadChecked(*s.store, disk.chain) == 1);  // block 0 read, block 1 failed
+  CHECK(faults->submits.load() == submits + 1);   // both in one batch
+  CHECK(faults->injected.load() == 1);
+  const StoreStats st = s.store->Stats();
+  CHECK(st.tier(Tier::kNvme).io_errors == 1);
+  CHECK(st.tier(Tier::kNvme).hits == 1);
+  CHECK(st.tier(Tier::kNvme).blocks == 3);  // the failed slot was dropped
+  CHECK(s.store->Lookup(disk.chain).blocks == 1);
+}
+
 TEST_CASE("short transfers are continued and EAGAIN retried: bytes stay exact",
           "[nvme][fault]") {
   TempDir dir;
@@ -80,6 +136,7 @@ TEST_CASE("short transfers are continued and EAGAIN retried: bytes stay exact",
   s.faults->short_ops = 1000;
   s.faults->eagain_ops = 5;
   CHECK(LoadChecked(*s.store, chain) == 8);
+  CHECK(s.faults->injected.load() >= 8 + 5);  // every read cut short, 5 EAGAINs
   const StoreStats st = s.store->Stats();
   CHECK(st.tier(Tier::kNvme).io_errors == 0);
   CHECK(st.tier(Tier::kNvme).checksum_errors == 0);
@@ -126,9 +183,13 @@ TEST_CASE("slow NVMe I/O delays calls but never hangs or corrupts them",
   OnDisk disk(4);
   NvmeStore s(disk.options);
   s.faults->delay_us = 20'000;
+  const uint64_t ops = s.faults->ops.load();
   const auto start = std::chrono::steady_clock::now();
   CHECK(LoadChecked(*s.store, disk.chain) == 4);
-  CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(5));
+  const auto took = std::chrono::steady_clock::now() - start;
+  CHECK(s.faults->ops.load() >= ops + 4);        // the reads went through the slow queue
+  CHECK(took >= std::chrono::milliseconds(20));  // and waited there
+  CHECK(took < std::chrono::seconds(5));
   const auto fresh = ChainOf(*s.store, 12, 2);
   SaveChain(*s.store, fresh);
   s.store->Flush();

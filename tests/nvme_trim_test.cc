@@ -5,6 +5,7 @@
 #include <memory>
 #include <vector>
 
+#include "nvme_skip.h"
 #include "nvme_support.h"
 #include "trim_support.h"
 
@@ -49,6 +50,7 @@ struct ChainOnNvme {
 };
 
 TEST_CASE("trimmed and whole blocks of one chain are served from host and NVMe") {
+  KVTIER_SKIP_WITHOUT_NVME();
   ChainOnNvme setup(4);
   Store& store = *setup.store;
   const auto& chain = setup.chain;
@@ -76,6 +78,7 @@ TEST_CASE("trimmed and whole blocks of one chain are served from host and NVMe")
 }
 
 TEST_CASE("trimmed blocks take less NVMe space than whole ones") {
+  KVTIER_SKIP_WITHOUT_NVME();
   TempDir trimmed_dir, untrimmed_dir;
   // 4 KiB segments: NVMe slots are 4 KiB-aligned, so the small test layout's
   // trimmed block would round up to a whole slot.
@@ -126,14 +129,17 @@ void CheckRestart(const KvLayout& layout) {
 }
 
 TEST_CASE("a restarted store serves trimmed chains at the same points (Gemma-style)") {
+  KVTIER_SKIP_WITHOUT_NVME();
   CheckRestart(GemmaStyleLayout());
 }
 
 TEST_CASE("a restarted store serves trimmed chains at the same points (Mistral-style)") {
+  KVTIER_SKIP_WITHOUT_NVME();
   CheckRestart(MistralStyleLayout());
 }
 
 TEST_CASE("growth reaches NVMe: a trimmed NVMe copy is rewritten whole") {
+  KVTIER_SKIP_WITHOUT_NVME();
   ChainOnNvme setup(0);
   Store& store = *setup.store;
   const auto& a = setup.chain;

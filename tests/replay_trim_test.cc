@@ -114,10 +114,12 @@ TEST_CASE("trimmed simulation agrees with a real Store: gemma-style 5 sliding : 
   TempDir dir;
   const Trace t = BranchyTrace(dir, 400, 5);
   const KvLayout gemma = TrimLayout(8, 5.0 / 6);  // window 2 blocks
+  Exercised e;
   for (const uint32_t checkpoint : {0u, 4u}) {
     for (const uint64_t blocks : {12u, 40u, 150u})
-      CheckAgree(t, gemma, checkpoint, blocks);
+      e.Add(CheckAgree(t, gemma, checkpoint, blocks));
   }
+  e.Check();
 }
 
 TEST_CASE("trimmed simulation agrees with a real Store: mistral-style all sliding",

@@ -58,7 +58,9 @@ std::string Encode(const ManifestEntry& e) {
   return v;
 }
 
-bool Decode(const rocksdb::Slice& key, const rocksdb::Slice& value, ManifestEntry* e) {
+}  // namespace
+
+bool DecodeManifestEntry(std::string_view key, std::string_view value, ManifestEntry* e) {
   if (key.size() != kKeyBytes || value.size() != kValueBytes) return false;
   const char* p = value.data();
   if (Get<uint8_t>(p) != kValueVersion) return false;
@@ -76,6 +78,8 @@ bool Decode(const rocksdb::Slice& key, const rocksdb::Slice& value, ManifestEntr
          Get<uint64_t>(key.data() + 5) == e->seq;
 }
 
+namespace {
+
 std::map<std::string, std::string> ParseIdentity(const std::string& text) {
   std::map<std::string, std::string> kv;
   std::istringstream in(text);
@@ -89,6 +93,15 @@ std::map<std::string, std::string> ParseIdentity(const std::string& text) {
 // Empty when equal; else names the first key that differs.
 std::string IdentityDifference(const std::string& stored, const std::string& wanted) {
   const auto a = ParseIdentity(stored), b = ParseIdentity(wanted);
+  if (a.count("format") == 0 && stored != wanted) {
+    // Not a record kvtier wrote (damaged, or another program's database).
+    std::string shown = stored.substr(0, 32);
+    for (char& ch : shown)
+      if (ch < 0x20 || ch > 0x7e) ch = '?';
+    return "its identity record is not one kvtier writes (" +
+           std::to_string(stored.size()) + " bytes starting '" + shown +
+           "', no format= line), so the manifest is damaged or not kvtier's";
+  }
   for (const auto& [k, v] : b) {
     auto it = a.find(k);
     const std::string have = it == a.end() ? "(none)" : it->second;
@@ -157,7 +170,7 @@ Result<std::vector<ManifestEntry>> Manifest::LoadAll(uint64_t* malformed) {
   const std::string prefix(1, kEntryPrefix);
   for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
     ManifestEntry e;
-    if (Decode(it->key(), it->value(), &e)) {
+    if (DecodeManifestEntry(it->key().ToStringView(), it->value().ToStringView(), &e)) {
       entries.push_back(e);
     } else {
       bad.push_back(it->key().ToString());

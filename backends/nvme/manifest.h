@@ -26,6 +26,7 @@
 #include <mutex>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "kvtier/hash.h"
@@ -65,6 +66,11 @@ struct ManifestEntry {
 
   ManifestKey key() const { return ManifestKey{slot, seq}; }
 };
+
+// Decodes one stored entry ("b"+hash -> value); false when the record is
+// not one this version writes (wrong sizes or version). Exposed for the
+// fuzzer (fuzz/manifest_entry_fuzz.cc); LoadAll uses it.
+bool DecodeManifestEntry(std::string_view key, std::string_view value, ManifestEntry* e);
 
 class Manifest {
  public:

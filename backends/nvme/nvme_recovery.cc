@@ -4,6 +4,7 @@
 #include <chrono>
 #include <optional>
 #include <unordered_set>
+#include <string>
 #include <vector>
 
 #include "backends/nvme/nvme_tier.h"
@@ -16,6 +17,23 @@ namespace {
 struct BlockHashHasher {
   size_t operator()(const BlockHash& h) const { return static_cast<size_t>(h.lo); }
 };
+// Says which cache files Open found at another size than the tier's: their
+// entries beyond the size found were dropped (a file found larger, from a
+// larger capacity, was cut down; its entries within the new size are kept).
+void LogResizedFiles(std::span<const CacheFile> files, const Logger& log,
+                     uint64_t dropped) {
+  for (const CacheFile& f : files) {
+    if (f.found_bytes() == f.bytes() || (f.found_bytes() == 0 && dropped == 0)) continue;
+    const std::string msg =
+        "nvme tier: cache file '" + f.path() + "' was " +
+        std::to_string(f.found_bytes()) + " bytes at Open, not " +
+        std::to_string(f.bytes()) +
+        " (truncated, deleted, or written with another capacity); manifest entries of "
+        "blocks it no longer holds were dropped (" +
+        std::to_string(dropped) + " entries dropped in all)";
+    log.Warning(msg);
+  }
+}
 
 }  // namespace
 
@@ -26,6 +44,12 @@ std::optional<BlockForm> NvmeTier::RecoveredForm(const ManifestEntry& e) const {
     if (g.trimmed_bytes == 0 && e.stored_bytes == 0) return BlockForm::kTrimmed;
     return std::nullopt;
   }
+  // The slot's bytes must lie within its cache file as Open found it: a
+  // file truncated, or deleted and recreated, no longer holds them.
+  const CacheFile& file = files_[e.slot / g.pages_per_frame % files_.size()];
+  const uint64_t end =
+      OffsetOf(e.slot) + (e.stored_bytes + kSlotAlign - 1) / kSlotAlign * kSlotAlign;
+  if (end > file.found_bytes()) return std::nullopt;
   if (e.stored_bytes == g.whole_bytes) {
     if (e.slot % g.pages_per_frame != 0) return std::nullopt;
     return BlockForm::kWhole;
@@ -62,8 +86,9 @@ std::vector<std::optional<BlockForm>> NvmeTier::KeptForms(
 }
 
 // Rebuilds records_ from the manifest. An entry that cannot be right (slot
-// out of range or wrong for its size, other namespace or codec, a slot a
-// newer entry overlaps) is dropped from the manifest and counted.
+// out of range or wrong for its size, bytes beyond its cache file's size as
+// Open found it, other namespace or codec, a slot a newer entry overlaps)
+// is dropped from the manifest and counted.
 Status NvmeTier::Recover() {
   const auto start = std::chrono::steady_clock::now();
   uint64_t malformed = 0;
@@ -86,8 +111,14 @@ Status NvmeTier::Recover() {
     seq_.store(std::max(seq_.load(), e.seq + 1));
   }
   if (Status s = manifest_->Delete(dropped); !s.ok()) return s;
+  // Reopened with a smaller capacity: the entries that fit were kept above;
+  // the bytes past the new size go back to the filesystem.
+  for (const CacheFile& f : files_) {
+    if (Status s = f.CutToSize(); !s.ok()) return s;
+  }
   recovered_count_ = recovered_.size();
   recovery_dropped_ = dropped.size() + malformed;
+  LogResizedFiles(files_, config_.log, recovery_dropped_);
   recovery_micros_ =
       static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
                                 std::chrono::steady_clock::now() - start)

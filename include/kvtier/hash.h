@@ -66,12 +66,14 @@ class KVTIER_EXPORT PrefixHasher {
 
   // Fills `out` with the first out.size() block hashes of `tokens`.
   // InvalidArgument ("chain: ...") when `tokens` holds fewer than
-  // out.size() * block_tokens tokens.
+  // out.size() * block_tokens tokens (checked without multiplying, so a
+  // count whose product would overflow is refused, never wrapped).
   Status ChainInto(std::span<const uint32_t> tokens, std::span<BlockHash> out,
                    std::span<const std::byte> extra_key = {}) const;
 
   // One step of the chain: the hash of a block given its parent's hash.
-  // REQUIRES: block.size() == block_tokens().
+  // REQUIRES: block.size() == block_tokens() (asserted in debug builds; a
+  // release build hashes the block as given).
   BlockHash Next(const BlockHash& parent, std::span<const uint32_t> block,
                  std::span<const std::byte> extra_key = {}) const;
 

@@ -108,12 +108,20 @@ struct HostTierOptions {
 struct NvmeTierOptions {
   // Bytes of disk for stored blocks across all directories; 0 = no NVMe tier.
   // Rounded down to whole slots (a block + 64-byte header, rounded up to
-  // 4 KiB); must hold one. Preallocated at Open (fallocate). A build without
-  // liburing/RocksDB makes a non-zero value NotSupported.
+  // 4 KiB); must hold one, and no more than the tier indexes (2^31 pages).
+  // Preallocated at Open (fallocate), after checking that each directory's
+  // filesystem has its share free plus 128 MiB for the manifest (RocksDB's
+  // log, tables and info logs); else Open fails naming this field and leaves
+  // no file behind. Reopening with another capacity grows or cuts the files,
+  // keeping the blocks that fit. A build without liburing/RocksDB makes a
+  // non-zero value NotSupported.
   uint64_t capacity_bytes = 0;
-  // One cache file (kvtier-nvme.cache, mode 0600) per directory, slots
-  // striped over them; the manifest (RocksDB) lives in the first. Each must
-  // exist, be writable and accept O_DIRECT.
+  // One cache file (kvtier-nvme.cache, mode 0600, locked while the store is
+  // open: one store per directory) per directory, slots striped over them;
+  // the manifest (RocksDB) lives in the first. Each must exist, be owned by
+  // this process's user, not be writable by group or others, be listed once
+  // and accept O_DIRECT. A cache file that is a link, not a regular file or
+  // another user's is refused.
   std::vector<std::string> directories = {};
   // I/Os in flight per batch. Measured here: deeper than 16 only adds latency.
   uint32_t queue_depth = 16;
