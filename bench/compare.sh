@@ -12,7 +12,10 @@
 #
 #   bench/compare.sh DIR    (env: CAPACITY=1GiB QD=16 REPS=3 SECS=3
 #                            WORKLOADS="load:256:1 load:256:2 save:256:1 ...")
-# A workload is op:block_KiB:threads. Run it under the exclusive lock:
+# A workload is op:block_KiB:threads[:inflight] (inflight: loads each
+# kvtier thread keeps in flight through BeginLoad, as an engine overlapping
+# requests does; RocksDB has no asynchronous loads and runs one at a time).
+# Run it under the exclusive lock:
 #   flock -x /tmp/kvtier-heavy.lock bench/compare.sh /var/tmp/kvtier-compare
 # DIR must be on the disk measured (ext4, not tmpfs); it is emptied at the end.
 set -euo pipefail
@@ -46,12 +49,14 @@ fio_gbps() {
     python3 -c 'import json,sys; j=json.load(sys.stdin)["jobs"][0]; print((j["write"]["bw_bytes"]+j["read"]["bw_bytes"])/1e9)'
 }
 
-# GB/s of one kvtier-bench run: $1 tier, $2 op, $3 block KiB, $4 threads.
+# GB/s of one kvtier-bench run: $1 tier, $2 op, $3 block KiB, $4 threads,
+# $5 loads in flight per thread.
 bench_gbps() {
-  local sub=kvtier
+  local sub=kvtier inflight=()
   [ "$1" = rocksdb ] && sub=rocksdb-run
+  [ "$2" = load ] && [ "${5:-1}" -gt 1 ] && inflight=(--inflight "$5")
   mkdir -p "$DIR/$sub"  # kvtier-bench refuses a --dir that does not exist
-  "$BIN" --tier "$1" --dir "$DIR/$sub" --op "$2" --block-bytes "${3}KiB" --threads "$4" \
+  "$BIN" --tier "$1" --dir "$DIR/$sub" --op "$2" --block-bytes "${3}KiB" --threads "$4" "${inflight[@]}" \
       --capacity "$CAPACITY" --qd "$QD" --seconds "$SECS" --json --no-progress 2>/dev/null |
     field gbps
   rm -rf "${DIR:?}/$sub"
@@ -61,10 +66,11 @@ echo "date $(date -u +%F) dir $DIR ($(df -T "$DIR" | awk 'NR==2{print $2}')) cap
 printf "%-8s %6s %7s %10s %10s %10s %8s %10s\n" op block threads kvtier_GB/s fio_GB/s \
   rocks_GB/s vs_fio vs_rocksdb
 for w in $WORKLOADS; do
-  IFS=: read -r op bs threads <<<"$w"
+  IFS=: read -r op bs threads inflight <<<"$w"
   f=$(for _ in $(seq "$REPS"); do fio_gbps "$op" "$bs"; done | median)
-  k=$(for _ in $(seq "$REPS"); do bench_gbps nvme "$op" "$bs" "$threads"; done | median)
+  k=$(for _ in $(seq "$REPS"); do bench_gbps nvme "$op" "$bs" "$threads" "${inflight:-1}"; done | median)
   r=$(for _ in $(seq "$REPS"); do bench_gbps rocksdb "$op" "$bs" "$threads"; done | median)
+  [ -n "${inflight:-}" ] && threads="$threads/$inflight"
   printf "%-8s %4sKiB %7s %10.2f %10.2f %10.2f %7.2fx %9.2fx\n" "$op" "$bs" "$threads" \
     "$k" "$f" "$r" "$(echo "$k / $f" | bc -l)" "$(echo "$k / $r" | bc -l)"
 done

@@ -83,6 +83,7 @@ class FailNthRead final : public internal::IoQueue {
     if (!op.write && reads_->fetch_add(1) + 1 == nth_) faults_->fail_reads = 1;
     inner_->Prepare(op);
   }
+  void PrepareNop(uint64_t tag) override { inner_->PrepareNop(tag); }
   Status Submit() override { return inner_->Submit(); }
   Result<internal::IoCompletion> WaitOne() override { return inner_->WaitOne(); }
 

@@ -133,7 +133,7 @@ TEST_CASE("the same directory listed twice is refused, naming both entries",
   CHECK_FALSE(fs::exists(dir.path() / internal::kCacheFileName));
 }
 
-TEST_CASE("a second store on a directory in use fails Open; the first keeps its blocks",
+TEST_CASE("a second store on a directory in use fails Open and the first keeps its blocks",
           "[nvme][hostile][same-file]") {
   TempDir dir;
   Options first = NvmeOptions(dir.path(), 4, 8);

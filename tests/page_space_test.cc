@@ -40,7 +40,7 @@ TEST_CASE("a geometry cuts frames for whole blocks into pages for trimmed ones")
   CHECK(tiny.frame_bytes() >= tiny.whole_bytes);
 }
 
-TEST_CASE("trimmed blocks share a split frame; a whole block needs a free one") {
+TEST_CASE("trimmed blocks share a split frame and a whole block needs a free one") {
   PageSpace space(TierGeometry::For(4 * 100, 100, 1, 3 * 400));  // 3 frames of 4 pages
   REQUIRE(space.geometry().pages_per_frame == 4);
   std::set<uint32_t> frames;

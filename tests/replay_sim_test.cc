@@ -62,7 +62,7 @@ TEST_CASE("hand trace: lru, belady and ceiling hit rates match the hand computat
 // saving 3 may not evict 2 (its own parent: 3 would be an orphan) nor 1 (2's
 // parent, 2 is resident), so 3 is rejected. r2 hits 1,2 again and 3 is
 // rejected again: the hit prefix is never traded for a block nobody can use.
-TEST_CASE("a save never evicts its own block's parent; a block it cannot admit ends it",
+TEST_CASE("a save never evicts its own block's parent and a block it cannot admit ends it",
           "[replay][sim]") {
   TempDir dir;
   const Trace t = ReadOk(WriteFile(dir, "r.jsonl",
