@@ -176,8 +176,16 @@ TEST_CASE("blocks stripe over several directories and survive a restart", "[nvme
     NvmeStore s(o);
     REQUIRE(s.status.ok());
     chain = ChainOf(*s.store, 8, 2);
-    for (size_t n = 1; n <= 2; ++n) SaveChain(*s.store, std::span(chain).first(n));
-    for (uint32_t c = 0; c < 4; ++c) SaveChain(*s.store, ChainOf(*s.store, 200 + c, 2));
+    // Each save written down before the next evicts it from the 2-block
+    // host tier (an evicted block's pending write-down is dropped).
+    for (size_t n = 1; n <= 2; ++n) {
+      SaveChain(*s.store, std::span(chain).first(n));
+      s.store->Flush();
+    }
+    for (uint32_t c = 0; c < 4; ++c) {
+      SaveChain(*s.store, ChainOf(*s.store, 200 + c, 2));
+      s.store->Flush();
+    }
   }
   CHECK(std::filesystem::file_size(a.path() / internal::kCacheFileName) == 16 * 4096);
   CHECK(std::filesystem::file_size(b.path() / internal::kCacheFileName) == 16 * 4096);

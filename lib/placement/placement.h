@@ -16,9 +16,10 @@
 //   CommitSave  mark written blocks ready, drop failed ones; touch the
 //               chain; owe write-downs to the next tier (below)        (3)
 //   write-down  write-through: every block a tier received is owed to the
-//               next one; write-back: only the coldest blocks, once the
-//               tier's free room falls under a reserve. An owed block is
-//               pinned where it is until its write-down ran or was dropped.
+//               next one (if the tier evicts it first, the write-down is
+//               dropped and counted); write-back: only the coldest blocks,
+//               once the tier's free room falls under a reserve, pinned
+//               where they are until written down.
 //               PlanWriteDown admits it below; CommitWriteDown publishes it
 //               and may owe it further down.
 // The flow names no tier: it runs over positions of the TierStack, fastest
@@ -223,8 +224,10 @@ class Placement {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   WriteDownJob Owe(size_t tier, const BlockHash& hash, const BlockHash* parent)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // The job ran, was refused or given back: its source is unpinned.
+  // The job ran, was refused or given back: a held source is let go.
   void Settle(const WriteDownJob& job) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Whether blocks owed by `tier` are pinned until written down (write-back).
+  bool HeldWhileOwed(size_t tier) const;
 
   const TierStack tiers_;
   const SlidingWindow window_;

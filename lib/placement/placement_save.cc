@@ -109,9 +109,16 @@ std::vector<WriteDownJob> Placement::CommitSave(const Plan& plan,
   return jobs;
 }
 
+// Write-back keeps an owed block where it is until written down (pinned):
+// it was chosen because it is about to be evicted. A write-through block is
+// not held: if the tier evicts it before the writer gets to it, its
+// write-down is dropped and counted (a disk that falls behind costs copies
+// below, never a Save).
 WriteDownJob Placement::Owe(size_t tier, const BlockHash& hash, const BlockHash* parent) {
-  index_.Pin(hash, IdAt(tier));  // kept where it is until written down
-  ++owed_[tier];
+  if (HeldWhileOwed(tier)) {
+    index_.Pin(hash, IdAt(tier));
+    ++owed_[tier];
+  }
   return WriteDownJob{hash, parent != nullptr ? *parent : BlockHash{}, parent != nullptr,
                       static_cast<uint8_t>(tier)};
 }
@@ -149,7 +156,12 @@ void Placement::OweColdest(size_t tier, std::vector<WriteDownJob>& jobs) {
   }
 }
 
+bool Placement::HeldWhileOwed(size_t tier) const {
+  return HasBelow(tier) && tiers_[tier + 1].traits.arrival == WritePolicy::kWriteBack;
+}
+
 void Placement::Settle(const WriteDownJob& job) {
+  if (!HeldWhileOwed(job.from)) return;
   index_.Unpin(job.hash, IdAt(job.from));
   --owed_[job.from];
 }
@@ -167,6 +179,13 @@ Plan Placement::PlanWriteDown(std::span<const WriteDownJob> jobs) {
     const WriteDownJob& j = jobs[i];
     const size_t from = j.from, to = j.from + 1u;
     const Tier from_id = IdAt(from), to_id = IdAt(to);
+    if (!index_.IsReady(j.hash, from_id)) {  // evicted before its turn
+      if (!index_.IsPresent(j.hash, to_id)) {
+        write_downs_dropped_.fetch_add(1, std::memory_order_relaxed);
+      }
+      Settle(j);
+      continue;
+    }
     // What the source holds now (a trimmed copy may have grown since).
     const BlockForm form = index_.FormIn(j.hash, from_id);
     std::optional<uint32_t> slot;
@@ -187,6 +206,7 @@ Plan Placement::PlanWriteDown(std::span<const WriteDownJob> jobs) {
       ++counters_[to].rejected;
       continue;
     }
+    index_.Pin(j.hash, from_id);  // read by the mover
     plan.moves.push_back(Move{static_cast<uint32_t>(i), form, form,
                               Endpoint::InTier(from, index_.SlotOf(j.hash, from_id)),
                               Endpoint::InTier(to, *slot)});
@@ -202,6 +222,7 @@ std::vector<WriteDownJob> Placement::CommitWriteDown(const Plan& plan,
   for (size_t k = 0; k < plan.moves.size(); ++k) {
     const Move& m = plan.moves[k];
     const BlockHash& h = plan.chain[m.block];
+    index_.Unpin(h, IdAt(m.from.tier));
     Settle(WriteDownJob{h, {}, false, m.from.tier});
     if (!results[k].ok()) {
       DropLocked(m.to.tier, h, *releases);
