@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "lib/index/eviction_order.h"
+#include "lib/index/segment_lists.h"
 
 namespace kvtier::internal {
 
@@ -36,36 +37,20 @@ class SlruOrder final : public EvictionOrder {
   void Remove(EntryId id) override;
   void Demote(EntryId id) override;  // probation's cold end
   EntryId FindVictim(const std::function<bool(EntryId)>& acceptable) const override;
-  size_t size() const override { return lists_[0].size + lists_[1].size; }
+  size_t size() const override {
+    return lists_.size(kProbation) + lists_.size(kProtected);
+  }
   void Reserve(size_t ids) override;
   size_t memory_bytes() const override;
 
-  size_t protected_size() const { return lists_[kProtected].size; }
+  size_t protected_size() const { return lists_.size(kProtected); }
 
  private:
   static constexpr uint8_t kProbation = 0;
   static constexpr uint8_t kProtected = 1;
-  static constexpr uint8_t kNone = 2;  // segment_[id] of an id not in the order
-
-  struct List {
-    EntryId hot = kNoEntry;
-    EntryId cold = kNoEntry;
-    size_t size = 0;
-  };
-
-  bool Linked(EntryId id) const { return id < segment_.size() && segment_[id] != kNone; }
-  void Grow(EntryId id);
-  void Unlink(EntryId id);
-  void PushHot(uint8_t segment, EntryId id);
-  void PushCold(uint8_t segment, EntryId id);
   void Rebalance();  // protected back under its share
 
-  // prev_ points towards the hot end, next_ towards the cold end, within the
-  // id's segment.
-  std::vector<EntryId> prev_;
-  std::vector<EntryId> next_;
-  std::vector<uint8_t> segment_;
-  List lists_[2];
+  SegmentLists<2> lists_;
   double protected_share_;
 };
 
