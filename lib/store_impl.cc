@@ -18,6 +18,10 @@ std::vector<TierBackend*> StackBackends(const TierBackends& backends) {
   return out;
 }
 
+// Two write-down batches on the device at once: while one writer commits its
+// batch and takes the next, the other's writes keep the device queue busy.
+constexpr size_t kWriteBatchesInFlight = 2;
+
 }  // namespace
 
 uint64_t BackendGate::PrepareForget(size_t tier, uint32_t slot) {
@@ -40,10 +44,11 @@ StoreImpl::StoreImpl(const Options& options, TierBackends backends,
       mover_(placement_.tiers(), StackBackends(backends_), options.layout, window_) {
   IndexRecovered();
   if (placement_.tiers().size() > 1) {
+    const WriteBehind::Shape shape{.capacity = options.nvme.write_queue_blocks,
+                                   .batch = options.nvme.queue_depth,
+                                   .writers = kWriteBatchesInFlight};
     writer_ = std::make_unique<WriteBehind>(
-        std::max<uint32_t>(1, options.nvme.write_queue_blocks),
-        std::max<uint32_t>(1, options.nvme.queue_depth),
-        [this](std::span<const WriteDownJob> jobs) { RunWriteDowns(jobs); });
+        shape, [this](std::span<const WriteDownJob> jobs) { RunWriteDowns(jobs); });
   }
   transfers_ = std::make_unique<Executor>(options.transfer_threads);
 }

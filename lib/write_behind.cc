@@ -1,16 +1,19 @@
-// WriteBehind: a bounded job queue and the one thread that drains it.
+// WriteBehind: a bounded job queue and the writer threads that drain it.
 #include "lib/write_behind.h"
 
+#include <algorithm>
 #include <utility>
-#include <vector>
 
 namespace kvtier::internal {
 
-WriteBehind::WriteBehind(size_t capacity, size_t batch, CopyFn copy)
-    : capacity_(capacity),
-      batch_(batch),
-      copy_(std::move(copy)),
-      thread_([this] { Run(); }) {}
+WriteBehind::WriteBehind(Shape shape, CopyFn copy)
+    : capacity_(std::max<size_t>(1, shape.capacity)),
+      batch_(std::max<size_t>(1, shape.batch)),
+      copy_(std::move(copy)) {
+  const size_t writers = std::max<size_t>(1, shape.writers);
+  writers_.reserve(writers);
+  for (size_t i = 0; i < writers; ++i) writers_.emplace_back([this] { Run(); });
+}
 
 WriteBehind::~WriteBehind() {
   {
@@ -18,7 +21,7 @@ WriteBehind::~WriteBehind() {
     stop_ = true;
   }
   changed_.notify_all();
-  thread_.join();
+  for (std::thread& t : writers_) t.join();
 }
 
 bool WriteBehind::Push(const WriteDownJob& job) {
@@ -31,49 +34,32 @@ bool WriteBehind::Push(const WriteDownJob& job) {
   return true;
 }
 
-bool WriteBehind::PushTask(std::function<void()> task) {
-  {
-    std::lock_guard lock(mu_);
-    if (tasks_.size() >= capacity_) return false;
-    tasks_.push_back(std::move(task));
-  }
-  changed_.notify_all();
-  return true;
-}
-
 void WriteBehind::Drain() {
   std::unique_lock lock(mu_);
-  changed_.wait(lock, [this] { return jobs_.empty() && tasks_.empty() && !busy_; });
+  changed_.wait(lock, [this] { return jobs_.empty() && busy_ == 0; });
+}
+
+std::vector<WriteDownJob> WriteBehind::NextBatch() {
+  std::vector<WriteDownJob> batch;
+  std::unique_lock lock(mu_);
+  changed_.wait(lock, [this] { return stop_ || !jobs_.empty(); });
+  const size_t n = std::min(batch_, jobs_.size());
+  batch.assign(jobs_.begin(), jobs_.begin() + static_cast<ptrdiff_t>(n));
+  jobs_.erase(jobs_.begin(), jobs_.begin() + static_cast<ptrdiff_t>(n));
+  if (n > 0) ++busy_;
+  return batch;
 }
 
 void WriteBehind::Run() {
-  std::vector<WriteDownJob> batch;
   for (;;) {
-    std::function<void()> task;
-    batch.clear();
+    const std::vector<WriteDownJob> batch = NextBatch();
+    if (batch.empty()) return;  // stopped and nothing left
+    copy_(batch);
     {
-      std::unique_lock lock(mu_);
-      busy_ = false;
-      changed_.notify_all();  // Drain may be waiting for idle
-      changed_.wait(lock, [this] { return stop_ || !jobs_.empty() || !tasks_.empty(); });
-      if (!tasks_.empty()) {
-        task = std::move(tasks_.front());
-        tasks_.pop_front();
-      } else if (!jobs_.empty()) {
-        while (!jobs_.empty() && batch.size() < batch_) {
-          batch.push_back(jobs_.front());
-          jobs_.pop_front();
-        }
-      } else {
-        return;  // stop_ and nothing left
-      }
-      busy_ = true;
+      std::lock_guard lock(mu_);
+      --busy_;
     }
-    if (task) {
-      task();
-    } else {
-      copy_(batch);
-    }
+    changed_.notify_all();  // Drain may be waiting for idle
   }
 }
 
