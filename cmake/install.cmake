@@ -37,7 +37,7 @@ string(REGEX REPLACE "/$" "" KVTIER_PC_TO_PREFIX "${KVTIER_PC_TO_PREFIX}")
 # A static link (pkg-config --static) needs the private libraries; they are
 # spelled out here rather than as Requires.private, so a consumer of the
 # shared library needs none of their .pc files.
-set(KVTIER_PC_MODULES absl_flat_hash_map absl_synchronization absl_hash)
+set(KVTIER_PC_MODULES absl_flat_hash_map absl_synchronization absl_hash libxxhash)
 if(KVTIER_WITH_NVME)
   list(APPEND KVTIER_PC_MODULES liburing)
 endif()

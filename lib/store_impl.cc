@@ -99,21 +99,22 @@ Status StoreImpl::CheckSegments(std::span<const Segment> segments, size_t blocks
   }
   for (size_t i = 0; i < segments.size(); ++i) {
     const Segment& s = segments[i];
-    const std::string where = std::string(what) + "[" + std::to_string(i) + "]";
+    // Named only on failure: Load and Save check every segment of every call.
+    const auto where = [&] { return std::string(what) + "[" + std::to_string(i) + "]"; };
     if (s.data == nullptr) {
       if (sliding_may_be_null && window_.IsSliding(i % segments_per_block_)) continue;
-      return InvalidArgument(where + ".data: null" +
+      return InvalidArgument(where() + ".data: null" +
                              (window_.IsSliding(i % segments_per_block_)
                                   ? " (a sliding-window segment may be null only in Save)"
                                   : std::string()));
     }
     if (s.bytes != segment_bytes_) {
-      return InvalidArgument(where + ".bytes: " + std::to_string(s.bytes) +
+      return InvalidArgument(where() + ".bytes: " + std::to_string(s.bytes) +
                              ", the layout's segment is " +
                              std::to_string(segment_bytes_) + " bytes");
     }
     if (s.kind == MemoryKind::kDevice) {
-      return NotSupported(where +
+      return NotSupported(where() +
                           ".kind: device memory needs the GPU tier, which "
                           "this build does not have");
     }

@@ -8,13 +8,16 @@
 #include <cstring>
 #include <string>
 
-// GCC 12 reports a false -Wmaybe-uninitialized inside its own AVX-512
-// intrinsics as XXH3 inlines them.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#define XXH_INLINE_ALL
+// The payload checksum runs through libxxhash's CPUID dispatch
+// (xxh_x86dispatch.h replaces XXH3_64bits_update with it): the widest
+// vector unit the CPU has (AVX2, AVX-512), whatever -march this build used.
+// Inlined XXH3 gave a portable build only SSE2, and the checksum was a
+// quarter of a host Load's time.
+#define XXH_STATIC_LINKING_ONLY  // XXH3_state_t on the stack
 #include <xxhash.h>
-#pragma GCC diagnostic pop
+#if defined(__x86_64__)
+#include <xxh_x86dispatch.h>
+#endif
 
 #if defined(__SSE2__)
 #include <immintrin.h>
