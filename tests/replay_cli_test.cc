@@ -2,6 +2,7 @@
 // stdout), argument errors exit 2, trace errors exit 1, sweeps write files.
 #include <catch2/catch.hpp>
 
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -71,6 +72,9 @@ TEST_CASE("cli: argument errors exit 2 with a message", "[replay][cli]") {
   check("--trace " + trace + " --host-blocks 2 --nvme-blocks 4 --real", "--nvme-bytes");
   check("--trace " + trace + " --capacity-blocks 2 --bogus", "bogus");
   check("--trace " + trace + " --capacity-blocks 2 --real --dir /tmp", "--nvme-bytes");
+  check("--trace " + trace + " --capacity-blocks 2 --write-down overlap", "--write-down");
+  check("--trace " + trace + " --capacity-blocks 2 --real --write-down later",
+        "--write-down");
 }
 
 TEST_CASE("cli: an out-of-range number gets a short message", "[replay][cli]") {
@@ -205,6 +209,39 @@ TEST_CASE("cli: --real with --dir and NVMe bytes adds an NVMe tier below host",
   CHECK(j["hit_rate_blocks"].get<double>() >= 2.0 / 9);
   CHECK(j["nvme_blocks"].get<uint64_t>() > 0);
   CHECK(j["belady_hit_rate_blocks"].get<double>() >= j["hit_rate_blocks"].get<double>());
+}
+
+TEST_CASE(
+    "cli: --real settles write-downs by default and then hits as the simulator does",
+    "[replay][cli][real]") {
+  TempDir dir;
+  const std::string trace = WriteFile(dir, "hand.jsonl", testing::kHandTrace);
+  const std::string nvme_dir = (dir.path() / "nvme").string();
+  std::filesystem::create_directories(nvme_dir);
+  const Run real = Replay(dir, "--trace " + trace +
+                                   " --block-tokens 4 --capacity-blocks 2 --real --json "
+                                   "--dir " +
+                                   nvme_dir + " --nvme-bytes 1048576");
+  INFO(real.err);
+  REQUIRE(real.exit_code == 0);
+  const auto r = LastLineJson(real.out);
+  CHECK(r["write_down"] == "settle");
+  const Run sim = Replay(
+      dir, "--trace " + trace + " --block-tokens 4 --host-blocks 2 " + "--nvme-blocks " +
+               std::to_string(r["nvme_blocks"].get<uint64_t>()) + " --json");
+  REQUIRE(sim.exit_code == 0);
+  CHECK(r["hit_blocks"] == LastLineJson(sim.out)["hit_blocks"]);
+
+  std::filesystem::remove_all(nvme_dir);
+  std::filesystem::create_directories(nvme_dir);
+  const Run overlap =
+      Replay(dir, "--trace " + trace +
+                      " --block-tokens 4 --capacity-blocks 2 --real --json "
+                      "--write-down overlap --dir " +
+                      nvme_dir + " --nvme-bytes 1048576");
+  INFO(overlap.err);
+  REQUIRE(overlap.exit_code == 0);
+  CHECK(LastLineJson(overlap.out)["write_down"] == "overlap");
 }
 
 }  // namespace

@@ -21,8 +21,8 @@
 #include "bench/replay/simulator.h"
 #include "bench/replay/sweep.h"
 #include "bench/replay/trace_reader.h"
-#include "kvtier/options.h"
 #include "kvtier/config.h"
+#include "kvtier/options.h"
 #include "lib/index/eviction_order.h"
 
 namespace kvtier::replay {
@@ -32,7 +32,8 @@ using bench::ProgressLine;
 
 struct Args {
   std::string trace, format = "mooncake", policy = EvictionPolicyName(Options{}.eviction),
-                     sweep, csv = "replay-sweep.csv", plot = "replay-sweep.svg", dir, config;
+                     sweep, csv = "replay-sweep.csv", plot = "replay-sweep.svg", dir,
+                     config;
   uint32_t block_tokens = 512;
   uint64_t capacity_blocks = 0, host_blocks = 0, nvme_blocks = 0, nvme_bytes = 0;
   // Llama-3.1-8B in fp16: 32 layers x 8 KV heads x 128 dims x K,V x 2 bytes.
@@ -47,6 +48,8 @@ struct Args {
   std::vector<EvictionPolicy> policies;
   std::vector<SweepPoint> points;
   std::optional<KvLayout> real_layout;  // --real with trimming
+  std::string write_down;               // empty: settle
+  WriteDownWait write_down_wait = WriteDownWait::kEachRequest;
 };
 
 // "at least N": CLI11's own range checks print their bounds with every
@@ -148,8 +151,15 @@ int Check(Args& a) {
           "--real runs host only");
     }
     if (a.nvme_blocks > 0) return ArgError("--real sizes NVMe with --nvme-bytes");
+    const std::optional<WriteDownWait> wait =
+        ParseWriteDownWait(a.write_down.empty() ? "settle" : a.write_down);
+    if (!wait)
+      return ArgError("--write-down: '" + a.write_down + "'; use settle or overlap");
+    a.write_down_wait = *wait;
   } else if (!a.dir.empty() || a.nvme_bytes > 0) {
     return ArgError("--dir and --nvme-bytes are for --real; simulate uses --nvme-blocks");
+  } else if (!a.write_down.empty()) {
+    return ArgError("--write-down is for --real; the simulator's writer always keeps up");
   }
   return 0;
 }
@@ -224,6 +234,8 @@ int Replay(const Args& a, const Trace& trace, Report& r, const ProgressFn& progr
   if (a.real) {
     r.mode = "real";
     RealConfig config{a.host_blocks, a.nvme_bytes, a.dir, a.policies[0]};
+    config.wait = a.write_down_wait;
+    r.write_down = WriteDownWaitName(a.write_down_wait);
     if (trims) {
       // Untrimmed first, on the same 6 layers without windows; then the store
       // is opened again, trimming.
@@ -338,16 +350,22 @@ int Main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--dir", a.dir, "real mode: NVMe cache directory");
   app.add_option("--nvme-bytes", a.nvme_bytes, "real mode: NVMe tier bytes");
-  app.add_option("--config", a.config,
-                 "JSON Store options (include/kvtier/config.h): eviction, nvme.directories[0] "
-                 "and nvme.capacity_bytes stand in for --policy, --dir, --nvme-bytes");
+  app.add_option("--write-down", a.write_down,
+                 "real mode: settle (the default: wait for write-downs after each "
+                 "request, as the simulator models) or overlap (as an engine runs)");
+  app.add_option(
+      "--config", a.config,
+      "JSON Store options (include/kvtier/config.h): eviction, nvme.directories[0] "
+      "and nvme.capacity_bytes stand in for --policy, --dir, --nvme-bytes");
   if (auto rc = bench::ParseArgs(app, "kvtier-replay", argc, argv)) return *rc;
   if (!a.config.empty()) {
     Options o;
     o.eviction = EvictionPolicy::kLru;  // the tool's default, unless the file says
     if (Status s = ApplyConfigFile(a.config, &o); !s.ok()) return ArgError(s.message());
-    if (app.count("--policy") == 0) a.policy = o.eviction == EvictionPolicy::kLru ? "lru" : "slru";
-    if (app.count("--dir") == 0 && !o.nvme.directories.empty()) a.dir = o.nvme.directories[0];
+    if (app.count("--policy") == 0)
+      a.policy = o.eviction == EvictionPolicy::kLru ? "lru" : "slru";
+    if (app.count("--dir") == 0 && !o.nvme.directories.empty())
+      a.dir = o.nvme.directories[0];
     if (app.count("--nvme-bytes") == 0) a.nvme_bytes = o.nvme.capacity_bytes;
   }
   if (int rc = Check(a); rc != 0) return rc;

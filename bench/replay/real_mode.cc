@@ -98,6 +98,16 @@ size_t LongestChain(const Trace& trace) {
 
 }  // namespace
 
+const char* WriteDownWaitName(WriteDownWait wait) {
+  return wait == WriteDownWait::kEachRequest ? "settle" : "overlap";
+}
+
+std::optional<WriteDownWait> ParseWriteDownWait(std::string_view name) {
+  if (name == "settle") return WriteDownWait::kEachRequest;
+  if (name == "overlap") return WriteDownWait::kAtEnd;
+  return std::nullopt;
+}
+
 uint64_t RealBlockBytes(uint32_t block_tokens) {
   return RealLayout(block_tokens).BlockBytes();
 }

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "bench/replay/report.h"
 #include "bench/replay/trace.h"
@@ -15,12 +16,19 @@
 
 namespace kvtier::replay {
 
-// When a real replay waits for the Store's background write-downs.
+// When a real replay waits for the Store's background write-downs
+// (kvtier-replay --write-down).
 enum class WriteDownWait : uint8_t {
-  kAtEnd = 0,        // as an engine runs: write-downs overlap later requests
-  kEachRequest = 1,  // Flush after every request: what the simulator models,
-                     // so the two agree exactly (tests)
+  // "settle": Flush after every request. The simulator models a writer that
+  // keeps up, so the two agree exactly, hit for hit and tier by tier.
+  kEachRequest = 0,
+  // "overlap": as an engine runs, write-downs overlap later requests; a
+  // replay that saves faster than the disk writes drops write-downs
+  // (counted), so its NVMe hits differ from the simulator's.
+  kAtEnd = 1,
 };
+const char* WriteDownWaitName(WriteDownWait wait);
+std::optional<WriteDownWait> ParseWriteDownWait(std::string_view name);
 
 struct RealConfig {
   uint64_t host_blocks = 0;
@@ -33,7 +41,7 @@ struct RealConfig {
   std::optional<KvLayout> layout = std::nullopt;
   uint32_t checkpoint_blocks = 0;
   bool record_hits = false;  // fill r.sim.hit_lengths
-  WriteDownWait wait = WriteDownWait::kAtEnd;
+  WriteDownWait wait = WriteDownWait::kEachRequest;
 };
 
 // The layout real mode stores: 2 layers, 1 KV head of 16 fp16 dims, so a

@@ -116,6 +116,7 @@ nlohmann::json ToJson(const Report& r) {
   j["trace"] = r.trace;
   j["format"] = r.format;
   j["mode"] = r.mode;
+  if (!r.write_down.empty()) j["write_down"] = r.write_down;
   j["policy"] = r.policy;
   j["block_tokens"] = r.block_tokens;
   j["block_bytes"] = r.block_bytes;

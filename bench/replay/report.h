@@ -34,6 +34,7 @@ struct Report {
   std::string trace;
   std::string format;
   std::string mode = "simulate";
+  std::string write_down;  // real mode: "settle" or "overlap"
   std::string policy;
   uint32_t block_tokens = 0;
   uint64_t block_bytes = 0;  // bytes of one block, for bytes read per tier
