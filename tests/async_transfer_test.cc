@@ -114,6 +114,8 @@ TEST_CASE("a cancelled load skips its blocks and gives their pins back", "[async
   for (size_t b = 0; b < 4; ++b) CHECK(handle->Outcome(b) == BlockOutcome::kCancelled);
   CHECK(busy->WaitSave().stored == 1024);
   CHECK(store->Stats().transfers_cancelled == 1);
+  // A cancelled read is no verdict on the slot: no block was dropped.
+  CHECK(store->Lookup(small).blocks == 4);
   // Nothing stays pinned: a full tier's next save evicts the small chain.
   const auto next = ChainOf(*store, 5, 8);
   EngineBuffers next_src(big, next.size());

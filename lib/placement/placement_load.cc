@@ -107,9 +107,10 @@ LoadCommit Placement::CommitLoad(const Plan& plan, std::span<const Status> resul
   for (size_t k = 0; count_hits && k < c.loaded; ++k) {
     ++counters_[plan.moves[k].from.tier].hits;
   }
-  if (c.partial) {
+  if (c.partial && results[c.loaded].code() != StatusCode::kCancelled) {
     // The slot failed verification or I/O: it can never serve this block,
     // so drop it (unless another reader still holds it; the last one drops).
+    // A cancelled read says nothing about the slot: the block stays.
     const Move& bad = plan.moves[c.loaded];
     const BlockHash& h = plan.chain[bad.block];
     if (!index_.IsPinned(h, IdAt(bad.from.tier))) DropLocked(bad.from.tier, h, *releases);
