@@ -11,13 +11,14 @@
 
 #include <array>
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <vector>
 
 #include "backends/nvme/open_nvme.h"
 #include "kvtier/store.h"
-#include "lib/move/executor.h"
 #include "lib/metrics/latency_recorder.h"
+#include "lib/move/executor.h"
 #include "lib/move/mover.h"
 #include "lib/placement/placement.h"
 #include "lib/sliding_window.h"
@@ -78,6 +79,8 @@ class StoreImpl final : public Store {
                                    std::span<const Segment> src,
                                    size_t first_block) override;
   PrefetchHandle Prefetch(std::span<const BlockHash> chain) override;
+  Result<EraseResult> Erase(std::span<const BlockHash> chain) override;
+  Result<EraseResult> Clear() override;
   void Flush() override;
   StoreStats Stats() const override;
 
@@ -106,6 +109,10 @@ class StoreImpl final : public Store {
   void QueueWriteDowns(const std::vector<WriteDownJob>& jobs);
   void CountTrimming(const Plan& plan, std::span<const Status> results);
   void Forget(const Plan& plan, const std::vector<SlotRelease>& more);
+  // Runs `pass` (a Placement erase) until no block it names is in use, or
+  // the wait runs out (store_erase.cc).
+  using ErasePass = std::function<EraseCount(std::vector<SlotRelease>*)>;
+  Result<EraseResult> EraseUntilFree(const ErasePass& pass);
 
   const TierBackends backends_;
   const bool host_memory_locked_;

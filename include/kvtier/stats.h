@@ -14,8 +14,8 @@ namespace kvtier {
 // bound. Rendered as a Prometheus histogram (kvtier/metrics.h).
 struct LatencyHistogram {
   static constexpr std::array<double, 20> kBoundsSeconds = {
-      1e-6, 2.5e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3,
-      2.5e-3, 5e-3, 1e-2, 2.5e-2, 5e-2, 0.1, 0.25, 0.5, 1.0, 2.5};
+      1e-6,   2.5e-6, 5e-6, 1e-5,   2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3,
+      2.5e-3, 5e-3,   1e-2, 2.5e-2, 5e-2,   0.1,  0.25, 0.5,    1.0,  2.5};
   std::array<uint64_t, kBoundsSeconds.size() + 1> counts{};
   uint64_t count = 0;
   double sum_seconds = 0;
@@ -94,13 +94,16 @@ struct StoreStats {
   // Lookup leases (Store::LookupAndLease).
   uint64_t leases_granted = 0;
   uint64_t leases_used = 0;      // ended by the load that used them
-  uint64_t leases_released = 0;  // ended by ReleaseLease
+  uint64_t leases_released = 0;  // ended by ReleaseLease, or by Erase/Clear of a block
+                                 // they pinned
   uint64_t leases_expired = 0;   // ended by expiry: their pins were given back
   uint64_t leases_active = 0;
+  // Store::Erase and Store::Clear.
+  uint64_t erased_blocks = 0;  // blocks removed from every tier that held them
   // Asynchronous transfers (BeginLoad, BeginSave).
   uint64_t transfers_started = 0;
   uint64_t transfers_cancelled = 0;  // Cancel() came before they finished
-  NvmeStats nvme;                     // all zero/false when the tier is off
+  NvmeStats nvme;                    // all zero/false when the tier is off
   // Per call of Lookup, Load and Save.
   LatencyHistogram lookup_latency;
   LatencyHistogram load_latency;

@@ -106,6 +106,10 @@ struct SaveResult {
   size_t skipped = 0;    // not admitted (no slot could be freed); not an error
 };
 
+struct EraseResult {
+  size_t blocks = 0;  // blocks removed from every tier that held them
+};
+
 // Prefetch's answer: a handle on blocks moving up from NVMe to host in the
 // background. A value the engine keeps, polls and drops at will; dropping it
 // does not cancel the work.
@@ -219,6 +223,22 @@ class KVTIER_EXPORT Store {
   // so a Load soon after reads DRAM. Returns at once. Best effort: with no
   // NVMe tier or nothing to move, the handle is done with 0.
   virtual PrefetchHandle Prefetch(std::span<const BlockHash> chain) = 0;
+
+  // Removes the blocks of `chain` and every block stored below one of them
+  // (each longer prefix through them: a block can be served only after its
+  // parent, so none of those could be served again) from every tier. To drop
+  // one conversation's tail but keep the prefix it shares, pass the tail's
+  // hashes only. A persistent tier forgets them before Erase returns, as a
+  // Save's blocks are recorded: a restart does not bring them back. Leases
+  // that pinned any of them end (a load under such a lease misses them); a
+  // transfer that is moving one of them is waited for (transfers take
+  // milliseconds). Blocks saved again after Erase began may stay. Unknown
+  // hashes are ignored. Unavailable, with what it could erase erased, when
+  // some blocks are still in use after 10 s (a transfer that never ends).
+  virtual Result<EraseResult> Erase(std::span<const BlockHash> chain) = 0;
+  // Erases every block of this store's namespace (model, layout, codecs,
+  // rank, tenant), in every tier, as Erase does.
+  virtual Result<EraseResult> Clear() = 0;
 
   // Waits until every background write-down queued so far (write-through
   // copies to NVMe) has been written or dropped. For shutdown, tests and

@@ -113,6 +113,12 @@ class BlockIndex {
   size_t entries() const;  // distinct blocks held by any tier
   // Heap bytes the index holds (entries, hash map, eviction links).
   size_t memory_bytes() const;
+  // The blocks of `roots` the index knows and every block linked below one
+  // of them, each once, children before their parents (so removing them in
+  // this order never orphans a block that is about to go anyway).
+  std::vector<BlockHash> Subtrees(std::span<const BlockHash> roots) const;
+  // Every block some tier holds, children before their parents.
+  std::vector<BlockHash> AllBlocks() const;
 
   // --- Admission -----------------------------------------------------------
   // Makes room for `units` more in `tier`, evicting in policy order. Returns

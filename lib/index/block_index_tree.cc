@@ -7,6 +7,8 @@
 
 #include "lib/index/block_index.h"
 
+#include "absl/container/flat_hash_set.h"
+
 namespace kvtier::internal {
 
 void BlockIndex::LinkChild(EntryId parent, EntryId child) {
@@ -109,6 +111,40 @@ void BlockIndex::EraseWithEmptyAncestors(EntryId id) {
                               entries_[parent].first_child == kNoEntry;
     id = parent_empty ? parent : kNoEntry;
   }
+}
+
+std::vector<BlockHash> BlockIndex::Subtrees(std::span<const BlockHash> roots) const {
+  absl::flat_hash_set<EntryId> seen;
+  std::vector<EntryId> order, stack;
+  for (const BlockHash& root : roots) {
+    const EntryId r = Find(root);
+    if (r != kNoEntry) stack.push_back(r);
+  }
+  // Pre-order: a block is listed after its parent; reversed below.
+  while (!stack.empty()) {
+    const EntryId id = stack.back();
+    stack.pop_back();
+    if (!seen.insert(id).second) continue;
+    order.push_back(id);
+    for (EntryId c = entries_[id].first_child; c != kNoEntry;
+         c = entries_[c].next_sibling) {
+      stack.push_back(c);
+    }
+  }
+  std::vector<BlockHash> out;
+  out.reserve(order.size());
+  for (auto it = order.rbegin(); it != order.rend(); ++it) {
+    if (entries_[*it].present != 0) out.push_back(entries_[*it].hash);
+  }
+  return out;
+}
+
+std::vector<BlockHash> BlockIndex::AllBlocks() const {
+  std::vector<BlockHash> roots;
+  for (const auto& [hash, id] : by_hash_) {
+    if (entries_[id].parent == kNoEntry) roots.push_back(hash);
+  }
+  return Subtrees(roots);
 }
 
 void BlockIndex::DemoteEverywhere(EntryId id) {

@@ -37,4 +37,19 @@ std::vector<Lease> LeaseTable::TakeExpired(LeaseClock::time_point now) {
   return expired;
 }
 
+std::vector<Lease> LeaseTable::TakePinning(const BlockSet& blocks) {
+  std::vector<uint64_t> ids;
+  for (const auto& [id, lease] : leases_) {
+    for (const LeasedBlock& b : lease.blocks) {
+      if (blocks.contains(b.hash)) {
+        ids.push_back(id);
+        break;
+      }
+    }
+  }
+  std::vector<Lease> taken;
+  for (const uint64_t id : ids) taken.push_back(*Take(id));
+  return taken;  // their heap entries are skipped when due
+}
+
 }  // namespace kvtier::internal

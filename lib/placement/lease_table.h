@@ -14,12 +14,14 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "kvtier/hash.h"
 #include "lib/index/block_form.h"
 
 namespace kvtier::internal {
 
 using LeaseClock = std::chrono::steady_clock;
+using BlockSet = absl::flat_hash_set<BlockHash, std::hash<BlockHash>>;
 
 // One pinned block of a lease: where the lookup found it.
 struct LeasedBlock {
@@ -44,6 +46,8 @@ class LeaseTable {
   std::optional<Lease> Take(uint64_t id);
   // Removes every lease that expired by `now` and returns them.
   std::vector<Lease> TakeExpired(LeaseClock::time_point now);
+  // Removes and returns every lease that pins one of `blocks` (Erase).
+  std::vector<Lease> TakePinning(const BlockSet& blocks);
   size_t size() const { return leases_.size(); }
 
  private:

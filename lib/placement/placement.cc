@@ -234,6 +234,7 @@ void Placement::ReportStats(StoreStats* s) const {
   s->leases_used = leases_used_.load(std::memory_order_relaxed);
   s->leases_released = leases_released_.load(std::memory_order_relaxed);
   s->leases_expired = leases_expired_.load(std::memory_order_relaxed);
+  s->erased_blocks = erased_.load(std::memory_order_relaxed);
 }
 
 }  // namespace kvtier::internal

@@ -87,6 +87,11 @@ struct LoadCommit {
   size_t promoted = 0;
 };
 
+struct EraseCount {
+  size_t erased = 0;  // blocks removed from every tier that held them
+  size_t busy = 0;    // blocks with a copy in use, left in place
+};
+
 class Placement {
  public:
   // `gate` may be null (always accepting, nothing to forget: the simulator).
@@ -154,6 +159,16 @@ class Placement {
   // Unpins jobs that could not be queued; counts them dropped.
   void AbandonWriteDowns(std::span<const WriteDownJob> jobs) ABSL_LOCKS_EXCLUDED(mu_);
 
+  // ---- Erase (lib/placement/placement_erase.cc) -------------------------------
+  // Removes the blocks of `roots` and every block linked below them from
+  // every tier (EraseAll: every block), giving their slots back in
+  // `releases`; leases that pin any of them end (counted released). A copy
+  // in use (pinned by a transfer, or pending: being written) stays; it is
+  // counted in `busy` for the caller to try again once it is free.
+  EraseCount Erase(std::span<const BlockHash> roots, std::vector<SlotRelease>* releases)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  EraseCount EraseAll(std::vector<SlotRelease>* releases) ABSL_LOCKS_EXCLUDED(mu_);
+
   // ---- Recovery and figures -------------------------------------------------
   // Indexes blocks a persistent tier found at open, oldest first; a block
   // whose slot overlaps another's, or seen twice, is left out.
@@ -209,6 +224,9 @@ class Placement {
   void Release(size_t tier, uint32_t slot, BlockForm form,
                std::vector<SlotRelease>& releases) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Removes the block's copy in `tier`. REQUIRES: present, not pinned.
+  EraseCount EraseLocked(std::span<const BlockHash> blocks,
+                         std::vector<SlotRelease>& releases)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void DropLocked(size_t tier, const BlockHash& hash, std::vector<SlotRelease>& releases)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Marks the engine -> tier / tier -> tier moves `moves[k]` written
@@ -244,6 +262,7 @@ class Placement {
   std::atomic<uint64_t> save_upgraded_{0};
   std::atomic<uint64_t> leases_granted_{0}, leases_used_{0}, leases_released_{0},
       leases_expired_{0};
+  std::atomic<uint64_t> erased_{0};
 };
 
 }  // namespace kvtier::internal
