@@ -167,6 +167,17 @@ TEST_CASE("c api: stats structs check struct_size and report every tier", "[c_ap
   CHECK(calls.saves == 1);
   CHECK(calls.save_blocks == 3);
   CHECK(calls.save_new_blocks == 3);
+  CHECK(calls.leases_granted == 0);
+  // A caller built before the lease counters passes the older, smaller
+  // struct: it gets the fields it knows, nothing is written past them.
+  kvtier_call_stats older{};
+  older.struct_size = offsetof(kvtier_call_stats, erased_blocks);
+  older.leases_granted = 777;  // past the older size
+  REQUIRE(kvtier_call_stats_get(store, &older, &err) == KVTIER_OK);
+  CHECK(older.saves == 1);
+  CHECK(older.leases_granted == 777);
+  calls.struct_size = offsetof(kvtier_call_stats, erased_blocks) - 8;
+  CHECK(kvtier_call_stats_get(store, &calls, &err) == KVTIER_INVALID_ARGUMENT);
 
   kvtier_nvme_stats n{};
   n.struct_size = sizeof(n) + 8;

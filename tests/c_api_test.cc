@@ -165,4 +165,40 @@ TEST_CASE("c api: layer windows and checkpoints trim what Save keeps", "[c_api]"
   kvtier_close(store);
 }
 
+TEST_CASE("c api: erase drops a chain's tail, clear the rest, nulls are refused",
+          "[c_api][erase]") {
+  CStore s;
+  const size_t per_block = kvtier_segments_per_block(s.store);
+  const size_t seg_bytes = kvtier_segment_bytes(s.store);
+  std::vector<uint32_t> tokens(12);
+  for (size_t i = 0; i < tokens.size(); ++i) tokens[i] = static_cast<uint32_t>(i * 17);
+  kvtier_block_hash chain[3];
+  REQUIRE(kvtier_hash_chain(s.store, tokens.data(), tokens.size(), chain, 3, &s.err) ==
+          KVTIER_OK);
+  std::vector<unsigned char> src(3 * per_block * seg_bytes, 7);
+  std::vector<kvtier_segment> segs;
+  for (size_t i = 0; i < 3 * per_block; ++i) {
+    segs.push_back({src.data() + i * seg_bytes, seg_bytes, 0});
+  }
+  REQUIRE(kvtier_save(s.store, chain, 3, 0, segs.data(), segs.size(), nullptr, &s.err) ==
+          KVTIER_OK);
+
+  size_t erased = 99, hit = 0;
+  CHECK(kvtier_erase(nullptr, chain, 3, &erased, &s.err) == KVTIER_INVALID_ARGUMENT);
+  CheckNames(s.err, "store");
+  CHECK(kvtier_erase(s.store, nullptr, 3, &erased, &s.err) == KVTIER_INVALID_ARGUMENT);
+  CheckNames(s.err, "chain");
+  CHECK(kvtier_clear(nullptr, &erased, &s.err) == KVTIER_INVALID_ARGUMENT);
+
+  REQUIRE(kvtier_erase(s.store, chain + 2, 1, &erased, &s.err) == KVTIER_OK);
+  CHECK(erased == 1);
+  REQUIRE(kvtier_lookup(s.store, chain, 3, &hit, &s.err) == KVTIER_OK);
+  CHECK(hit == 2);
+  REQUIRE(kvtier_clear(s.store, &erased, &s.err) == KVTIER_OK);
+  CHECK(erased == 2);
+  REQUIRE(kvtier_lookup(s.store, chain, 3, &hit, &s.err) == KVTIER_OK);
+  CHECK(hit == 0);
+  CHECK(kvtier_erase(s.store, chain, 3, nullptr, &s.err) == KVTIER_OK);  // may be NULL
+}
+
 }  // namespace

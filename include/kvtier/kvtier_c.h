@@ -234,6 +234,15 @@ typedef struct kvtier_call_stats {
   uint64_t trim_bytes_saved;
   uint64_t save_upgraded_blocks;
   int host_memory_locked;
+  /* Since 0.2: Erase/Clear, lookup leases, asynchronous transfers. */
+  uint64_t erased_blocks;
+  uint64_t leases_granted;
+  uint64_t leases_used;
+  uint64_t leases_released;
+  uint64_t leases_expired;
+  uint64_t leases_active;
+  uint64_t transfers_started;
+  uint64_t transfers_cancelled;
 } kvtier_call_stats;
 
 typedef struct kvtier_store kvtier_store;
@@ -332,6 +341,90 @@ KVTIER_EXPORT kvtier_code kvtier_open_configured(const kvtier_options* options,
 
 /* Waits until every background write-down queued so far is done or dropped. */
 KVTIER_EXPORT kvtier_code kvtier_flush(kvtier_store* store, kvtier_error* err);
+
+/* Erases the chain's blocks and every block stored below one of them from
+ * every tier, durably (kvtier::Store::Erase); *erased = blocks removed (may
+ * be NULL). KVTIER_UNAVAILABLE when some stay in use by a transfer for 10 s. */
+KVTIER_EXPORT kvtier_code kvtier_erase(kvtier_store* store, const kvtier_block_hash* chain,
+                                       size_t n_blocks, size_t* erased, kvtier_error* err);
+/* Erases every block of the store's namespace (kvtier::Store::Clear). */
+KVTIER_EXPORT kvtier_code kvtier_clear(kvtier_store* store, size_t* erased,
+                                       kvtier_error* err);
+
+/* ---- Lookup leases (kvtier::Store::LookupAndLease) ---------------------- */
+
+/* kvtier_lookup that also pins the prefix it reports for up to lease_ms
+ * milliseconds (1..60000), so a load passing *lease soon after serves all of
+ * it. *lease = 0 when nothing was pinned. The lease ends with that load,
+ * kvtier_release_lease, or expiry. */
+KVTIER_EXPORT kvtier_code kvtier_lookup_and_lease(kvtier_store* store,
+                                                  const kvtier_block_hash* chain,
+                                                  size_t n_blocks, uint32_t lease_ms,
+                                                  size_t* hit_blocks, uint64_t* lease,
+                                                  kvtier_error* err);
+/* Ends a lease without loading. *released = 1, or 0 when it had already
+ * ended (may be NULL). */
+KVTIER_EXPORT kvtier_code kvtier_release_lease(kvtier_store* store, uint64_t lease,
+                                               int* released, kvtier_error* err);
+/* kvtier_load under a lease from kvtier_lookup_and_lease (0 = none). */
+KVTIER_EXPORT kvtier_code kvtier_load_leased(kvtier_store* store,
+                                             const kvtier_block_hash* chain,
+                                             size_t n_blocks, const kvtier_segment* dst,
+                                             size_t n_segments, uint64_t lease,
+                                             size_t* loaded, kvtier_error* err);
+
+/* ---- Asynchronous transfers (kvtier/transfer.h) -------------------------- */
+
+/* A load or save in flight. The memory dst/src point at stays borrowed
+ * until it is done: keep it alive and untouched until kvtier_transfer_done
+ * says 1. */
+typedef struct kvtier_transfer kvtier_transfer;
+
+typedef enum kvtier_block_outcome {
+  KVTIER_BLOCK_PENDING = 0,   /* not finished yet */
+  KVTIER_BLOCK_DONE = 1,      /* loaded (verified), or stored / refreshed */
+  KVTIER_BLOCK_MISSING = 2,   /* load: past the servable prefix; save: not admitted */
+  KVTIER_BLOCK_FAILED = 3,    /* verification or I/O failed: a miss */
+  KVTIER_BLOCK_CANCELLED = 4  /* kvtier_transfer_cancel came first */
+} kvtier_block_outcome;
+
+/* Starts loading (as kvtier_load_leased) or saving (as kvtier_save) on the
+ * store's transfer threads; returns at once with *out to poll, wait on,
+ * cancel and release. Argument errors as the synchronous calls. */
+KVTIER_EXPORT kvtier_code kvtier_load_start(kvtier_store* store,
+                                            const kvtier_block_hash* chain, size_t n_blocks,
+                                            const kvtier_segment* dst, size_t n_segments,
+                                            uint64_t lease, kvtier_transfer** out,
+                                            kvtier_error* err);
+KVTIER_EXPORT kvtier_code kvtier_save_start(kvtier_store* store,
+                                            const kvtier_block_hash* chain, size_t n_blocks,
+                                            size_t first_block, const kvtier_segment* src,
+                                            size_t n_segments, kvtier_transfer** out,
+                                            kvtier_error* err);
+/* 1 once every block has its outcome and the engine's memory is no longer
+ * used, else 0. Never blocks. */
+KVTIER_EXPORT int kvtier_transfer_done(const kvtier_transfer* transfer);
+/* Blocks until done; returns the blocks loaded (a load) or stored for the
+ * first time (a save), as the synchronous call would have. */
+KVTIER_EXPORT size_t kvtier_transfer_wait(const kvtier_transfer* transfer);
+/* A load: 1 once layer `layer` of every block it will serve is in place. */
+KVTIER_EXPORT int kvtier_transfer_layer_done(const kvtier_transfer* transfer,
+                                             uint32_t layer);
+/* Blocks until that layer is in place; returns the leading blocks that have
+ * it (vLLM's wait_for_layer_load). */
+KVTIER_EXPORT size_t kvtier_transfer_wait_layer(const kvtier_transfer* transfer,
+                                                uint32_t layer);
+/* Asks the transfer to stop early; returns at once (memory stays borrowed
+ * until done). */
+KVTIER_EXPORT void kvtier_transfer_cancel(kvtier_transfer* transfer);
+/* Blocks in the transfer, and the outcome of one (PENDING for an index out
+ * of range). */
+KVTIER_EXPORT size_t kvtier_transfer_block_count(const kvtier_transfer* transfer);
+KVTIER_EXPORT kvtier_block_outcome kvtier_transfer_outcome(const kvtier_transfer* transfer,
+                                                           size_t block);
+/* Releases the handle; a transfer still running is waited for first (cancel
+ * it before to stop early). NULL is a no-op. */
+KVTIER_EXPORT void kvtier_transfer_release(kvtier_transfer* transfer);
 
 #ifdef __cplusplus
 } /* extern "C" */

@@ -5,10 +5,13 @@
 
 #include <cstddef>
 #include <memory>
+#include <span>
 #include <string>
+#include <vector>
 
 #include "kvtier/kvtier_c.h"
 #include "kvtier/store.h"
+#include "kvtier/transfer.h"
 
 // What a C log callback needs to outlive: the store's threads call it.
 struct kvtier_c_log_target {
@@ -23,6 +26,14 @@ struct kvtier_store {
 
 struct kvtier_prefetch {
   kvtier::PrefetchHandle handle;
+};
+
+// The Store borrows the segment list of a transfer until it is done: the
+// converted list lives here, and releasing the handle waits for the end.
+struct kvtier_transfer {
+  std::vector<kvtier::Segment> segments;
+  kvtier::TransferHandle handle;
+  bool is_load = true;
 };
 
 namespace kvtier::internal {
@@ -58,5 +69,31 @@ Options OptionsFromC(const kvtier_options& c, kvtier_c_log_target* log);
 // InvalidArgument naming an enum, pointer or count field the C struct can
 // hold wrongly (an unknown codec, a null directory).
 Status CheckCOptions(const kvtier_options& c);
+
+// The C chain and segments as the C++ API takes them.
+inline std::span<const BlockHash> ChainOf(const kvtier_block_hash* chain, size_t n) {
+  static_assert(sizeof(kvtier_block_hash) == sizeof(BlockHash));
+  return {reinterpret_cast<const BlockHash*>(chain), n};
+}
+
+inline std::vector<Segment> SegmentsOf(const kvtier_segment* segs, size_t n) {
+  std::vector<Segment> out(n);
+  for (size_t i = 0; i < n; ++i) {
+    out[i] = Segment{segs[i].data, segs[i].bytes,
+                     segs[i].device ? MemoryKind::kDevice : MemoryKind::kHost};
+  }
+  return out;
+}
+
+// InvalidArgument when blocks * segments_per_block overflows (2^63 blocks
+// would wrap to 0 segments and match an empty span). A count that merely
+// differs goes on to the Store, which rejects it and counts the call.
+inline Status CheckSegmentCount(const kvtier_store* store, const char* call,
+                                size_t blocks) {
+  const std::string field = std::string(call) + ".n_blocks";
+  size_t expected = 0;
+  return CheckedMultiply(blocks, store->store->layout().SegmentsPerBlock(), field.c_str(),
+                         &expected);
+}
 
 }  // namespace kvtier::internal

@@ -1,5 +1,6 @@
 // The C API's counters (kvtier_c.h): the frozen 0.1 kvtier_stats and the
 // struct_size-checked per-tier, NVMe and per-call structs.
+#include <cstddef>
 #include <cstring>
 
 #include "lib/c_api/c_api_support.h"
@@ -15,9 +16,10 @@ using kvtier::internal::CNull;
 // caller's) into *out, after checking the size. Every struct here is new
 // in 0.2, so its first released size is today's.
 template <typename T>
-kvtier_code CopyOut(const char* what, const T& full, T* out, kvtier_error* err) {
+kvtier_code CopyOut(const char* what, const T& full, T* out, kvtier_error* err,
+                    size_t oldest_size = sizeof(T)) {
   const size_t size = out->struct_size;
-  if (Status s = kvtier::internal::CheckStructSize(what, size, sizeof(T), sizeof(T));
+  if (Status s = kvtier::internal::CheckStructSize(what, size, oldest_size, sizeof(T));
       !s.ok()) {
     return CFail(s, err);
   }
@@ -86,6 +88,14 @@ kvtier_call_stats CallStatsOf(const kvtier::StoreStats& s) {
   c.trim_bytes_saved = s.trim_bytes_saved;
   c.save_upgraded_blocks = s.save_upgraded_blocks;
   c.host_memory_locked = s.host_memory_locked ? 1 : 0;
+  c.erased_blocks = s.erased_blocks;
+  c.leases_granted = s.leases_granted;
+  c.leases_used = s.leases_used;
+  c.leases_released = s.leases_released;
+  c.leases_expired = s.leases_expired;
+  c.leases_active = s.leases_active;
+  c.transfers_started = s.transfers_started;
+  c.transfers_cancelled = s.transfers_cancelled;
   return c;
 }
 
@@ -147,7 +157,9 @@ kvtier_code kvtier_call_stats_get(const kvtier_store* store, kvtier_call_stats* 
   if (store == nullptr) return CNull("store", err);
   if (out == nullptr) return CNull("out", err);
   return CGuarded(err, [&] {
-    return CopyOut("call_stats", CallStatsOf(store->store->Stats()), out, err);
+    // A caller built before the lease and transfer counters gets the rest.
+    return CopyOut("call_stats", CallStatsOf(store->store->Stats()), out, err,
+                   offsetof(kvtier_call_stats, erased_blocks));
   });
 }
 

@@ -13,33 +13,11 @@ namespace {
 using kvtier::Status;
 using kvtier::internal::CFail;
 using kvtier::internal::CGuarded;
+using kvtier::internal::ChainOf;
 using kvtier::internal::CheckedMultiply;
+using kvtier::internal::CheckSegmentCount;
 using kvtier::internal::CNull;
-
-std::span<const kvtier::BlockHash> ChainOf(const kvtier_block_hash* chain, size_t n) {
-  static_assert(sizeof(kvtier_block_hash) == sizeof(kvtier::BlockHash));
-  return {reinterpret_cast<const kvtier::BlockHash*>(chain), n};
-}
-
-std::vector<kvtier::Segment> SegmentsOf(const kvtier_segment* segs, size_t n) {
-  std::vector<kvtier::Segment> out(n);
-  for (size_t i = 0; i < n; ++i) {
-    out[i] = kvtier::Segment{
-        segs[i].data, segs[i].bytes,
-        segs[i].device ? kvtier::MemoryKind::kDevice : kvtier::MemoryKind::kHost};
-  }
-  return out;
-}
-
-// InvalidArgument when blocks * segments_per_block overflows (2^63 blocks
-// would wrap to 0 segments and match an empty span). A count that merely
-// differs goes on to the Store, which rejects it and counts the call.
-Status CheckSegmentCount(const kvtier_store* store, const char* call, size_t blocks) {
-  const std::string field = std::string(call) + ".n_blocks";
-  size_t expected = 0;
-  return CheckedMultiply(blocks, store->store->layout().SegmentsPerBlock(), field.c_str(),
-                         &expected);
-}
+using kvtier::internal::SegmentsOf;
 
 }  // namespace
 
@@ -124,7 +102,8 @@ kvtier_code kvtier_load(kvtier_store* store, const kvtier_block_hash* chain,
   if (dst == nullptr && n_segments > 0) return CNull("dst", err);
   if (loaded == nullptr) return CNull("loaded", err);
   *loaded = 0;
-  if (Status s = CheckSegmentCount(store, "load", n_blocks); !s.ok()) return CFail(s, err);
+  if (Status s = CheckSegmentCount(store, "load", n_blocks); !s.ok())
+    return CFail(s, err);
   return CGuarded(err, [&] {
     const std::vector<kvtier::Segment> segs = SegmentsOf(dst, n_segments);
     auto r = store->store->Load(ChainOf(chain, n_blocks), segs);
@@ -191,6 +170,30 @@ kvtier_code kvtier_flush(kvtier_store* store, kvtier_error* err) {
   if (store == nullptr) return CNull("store", err);
   return CGuarded(err, [&] {
     store->store->Flush();
+    return KVTIER_OK;
+  });
+}
+
+kvtier_code kvtier_erase(kvtier_store* store, const kvtier_block_hash* chain,
+                         size_t n_blocks, size_t* erased, kvtier_error* err) {
+  if (store == nullptr) return CNull("store", err);
+  if (chain == nullptr && n_blocks > 0) return CNull("chain", err);
+  if (erased != nullptr) *erased = 0;
+  return CGuarded(err, [&] {
+    auto r = store->store->Erase(ChainOf(chain, n_blocks));
+    if (!r.ok()) return CFail(r.status(), err);
+    if (erased != nullptr) *erased = r->blocks;
+    return KVTIER_OK;
+  });
+}
+
+kvtier_code kvtier_clear(kvtier_store* store, size_t* erased, kvtier_error* err) {
+  if (store == nullptr) return CNull("store", err);
+  if (erased != nullptr) *erased = 0;
+  return CGuarded(err, [&] {
+    auto r = store->store->Clear();
+    if (!r.ok()) return CFail(r.status(), err);
+    if (erased != nullptr) *erased = r->blocks;
     return KVTIER_OK;
   });
 }

@@ -85,7 +85,10 @@ NvmeStats = _u64_struct("NvmeStats", NVME_FIELDS,
 CALL_FIELDS = ["lookups", "lookup_blocks", "lookup_hit_blocks", "loads", "load_blocks",
                "load_hit_blocks", "saves", "save_blocks", "save_new_blocks",
                "save_refreshed_blocks", "invalid_calls", "save_trimmed_blocks",
-               "trim_bytes_saved", "save_upgraded_blocks", "host_memory_locked"]
+               "trim_bytes_saved", "save_upgraded_blocks", "host_memory_locked",
+               "erased_blocks", "leases_granted", "leases_used", "leases_released",
+               "leases_expired", "leases_active", "transfers_started",
+               "transfers_cancelled"]
 CallStats = _u64_struct("CallStats", CALL_FIELDS, ints=("host_memory_locked",))
 
 
@@ -141,6 +144,8 @@ _sigs = {
     "kvtier_prefetch_wait": (c_size_t, [c_void_p]),
     "kvtier_prefetch_release": (None, [c_void_p]),
     "kvtier_flush": (c_int, [c_void_p, P(Error)]),
+    "kvtier_erase": (c_int, [c_void_p, P(BlockHash), c_size_t, P(c_size_t), P(Error)]),
+    "kvtier_clear": (c_int, [c_void_p, P(c_size_t), P(Error)]),
     "kvtier_metrics_text": (c_int, [c_void_p, c_char_p, c_size_t, P(c_size_t), P(Error)]),
     "kvtier_metrics_server_start": (c_int, [c_void_p, ctypes.c_uint16, P(c_void_p),
                                             P(Error)]),

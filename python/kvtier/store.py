@@ -265,6 +265,24 @@ class Store:
                err)
         return Prefetch(handle.value)
 
+    def erase(self, chain):
+        """Removes the blocks of `chain` and every block stored below them from
+        every tier, durably; returns blocks removed. Pass a tail (chain[k:]) to
+        keep the prefix it shares."""
+        erased = ctypes.c_size_t()
+        err = _capi.Error()
+        _check(_capi.lib.kvtier_erase(self._handle(), chain._ptr(), len(chain),
+                                      ctypes.byref(erased), ctypes.byref(err)), err)
+        return erased.value
+
+    def clear(self):
+        """Erases every block of the store's namespace; returns blocks removed."""
+        erased = ctypes.c_size_t()
+        err = _capi.Error()
+        _check(_capi.lib.kvtier_clear(self._handle(), ctypes.byref(erased),
+                                      ctypes.byref(err)), err)
+        return erased.value
+
     def flush(self):
         err = _capi.Error()
         _check(_capi.lib.kvtier_flush(self._handle(), ctypes.byref(err)), err)

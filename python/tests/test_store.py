@@ -78,6 +78,16 @@ class StoreTest(unittest.TestCase):
             self.assertEqual(stats["calls"]["save_new_blocks"], 5)
             self.assertEqual(stats["calls"]["load_hit_blocks"], 5)
 
+    def test_erase_a_tail_then_clear(self):
+        with small_store() as store:
+            chain = store.hash_chain(list(range(20)))
+            store.save(chain, bytes(pattern(5 * store.block_bytes, 1)))
+            self.assertEqual(store.erase(chain[3:]), 2)
+            self.assertEqual(store.lookup(chain), 3)
+            self.assertEqual(store.clear(), 3)
+            self.assertEqual(store.lookup(chain), 0)
+            self.assertEqual(store.stats()["calls"]["erased_blocks"], 5)
+
     @unittest.skipIf(np is None, "numpy not installed")
     def test_numpy_arrays_and_a_prefix_slice(self):
         with small_store() as store:
