@@ -17,6 +17,8 @@ from ._capi import lib as _lib
 from .errors import Error
 from .options import Options
 from .store import Chain, MetricsServer, Prefetch, Store
+from .transfer import Transfer
 
 __version__ = _lib.kvtier_version().decode()
-__all__ = ["Chain", "Error", "MetricsServer", "Options", "Prefetch", "Store", "__version__"]
+__all__ = ["Chain", "Error", "MetricsServer", "Options", "Prefetch", "Store", "Transfer",
+           "__version__"]

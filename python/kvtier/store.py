@@ -9,6 +9,7 @@ import ctypes
 from . import _capi
 from .errors import Error, INVALID_ARGUMENT
 from .options import LOG_LEVELS, Options
+from .transfer import Transfer
 
 _LEVEL_NAMES = {v: k for k, v in LOG_LEVELS.items()}
 _TIERS = {"gpu": 0, "host": 1, "nvme": 2}
@@ -224,21 +225,68 @@ class Store:
                                        ctypes.byref(hit), ctypes.byref(err)), err)
         return hit.value
 
-    def load(self, chain, dst):
+    def lookup_and_lease(self, chain, lease_ms):
+        """lookup() that also pins the prefix for up to lease_ms (1..60000) so a
+        load(..., lease=) soon after serves all of it. Returns (blocks, lease);
+        lease 0 when nothing was pinned."""
+        hit, lease = ctypes.c_size_t(), ctypes.c_uint64()
+        err = _capi.Error()
+        _check(_capi.lib.kvtier_lookup_and_lease(
+            self._handle(), chain._ptr(), len(chain), lease_ms, ctypes.byref(hit),
+            ctypes.byref(lease), ctypes.byref(err)), err)
+        return hit.value, lease.value
+
+    def release_lease(self, lease):
+        """Ends a lease without loading; False when it had already ended."""
+        released = ctypes.c_int()
+        err = _capi.Error()
+        _check(_capi.lib.kvtier_release_lease(self._handle(), lease, ctypes.byref(released),
+                                              ctypes.byref(err)), err)
+        return bool(released.value)
+
+    def load(self, chain, dst, lease=0):
         """Writes a prefix of `chain` into dst: one writable buffer of
         len(chain) blocks (numpy array, bytearray, memoryview...), or a list of
-        segments (buffers or (pointer, size) pairs). Returns blocks loaded."""
+        segments (buffers or (pointer, size) pairs). `lease`: from
+        lookup_and_lease. Returns blocks loaded."""
         segs = _Segments(dst, len(chain) * self.segments_per_block, self.segment_bytes,
                          writable=True)
         try:
             loaded = ctypes.c_size_t()
             err = _capi.Error()
-            _check(_capi.lib.kvtier_load(self._handle(), chain._ptr(), len(chain),
-                                         segs.array, segs.count, ctypes.byref(loaded),
-                                         ctypes.byref(err)), err)
+            _check(_capi.lib.kvtier_load_leased(self._handle(), chain._ptr(), len(chain),
+                                                segs.array, segs.count, lease,
+                                                ctypes.byref(loaded), ctypes.byref(err)), err)
             return loaded.value
         finally:
             segs.release()
+
+    def begin_load(self, chain, dst, lease=0):
+        """load(), asynchronously: returns a Transfer at once; dst stays held
+        until it is done."""
+        segs = _Segments(dst, len(chain) * self.segments_per_block, self.segment_bytes,
+                         writable=True)
+        return self._start(segs, lambda out, err: _capi.lib.kvtier_load_start(
+            self._handle(), chain._ptr(), len(chain), segs.array, segs.count, lease, out, err))
+
+    def begin_save(self, chain, src, first_block=0):
+        """save(), asynchronously: the Transfer is done once src has been read."""
+        blocks = len(chain) - first_block if first_block <= len(chain) else 0
+        segs = _Segments(src, blocks * self.segments_per_block, self.segment_bytes,
+                         writable=False)
+        return self._start(segs, lambda out, err: _capi.lib.kvtier_save_start(
+            self._handle(), chain._ptr(), len(chain), first_block, segs.array, segs.count,
+            out, err))
+
+    def _start(self, segs, start):
+        handle = ctypes.c_void_p()
+        err = _capi.Error()
+        try:
+            _check(start(ctypes.byref(handle), ctypes.byref(err)), err)
+        except BaseException:
+            segs.release()
+            raise
+        return Transfer(handle.value, segs, self)
 
     def save(self, chain, src, first_block=0):
         """Stores blocks first_block.. of `chain` from src (as load's dst, but

@@ -88,6 +88,57 @@ class StoreTest(unittest.TestCase):
             self.assertEqual(store.lookup(chain), 0)
             self.assertEqual(store.stats()["calls"]["erased_blocks"], 5)
 
+    def test_async_save_then_load_layer_by_layer(self):
+        with small_store() as store:
+            chain = store.hash_chain(list(range(16)))
+            src = pattern(4 * store.block_bytes, 9)
+            with store.begin_save(chain, bytes(src)) as t:
+                self.assertEqual(t.wait(), 4)
+                self.assertEqual(len(t), 4)
+                self.assertEqual(t.outcome(3), "done")
+                with self.assertRaises(IndexError):
+                    t.outcome(4)
+            dst = bytearray(len(src))
+            with store.begin_load(chain, dst) as t:
+                for layer in range(LAYOUT["num_layers"]):
+                    self.assertEqual(t.wait_layer(layer), 4)
+                    self.assertTrue(t.layer_done(layer))
+                self.assertEqual(t.wait(), 4)
+                self.assertTrue(t.done())
+            self.assertEqual(dst, src)
+            self.assertEqual(store.stats()["calls"]["transfers_started"], 2)
+            with self.assertRaises(ValueError):
+                t.wait()  # closed
+
+    def test_a_cancelled_load_keeps_the_blocks(self):
+        with small_store() as store:
+            chain = store.hash_chain(list(range(16)))
+            store.save(chain, bytes(pattern(4 * store.block_bytes, 2)))
+            t = store.begin_load(chain, bytearray(4 * store.block_bytes))
+            t.cancel()
+            t.wait()
+            self.assertTrue(all(t.outcome(b) in ("done", "cancelled") for b in range(4)))
+            t.close()
+            self.assertEqual(store.lookup(chain), 4)
+
+    def test_a_lease_serves_its_prefix_and_ends_with_the_load(self):
+        with small_store() as store:
+            chain = store.hash_chain(list(range(12)))
+            src = pattern(3 * store.block_bytes, 4)
+            store.save(chain, bytes(src))
+            blocks, lease = store.lookup_and_lease(chain, 5000)
+            self.assertEqual(blocks, 3)
+            self.assertNotEqual(lease, 0)
+            dst = bytearray(len(src))
+            self.assertEqual(store.load(chain, dst, lease=lease), 3)
+            self.assertEqual(dst, src)
+            self.assertFalse(store.release_lease(lease))  # the load ended it
+            _, lease = store.lookup_and_lease(chain, 5000)
+            self.assertTrue(store.release_lease(lease))
+            with self.assertRaises(kvtier.Error) as e:
+                store.lookup_and_lease(chain, 0)
+            self.assertIn("lease_ms", str(e.exception))
+
     @unittest.skipIf(np is None, "numpy not installed")
     def test_numpy_arrays_and_a_prefix_slice(self):
         with small_store() as store:
