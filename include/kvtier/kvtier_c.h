@@ -64,7 +64,8 @@ typedef enum kvtier_codec {
 typedef enum kvtier_tier {
   KVTIER_TIER_GPU = 0,
   KVTIER_TIER_HOST = 1,
-  KVTIER_TIER_NVME = 2
+  KVTIER_TIER_NVME = 2,
+  KVTIER_TIER_REMOTE = 3 /* shared (Redis); kvtier_tier_stats_get reports it */
 } kvtier_tier;
 
 /* When a saved block goes down to NVMe; see kvtier::WritePolicy. */

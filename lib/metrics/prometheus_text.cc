@@ -10,7 +10,7 @@
 namespace kvtier {
 namespace {
 
-constexpr const char* kTierNames[kNumTiers] = {"gpu", "host", "nvme"};
+constexpr const char* kTierNames[kNumTiers] = {"gpu", "host", "nvme", "remote"};
 
 // Integers exactly (counters up to 2^53), fractions to 9 digits.
 std::string Number(double v) {

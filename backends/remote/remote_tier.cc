@@ -1,0 +1,258 @@
+// RemoteTier: keys, pipelined SET/GET/EXISTS batches, value checks, the
+// EXISTS answer cache.
+#include "backends/remote/remote_tier.h"
+
+#include <cstdio>
+#include <cstring>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/hash/hash.h"
+#include "lib/stored_block.h"
+
+namespace kvtier::internal {
+namespace {
+
+std::span<const std::byte> Bytes(const redisReply& r) {
+  return {reinterpret_cast<const std::byte*>(r.str), r.len};
+}
+
+std::string_view View(std::span<const std::byte> b) {
+  return {reinterpret_cast<const char*>(b.data()), b.size()};
+}
+
+}  // namespace
+
+// Recent EXISTS answers (and what this store wrote or found gone), trusted
+// for `ttl`. Bounded: cleared when it reaches kMaxEntries.
+class RemoteTier::AnswerCache {
+ public:
+  static constexpr size_t kMaxEntries = 1 << 16;
+  explicit AnswerCache(std::chrono::milliseconds ttl) : ttl_(ttl) {}
+
+  std::optional<bool> Get(const BlockHash& h) {
+    if (ttl_.count() == 0) return std::nullopt;
+    MutexLock lock(&mu_);
+    const auto it = answers_.find(h);
+    if (it == answers_.end() || it->second.expiry < Clock::now()) return std::nullopt;
+    return it->second.present;
+  }
+  void Put(const BlockHash& h, bool present) {
+    if (ttl_.count() == 0) return;
+    MutexLock lock(&mu_);
+    if (answers_.size() >= kMaxEntries) answers_.clear();
+    answers_[h] = Answer{present, Clock::now() + ttl_};
+  }
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  struct Answer {
+    bool present = false;
+    Clock::time_point expiry;
+  };
+  struct HashOf {
+    size_t operator()(const BlockHash& h) const { return absl::HashOf(h.lo, h.hi); }
+  };
+  const std::chrono::milliseconds ttl_;
+  Mutex mu_;
+  absl::flat_hash_map<BlockHash, Answer, HashOf> answers_ ABSL_GUARDED_BY(mu_);
+};
+
+Result<std::unique_ptr<RemoteTier>> RemoteTier::Open(RemoteTierConfig config) {
+  Result<std::unique_ptr<RedisClient>> client = RedisClient::Open(config.client);
+  if (!client.ok()) return client.status();
+  return std::unique_ptr<RemoteTier>(
+      new RemoteTier(std::move(config), std::move(client).value()));
+}
+
+RemoteTier::RemoteTier(RemoteTierConfig config, std::unique_ptr<RedisClient> client)
+    : TierBackend(Tier::kRemote, TierGeometry::Uniform(1, config.stored_block_bytes),
+                  config.codec),
+      config_(std::move(config)),
+      client_(std::move(client)),
+      cache_(std::make_unique<AnswerCache>(config_.exists_cache)) {
+  set_logger(config_.log);
+}
+
+RemoteTier::~RemoteTier() = default;
+
+std::string RemoteTier::KeyOf(const BlockHash& hash) const {
+  return config_.key_prefix + hash.ToHex();
+}
+
+Status RemoteTier::ToStatus(const RedisResult& result, const char* what) const {
+  if (!result.status.ok())
+    return IoError(std::string("remote ") + what + ": " + result.status.message());
+  if (result.reply->type == REDIS_REPLY_ERROR) {
+    return IoError(std::string("remote ") + what + ": " +
+                   std::string(result.reply->str, result.reply->len));
+  }
+  return Status::Ok();
+}
+
+std::vector<bool> RemoteTier::Present(std::span<const BlockHash> hashes) {
+  std::vector<bool> present(hashes.size());
+  std::vector<std::string> keys;
+  std::vector<RedisCommand> commands;
+  std::vector<size_t> asked;
+  keys.reserve(hashes.size());
+  for (size_t i = 0; i < hashes.size(); ++i) {
+    if (std::optional<bool> known = cache_->Get(hashes[i])) {
+      present[i] = *known;
+      exists_cached_.fetch_add(1, std::memory_order_relaxed);
+      continue;
+    }
+    keys.push_back(KeyOf(hashes[i]));
+    asked.push_back(i);
+  }
+  for (const std::string& k : keys) commands.push_back(RedisCommand{{"EXISTS", k}});
+  if (commands.empty()) return present;
+  exists_calls_.fetch_add(1, std::memory_order_relaxed);
+  exists_blocks_.fetch_add(commands.size(), std::memory_order_relaxed);
+  const std::vector<RedisResult> results = client_->Run(commands);
+  for (size_t j = 0; j < asked.size(); ++j) {
+    const RedisResult& r = results[j];
+    if (Status s = ToStatus(r, "EXISTS"); !s.ok()) {
+      failure_log_.Log(config_.log, LogLevel::kWarning, s.ToString() + " (a miss)");
+      continue;
+    }
+    const bool found = r.reply->type == REDIS_REPLY_INTEGER && r.reply->integer > 0;
+    present[asked[j]] = found;
+    cache_->Put(hashes[asked[j]], found);
+    if (found) exists_found_.fetch_add(1, std::memory_order_relaxed);
+  }
+  return present;
+}
+
+void RemoteTier::WriteBatchImpl(std::span<BlockIo> requests) {
+  const size_t tag_bytes = config_.checksum ? KeyedChecksum::kTagBytes : 0;
+  const std::string ttl = std::to_string(config_.ttl_seconds);
+  std::vector<std::string> keys(requests.size());
+  std::vector<std::vector<std::byte>> values(requests.size());
+  std::vector<RedisCommand> commands;
+  std::vector<size_t> sent;
+  for (size_t i = 0; i < requests.size(); ++i) {
+    BlockIo& r = requests[i];
+    if (!r.status.ok()) continue;
+    keys[i] = KeyOf(r.hash);
+    std::span<const std::byte> value = r.stored;
+    if (value.empty() || tag_bytes > 0) {
+      // Encoded here, or the verbatim block followed by its tag.
+      const size_t stored =
+          r.stored.empty()
+              ? StoredBlockBytes(StoredPayloadBytes(block_codec(), r.segments))
+              : r.stored.size();
+      values[i].resize(stored + tag_bytes);
+      const std::span<std::byte> block(values[i].data(), stored);
+      if (r.stored.empty()) {
+        WriteStoredBlock(r.hash, block_codec(), r.segments, block);
+      } else {
+        std::memcpy(block.data(), r.stored.data(), stored);
+      }
+      if (config_.checksum) {
+        const KeyedChecksum::Tag tag = config_.checksum->Compute(keys[i], block);
+        std::memcpy(values[i].data() + stored, tag.data(), tag_bytes);
+      }
+      value = values[i];
+    }
+    RedisCommand c{{"SET", keys[i], View(value)}};
+    if (config_.ttl_seconds > 0) {
+      c.args.push_back("EX");
+      c.args.push_back(ttl);
+    }
+    commands.push_back(std::move(c));
+    sent.push_back(i);
+  }
+  if (commands.empty()) return;
+  const std::vector<RedisResult> results = client_->Run(commands);
+  for (size_t j = 0; j < sent.size(); ++j) {
+    BlockIo& r = requests[sent[j]];
+    r.status = ToStatus(results[j], "SET");
+    if (r.status.ok()) cache_->Put(r.hash, true);
+  }
+}
+
+Status RemoteTier::Deliver(const RedisResult& result, const std::string& key,
+                           BlockIo& r) {
+  if (Status s = ToStatus(result, "GET"); !s.ok()) return s;
+  const redisReply& reply = *result.reply;
+  if (reply.type == REDIS_REPLY_NIL) {
+    gone_.fetch_add(1, std::memory_order_relaxed);
+    cache_->Put(r.hash, false);
+    return NotFound("remote: block " + r.hash.ToHex() + " is gone");
+  }
+  const size_t tag_bytes = config_.checksum ? KeyedChecksum::kTagBytes : 0;
+  const size_t stored = StoredBlockBytes(StoredPayloadBytes(block_codec(), r.segments));
+  const std::span<const std::byte> value = Bytes(reply);
+  if (reply.type != REDIS_REPLY_STRING || value.size() != stored + tag_bytes) {
+    return Corruption("remote: the value of " + key + " has " +
+                      std::to_string(value.size()) + " bytes; a block takes " +
+                      std::to_string(stored + tag_bytes));
+  }
+  const std::span<const std::byte> block = value.first(stored);
+  if (config_.checksum && !config_.checksum->Verify(key, block, value.last(tag_bytes))) {
+    forged_.fetch_add(1, std::memory_order_relaxed);
+    return Corruption("remote: the value of " + key +
+                      " fails its keyed checksum (written without the key?)");
+  }
+  if (Status s = ReadStoredBlock(r.hash, block_codec(), block, r.segments); !s.ok()) {
+    return s;
+  }
+  if (!r.stored_out.empty()) std::memcpy(r.stored_out.data(), block.data(), stored);
+  return Status::Ok();
+}
+
+void RemoteTier::ReadBatchImpl(std::span<BlockIo> requests, const ReadDone& on_done) {
+  std::vector<std::string> keys(requests.size());
+  std::vector<RedisCommand> commands;
+  std::vector<size_t> sent;
+  for (size_t i = 0; i < requests.size(); ++i) {
+    if (!requests[i].status.ok()) continue;
+    keys[i] = KeyOf(requests[i].hash);
+    commands.push_back(RedisCommand{{"GET", keys[i]}});
+    sent.push_back(i);
+  }
+  std::vector<RedisResult> results;
+  if (!commands.empty()) results = client_->Run(commands);
+  size_t j = 0;
+  for (size_t i = 0; i < requests.size(); ++i) {
+    if (j < sent.size() && sent[j] == i) {
+      requests[i].status = Deliver(results[j], keys[i], requests[i]);
+      ++j;
+    }
+    if (on_done) on_done(i);
+  }
+}
+
+Status RemoteTier::WriteImpl(uint32_t slot, const BlockHash& hash,
+                             std::span<const Segment> src) {
+  BlockIo io{slot, hash, nullptr, src, Status::Ok(), {}};
+  WriteBatchImpl({&io, 1});
+  return io.status;
+}
+
+Status RemoteTier::ReadImpl(uint32_t slot, const BlockHash& hash,
+                            std::span<const Segment> dst) {
+  BlockIo io{slot, hash, nullptr, dst, Status::Ok(), {}};
+  ReadBatchImpl({&io, 1}, {});
+  return io.status;
+}
+
+void RemoteTier::ReportStats(StoreStats* stats) const {
+  TierBackend::ReportStats(stats);
+  RemoteStats& s = stats->remote;
+  const RedisClientCounters c = client_->counters();
+  s.nodes = c.nodes;
+  s.reconnects = c.reconnects;
+  s.node_failures = c.node_failures;
+  s.moved = c.moved;
+  s.asked = c.asked;
+  s.slot_refreshes = c.slot_refreshes;
+  s.exists_calls = exists_calls_.load(std::memory_order_relaxed);
+  s.exists_blocks = exists_blocks_.load(std::memory_order_relaxed);
+  s.exists_found = exists_found_.load(std::memory_order_relaxed);
+  s.exists_cached = exists_cached_.load(std::memory_order_relaxed);
+  s.gone = gone_.load(std::memory_order_relaxed);
+  s.forged = forged_.load(std::memory_order_relaxed);
+}
+
+}  // namespace kvtier::internal
