@@ -2,6 +2,8 @@
 // pipelines, reconnects, AUTH, and the cluster's key slots.
 #include <catch2/catch.hpp>
 
+#include <cstring>
+
 #include "backends/remote/redis_client.h"
 #include "tests/redis_support.h"
 
@@ -17,10 +19,7 @@ RedisClientConfig StandaloneConfig(const RedisServer& server) {
   return c;
 }
 
-std::string Text(const RedisResult& r) {
-  if (!r.status.ok() || !r.reply || r.reply->str == nullptr) return "";
-  return std::string(r.reply->str, r.reply->len);
-}
+std::string Text(const RedisResult& r) { return r.status.ok() ? r.reply.text : ""; }
 
 TEST_CASE("redis client: a pipelined batch of SET, GET and EXISTS keeps order and bytes",
           "[remote]") {
@@ -46,8 +45,30 @@ TEST_CASE("redis client: a pipelined batch of SET, GET and EXISTS keeps order an
   gets.push_back(RedisCommand{{"EXISTS", keys[3]}});
   const std::vector<RedisResult> got = (*client)->Run(gets);
   for (int i = 0; i < 20; ++i) CHECK(Text(got[i]) == values[19 - i]);
-  CHECK(got[20].reply->type == REDIS_REPLY_NIL);
-  CHECK(got[21].reply->integer == 1);
+  CHECK(got[20].reply.kind == RespReply::Kind::kNil);
+  CHECK(got[21].reply.integer == 1);
+}
+
+TEST_CASE("redis client: a bulk reply lands in the buffer named for it when it fits",
+          "[remote]") {
+  auto server = RedisServer::Start();
+  if (!server) KVTIER_SKIP("redis-server is not installed (scripts/setup.sh installs it)");
+  auto client = RedisClient::Open(StandaloneConfig(*server));
+  REQUIRE(client.ok());
+  std::string big(3 << 20, '\0');  // larger than the reader's buffer
+  for (size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>(i * 7 + (i >> 12));
+  const RedisCommand set{{"SET", "big", big}};
+  REQUIRE(Text((*client)->Run({&set, 1})[0]) == "OK");
+  std::vector<std::byte> fits(big.size()), small(16);
+  const RedisCommand gets[] = {RedisCommand{{"GET", "big"}}, RedisCommand{{"GET", "big"}}};
+  const std::span<std::byte> sinks[] = {fits, small};
+  const std::vector<RedisResult> got = (*client)->Run(gets, sinks);
+  REQUIRE(got[0].status.ok());
+  CHECK(got[0].reply.in_sink);
+  CHECK(got[0].reply.bulk_bytes == big.size());
+  CHECK(std::memcmp(fits.data(), big.data(), big.size()) == 0);
+  CHECK_FALSE(got[1].reply.in_sink);  // too long for its sink: kept in text
+  CHECK(got[1].reply.text == big);
 }
 
 TEST_CASE("redis client: a server that went away fails its commands, then is reconnected",
@@ -67,7 +88,7 @@ TEST_CASE("redis client: a server that went away fails its commands, then is rec
   std::this_thread::sleep_for(std::chrono::milliseconds(60));  // past the back-off
   const RedisResult back = std::move((*client)->Run({&get, 1})[0]);
   REQUIRE(back.status.ok());
-  CHECK(back.reply->type == REDIS_REPLY_NIL);
+  CHECK(back.reply.kind == RespReply::Kind::kNil);
   CHECK((*client)->counters().reconnects >= 1);
   CHECK((*client)->counters().node_failures >= 1);
 }

@@ -88,7 +88,8 @@ Result<std::unique_ptr<TierBackend>> OpenRemoteTier(const Options& options) {
   const RemoteTierOptions& r = options.remote;
   RemoteTierConfig c;
   for (size_t i = 0; i < r.endpoints.size(); ++i) {
-    c.client.seeds.push_back(ParseEndpoint(r.endpoints[i], "options.remote.endpoints").value());
+    c.client.seeds.push_back(
+        ParseEndpoint(r.endpoints[i], "options.remote.endpoints").value());
   }
   c.client.topology = r.kind == RemoteKind::kRedisCluster ? RedisTopology::kCluster
                                                           : RedisTopology::kStandalone;

@@ -89,7 +89,7 @@ Result<std::unique_ptr<RedisClient>> RedisClient::Open(RedisClientConfig config)
     const RedisCommand ping{{"PING"}};
     const RedisCommand* commands[] = {&ping};
     RedisResult result;
-    client->nodes_[0]->Pipeline(commands, {&result, 1});
+    client->nodes_[0]->Pipeline(commands, {}, {&result, 1});
     s = result.status;
   }
   // A deployment that is down now may be up later; a refused password will not be.
@@ -121,18 +121,17 @@ Status RedisClient::RefreshSlots() {
   }
   refreshes_.fetch_add(1, std::memory_order_relaxed);
   const RedisCommand slots{{"CLUSTER", "SLOTS"}};
-  const RedisCommand* commands[] = {&slots};
   Status last = Unavailable("redis cluster: no node known");
   for (RedisNode* node : nodes) {
-    RedisResult result;
-    node->Pipeline(commands, {&result, 1});
+    ReplyPtr reply;
+    const Status s = node->Command(slots, &reply);
     std::vector<SlotRange> ranges;
-    if (!result.status.ok()) {
-      last = result.status;
+    if (!s.ok()) {
+      last = s;
       if (last.code() == StatusCode::kInvalidArgument) return last;  // AUTH refused
       continue;
     }
-    if (!ParseClusterSlots(*result.reply, node->endpoint(), &ranges)) {
+    if (!ParseClusterSlots(*reply, node->endpoint(), &ranges)) {
       last = Unavailable("redis " + node->endpoint().ToString() +
                          ": CLUSTER SLOTS gave no slot map (is it a cluster node?)");
       continue;
@@ -161,8 +160,8 @@ void RedisClient::MaybeRefreshSlots() {
   (void)RefreshSlots();  // a failed refresh keeps the old map
 }
 
-RedisNode* RedisClient::Redirect(const redisReply& reply, bool* asking, bool* refresh) {
-  const std::string_view text = ReplyString(reply);
+RedisNode* RedisClient::Redirect(const RespReply& reply, bool* asking, bool* refresh) {
+  const std::string_view text = reply.text;
   const bool moved = text.starts_with("MOVED ");
   if (moved || text.starts_with("ASK ")) {
     uint32_t slot = 0;
@@ -186,7 +185,8 @@ RedisNode* RedisClient::Redirect(const redisReply& reply, bool* asking, bool* re
   return nullptr;
 }
 
-std::vector<RedisResult> RedisClient::Run(std::span<const RedisCommand> commands) {
+std::vector<RedisResult> RedisClient::Run(std::span<const RedisCommand> commands,
+                                          std::span<const std::span<std::byte>> sinks) {
   const bool cluster = config_.topology == RedisTopology::kCluster;
   std::vector<RedisResult> out(commands.size());
   std::vector<RedisNode*> target(commands.size());
@@ -203,8 +203,8 @@ std::vector<RedisResult> RedisClient::Run(std::span<const RedisCommand> commands
     std::vector<std::pair<RedisNode*, std::vector<size_t>>> groups;
     for (const size_t i : pending) {
       if (target[i] == nullptr) {
-        out[i] = RedisResult{Unavailable("redis cluster: no node serves the key's slot"),
-                             nullptr};
+        out[i] =
+            RedisResult{Unavailable("redis cluster: no node serves the key's slot"), {}};
         refresh = true;
         continue;
       }
@@ -223,11 +223,18 @@ std::vector<RedisResult> RedisClient::Run(std::span<const RedisCommand> commands
     }
     for (const auto& [node, members] : groups) {
       std::vector<const RedisCommand*> batch;
+      std::vector<std::span<std::byte>> batch_sinks;
       const bool ask = asking[members[0]];
-      if (ask) batch.push_back(&asking_command);
-      for (const size_t i : members) batch.push_back(&commands[i]);
+      if (ask) {
+        batch.push_back(&asking_command);
+        batch_sinks.emplace_back();
+      }
+      for (const size_t i : members) {
+        batch.push_back(&commands[i]);
+        batch_sinks.push_back(sinks.empty() ? std::span<std::byte>() : sinks[i]);
+      }
       std::vector<RedisResult> results(batch.size());
-      node->Pipeline(batch, results);
+      node->Pipeline(batch, batch_sinks, results);
       for (size_t j = 0; j < members.size(); ++j) {
         out[members[j]] = std::move(results[j + (ask ? 1 : 0)]);
       }
@@ -239,9 +246,9 @@ std::vector<RedisResult> RedisClient::Run(std::span<const RedisCommand> commands
         refresh = true;  // a node down: its slots may have moved
         continue;
       }
-      if (!cluster || out[i].reply->type != REDIS_REPLY_ERROR) continue;
+      if (!cluster || out[i].reply.kind != RespReply::Kind::kError) continue;
       bool ask = false;
-      if (RedisNode* node = Redirect(*out[i].reply, &ask, &refresh); node != nullptr) {
+      if (RedisNode* node = Redirect(out[i].reply, &ask, &refresh); node != nullptr) {
         target[i] = node;
         asking[i] = ask;
         next.push_back(i);

@@ -51,8 +51,10 @@ class RedisClient {
   static Result<std::unique_ptr<RedisClient>> Open(RedisClientConfig config);
 
   // Runs every command (args[1] is its key) and returns one result each, in
-  // order: replies as the server gave them, after following redirects.
-  std::vector<RedisResult> Run(std::span<const RedisCommand> commands)
+  // order: replies as the server gave them, after following redirects. A
+  // bulk reply to command i lands in sinks[i] when it fits (RedisNode).
+  std::vector<RedisResult> Run(std::span<const RedisCommand> commands,
+                               std::span<const std::span<std::byte>> sinks = {})
       ABSL_LOCKS_EXCLUDED(mu_);
 
   RedisClientCounters counters() const ABSL_LOCKS_EXCLUDED(mu_);
@@ -68,7 +70,7 @@ class RedisClient {
   void MaybeRefreshSlots() ABSL_LOCKS_EXCLUDED(mu_);
   // Handles a MOVED/ASK/TRYAGAIN/CLUSTERDOWN reply: the node to retry on
   // (and whether behind ASKING), or nullptr to keep the reply.
-  RedisNode* Redirect(const redisReply& reply, bool* asking, bool* refresh);
+  RedisNode* Redirect(const RespReply& reply, bool* asking, bool* refresh);
 
   const RedisClientConfig config_;
   mutable Mutex mu_;

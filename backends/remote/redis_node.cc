@@ -85,6 +85,7 @@ Status RedisNode::ConnectLocked() {
   }
   if (connected_once_) reconnects_.fetch_add(1, std::memory_order_relaxed);
   connected_once_ = true;
+  reader_ = std::make_unique<RespReader>(c->fd);
   context_ = std::move(c);
   return Status::Ok();
 }
@@ -92,47 +93,60 @@ Status RedisNode::ConnectLocked() {
 // The stream is out of step after a failure: the connection is closed and
 // every command not answered yet fails.
 void RedisNode::FailLocked(const Status& why, size_t from, std::span<RedisResult> out) {
-  for (size_t i = from; i < out.size(); ++i) out[i] = RedisResult{why, nullptr};
+  for (size_t i = from; i < out.size(); ++i) out[i] = RedisResult{why, {}};
+  reader_.reset();
   context_.reset();
   failures_.fetch_add(1, std::memory_order_relaxed);
 }
 
 void RedisNode::Pipeline(std::span<const RedisCommand* const> commands,
+                         std::span<const std::span<std::byte>> sinks,
                          std::span<RedisResult> out) {
   MutexLock lock(&mu_);
   if (!context_) {
     if (Status s = ConnectLocked(); !s.ok()) {
-      for (RedisResult& r : out) r = RedisResult{s, nullptr};
+      for (RedisResult& r : out) r = RedisResult{s, {}};
       return;
     }
+  }
+  std::vector<const std::vector<std::string_view>*> args;
+  args.reserve(commands.size());
+  for (const RedisCommand* c : commands) args.push_back(&c->args);
+  if (Status s = WriteCommands(context_->fd, args); !s.ok()) {
+    FailLocked(Unavailable(endpoint_.ToString() + ": " + s.message()), 0, out);
+    return;
+  }
+  for (size_t i = 0; i < commands.size(); ++i) {
+    const std::span<std::byte> sink = sinks.empty() ? std::span<std::byte>() : sinks[i];
+    if (Status s = reader_->Next(sink, &out[i].reply); !s.ok()) {
+      FailLocked(Unavailable(endpoint_.ToString() + ": " + s.message()), i, out);
+      return;
+    }
+    out[i].status = Status::Ok();
+  }
+}
+
+Status RedisNode::Command(const RedisCommand& command, ReplyPtr* reply) {
+  MutexLock lock(&mu_);
+  if (!context_) {
+    if (Status s = ConnectLocked(); !s.ok()) return s;
   }
   std::vector<const char*> argv;
   std::vector<size_t> lengths;
-  for (const RedisCommand* command : commands) {
-    argv.clear();
-    lengths.clear();
-    for (const std::string_view a : command->args) {
-      argv.push_back(a.data());
-      lengths.push_back(a.size());
-    }
-    if (redisAppendCommandArgv(context_.get(), static_cast<int>(argv.size()), argv.data(),
-                               lengths.data()) != REDIS_OK) {
-      FailLocked(
-          Unavailable("redis " + endpoint_.ToString() + ": cannot queue a command"), 0,
-          out);
-      return;
-    }
+  for (const std::string_view a : command.args) {
+    argv.push_back(a.data());
+    lengths.push_back(a.size());
   }
-  for (size_t i = 0; i < commands.size(); ++i) {
-    void* reply = nullptr;
-    if (redisGetReply(context_.get(), &reply) != REDIS_OK || reply == nullptr) {
-      FailLocked(Unavailable("redis " + endpoint_.ToString() + ": " +
-                             (context_->err != 0 ? context_->errstr : "no reply")),
-                 i, out);
-      return;
-    }
-    out[i] = RedisResult{Status::Ok(), ReplyPtr(static_cast<redisReply*>(reply))};
+  reply->reset(static_cast<redisReply*>(redisCommandArgv(
+      context_.get(), static_cast<int>(argv.size()), argv.data(), lengths.data())));
+  if (!*reply) {
+    RedisResult ignored[1];
+    const Status s =
+        Unavailable("redis " + endpoint_.ToString() + ": " + context_->errstr);
+    FailLocked(s, 1, ignored);
+    return s;
   }
+  return Status::Ok();
 }
 
 }  // namespace kvtier::internal

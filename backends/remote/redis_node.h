@@ -1,6 +1,8 @@
 // RedisNode: one connection to one Redis server (a standalone server or one
-// cluster node), through hiredis, used for pipelines: every command of a
-// batch is sent, then every reply read, in one round trip.
+// cluster node), used for pipelines: every command of a batch is sent, then
+// every reply read, in one round trip. hiredis connects and authenticates
+// (and runs the odd command whose reply is an array, CLUSTER SLOTS);
+// pipelines go through resp_io.h, which moves values without copying them.
 //
 // Failures: a connection that fails (refused, reset, timed out) fails the
 // rest of its pipeline with Unavailable and is closed; the next pipeline
@@ -23,6 +25,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "backends/remote/resp_io.h"
 #include "kvtier/status.h"
 #include "lib/mutex.h"
 
@@ -60,7 +63,7 @@ using ReplyPtr = std::unique_ptr<redisReply, ReplyDeleter>;
 // MOVED), or a status when no reply came (connection failed).
 struct RedisResult {
   Status status;
-  ReplyPtr reply;
+  RespReply reply;
 };
 
 class RedisNode {
@@ -70,10 +73,16 @@ class RedisNode {
   RedisNode& operator=(const RedisNode&) = delete;
 
   const RedisEndpoint& endpoint() const { return endpoint_; }
-  // Sends `commands` in one pipeline; out[i] gets command i's outcome.
-  // REQUIRES: out.size() == commands.size().
-  void Pipeline(std::span<const RedisCommand* const> commands, std::span<RedisResult> out)
+  // Sends `commands` in one pipeline; out[i] gets command i's outcome. A
+  // bulk reply to command i lands in sinks[i] when it fits (sinks may be
+  // empty: no sinks). REQUIRES: out.size() == commands.size(), sinks empty
+  // or as long.
+  void Pipeline(std::span<const RedisCommand* const> commands,
+                std::span<const std::span<std::byte>> sinks, std::span<RedisResult> out)
       ABSL_LOCKS_EXCLUDED(mu_);
+  // One command through hiredis, for replies the pipeline does not read
+  // (arrays: CLUSTER SLOTS).
+  Status Command(const RedisCommand& command, ReplyPtr* reply) ABSL_LOCKS_EXCLUDED(mu_);
   // Connections opened after the first (each one follows a failure).
   uint64_t reconnects() const { return reconnects_.load(std::memory_order_relaxed); }
   uint64_t failures() const { return failures_.load(std::memory_order_relaxed); }
@@ -93,6 +102,7 @@ class RedisNode {
   const RedisConnectConfig config_;
   Mutex mu_;
   ContextPtr context_ ABSL_GUARDED_BY(mu_);
+  std::unique_ptr<RespReader> reader_ ABSL_GUARDED_BY(mu_);  // on context_'s socket
   bool connected_once_ ABSL_GUARDED_BY(mu_) = false;
   std::chrono::steady_clock::time_point retry_after_ ABSL_GUARDED_BY(mu_){};
   std::atomic<uint64_t> reconnects_{0}, failures_{0};

@@ -12,10 +12,6 @@
 namespace kvtier::internal {
 namespace {
 
-std::span<const std::byte> Bytes(const redisReply& r) {
-  return {reinterpret_cast<const std::byte*>(r.str), r.len};
-}
-
 std::string_view View(std::span<const std::byte> b) {
   return {reinterpret_cast<const char*>(b.data()), b.size()};
 }
@@ -82,9 +78,8 @@ std::string RemoteTier::KeyOf(const BlockHash& hash) const {
 Status RemoteTier::ToStatus(const RedisResult& result, const char* what) const {
   if (!result.status.ok())
     return IoError(std::string("remote ") + what + ": " + result.status.message());
-  if (result.reply->type == REDIS_REPLY_ERROR) {
-    return IoError(std::string("remote ") + what + ": " +
-                   std::string(result.reply->str, result.reply->len));
+  if (result.reply.kind == RespReply::Kind::kError) {
+    return IoError(std::string("remote ") + what + ": " + result.reply.text);
   }
   return Status::Ok();
 }
@@ -115,7 +110,7 @@ std::vector<bool> RemoteTier::Present(std::span<const BlockHash> hashes) {
       failure_log_.Log(config_.log, LogLevel::kWarning, s.ToString() + " (a miss)");
       continue;
     }
-    const bool found = r.reply->type == REDIS_REPLY_INTEGER && r.reply->integer > 0;
+    const bool found = r.reply.kind == RespReply::Kind::kInteger && r.reply.integer > 0;
     present[asked[j]] = found;
     cache_->Put(hashes[asked[j]], found);
     if (found) exists_found_.fetch_add(1, std::memory_order_relaxed);
@@ -172,18 +167,20 @@ void RemoteTier::WriteBatchImpl(std::span<BlockIo> requests) {
 }
 
 Status RemoteTier::Deliver(const RedisResult& result, const std::string& key,
-                           BlockIo& r) {
+                           std::span<std::byte> sink, BlockIo& r) {
   if (Status s = ToStatus(result, "GET"); !s.ok()) return s;
-  const redisReply& reply = *result.reply;
-  if (reply.type == REDIS_REPLY_NIL) {
+  const RespReply& reply = result.reply;
+  if (reply.kind == RespReply::Kind::kNil) {
     gone_.fetch_add(1, std::memory_order_relaxed);
     cache_->Put(r.hash, false);
     return NotFound("remote: block " + r.hash.ToHex() + " is gone");
   }
   const size_t tag_bytes = config_.checksum ? KeyedChecksum::kTagBytes : 0;
   const size_t stored = StoredBlockBytes(StoredPayloadBytes(block_codec(), r.segments));
-  const std::span<const std::byte> value = Bytes(reply);
-  if (reply.type != REDIS_REPLY_STRING || value.size() != stored + tag_bytes) {
+  const std::span<const std::byte> value =
+      reply.in_sink ? std::span<const std::byte>(sink.first(reply.bulk_bytes))
+                    : std::as_bytes(std::span(reply.text));
+  if (reply.kind != RespReply::Kind::kBulk || value.size() != stored + tag_bytes) {
     return Corruption("remote: the value of " + key + " has " +
                       std::to_string(value.size()) + " bytes; a block takes " +
                       std::to_string(stored + tag_bytes));
@@ -197,26 +194,56 @@ Status RemoteTier::Deliver(const RedisResult& result, const std::string& key,
   if (Status s = ReadStoredBlock(r.hash, block_codec(), block, r.segments); !s.ok()) {
     return s;
   }
-  if (!r.stored_out.empty()) std::memcpy(r.stored_out.data(), block.data(), stored);
+  // A value that landed in the promotion slot is there already.
+  if (!r.stored_out.empty() && r.stored_out.data() != block.data()) {
+    std::memcpy(r.stored_out.data(), block.data(), stored);
+  }
   return Status::Ok();
 }
 
 void RemoteTier::ReadBatchImpl(std::span<BlockIo> requests, const ReadDone& on_done) {
+  const size_t tag_bytes = config_.checksum ? KeyedChecksum::kTagBytes : 0;
   std::vector<std::string> keys(requests.size());
   std::vector<RedisCommand> commands;
   std::vector<size_t> sent;
+  // Each value lands where it is going: the promotion slot when it has
+  // room for the value (tag included), else scratch.
+  std::vector<std::span<std::byte>> sinks;
+  std::vector<size_t> scratch_of;
   for (size_t i = 0; i < requests.size(); ++i) {
-    if (!requests[i].status.ok()) continue;
-    keys[i] = KeyOf(requests[i].hash);
+    BlockIo& r = requests[i];
+    if (!r.status.ok()) continue;
+    keys[i] = KeyOf(r.hash);
     commands.push_back(RedisCommand{{"GET", keys[i]}});
     sent.push_back(i);
+    const size_t value =
+        StoredBlockBytes(StoredPayloadBytes(block_codec(), r.segments)) + tag_bytes;
+    sinks.push_back(r.stored_out.size() >= value ? r.stored_out.first(value)
+                                                 : std::span<std::byte>());
+    if (sinks.back().empty()) scratch_of.push_back(sinks.size() - 1);
+  }
+  size_t scratch_bytes = 0;
+  for (const size_t j : scratch_of) {
+    scratch_bytes +=
+        StoredBlockBytes(StoredPayloadBytes(block_codec(), requests[sent[j]].segments)) +
+        tag_bytes;
+  }
+  std::unique_ptr<std::byte[]> scratch(scratch_bytes > 0 ? new std::byte[scratch_bytes]
+                                                         : nullptr);
+  size_t at = 0;
+  for (const size_t j : scratch_of) {
+    const size_t n =
+        StoredBlockBytes(StoredPayloadBytes(block_codec(), requests[sent[j]].segments)) +
+        tag_bytes;
+    sinks[j] = std::span<std::byte>(scratch.get() + at, n);
+    at += n;
   }
   std::vector<RedisResult> results;
-  if (!commands.empty()) results = client_->Run(commands);
+  if (!commands.empty()) results = client_->Run(commands, sinks);
   size_t j = 0;
   for (size_t i = 0; i < requests.size(); ++i) {
     if (j < sent.size() && sent[j] == i) {
-      requests[i].status = Deliver(results[j], keys[i], requests[i]);
+      requests[i].status = Deliver(results[j], keys[i], sinks[j], requests[i]);
       ++j;
     }
     if (on_done) on_done(i);

@@ -60,8 +60,10 @@ class RemoteTier final : public TierBackend {
  private:
   RemoteTier(RemoteTierConfig config, std::unique_ptr<RedisClient> client);
   // Checks one GET reply (size, keyed checksum, then ReadStoredBlock) and
-  // delivers it into r.segments (and r.stored_out).
-  Status Deliver(const RedisResult& result, const std::string& key, BlockIo& r);
+  // delivers it into r.segments (and r.stored_out). `sink`: where a bulk
+  // reply landed when it fit.
+  Status Deliver(const RedisResult& result, const std::string& key,
+                 std::span<std::byte> sink, BlockIo& r);
   Status ToStatus(const RedisResult& result, const char* what) const;
 
   const RemoteTierConfig config_;
