@@ -185,8 +185,17 @@ RedisNode* RedisClient::Redirect(const RespReply& reply, bool* asking, bool* ref
   return nullptr;
 }
 
+bool RedisClient::Redirected(const RedisResult& result) const {
+  if (config_.topology != RedisTopology::kCluster || !result.status.ok() ||
+      result.reply.kind != RespReply::Kind::kError) {
+    return false;
+  }
+  return result.reply.text.starts_with("MOVED ") || result.reply.text.starts_with("ASK ");
+}
+
 std::vector<RedisResult> RedisClient::Run(std::span<const RedisCommand> commands,
-                                          std::span<const std::span<std::byte>> sinks) {
+                                          std::span<const std::span<std::byte>> sinks,
+                                          const FinalFn& on_final) {
   const bool cluster = config_.topology == RedisTopology::kCluster;
   std::vector<RedisResult> out(commands.size());
   std::vector<RedisNode*> target(commands.size());
@@ -197,6 +206,7 @@ std::vector<RedisResult> RedisClient::Run(std::span<const RedisCommand> commands
     pending.push_back(i);
   }
   const RedisCommand asking_command{{"ASKING"}};
+  std::vector<bool> reported(commands.size());  // on_final ran
   for (int round = 0; round <= kMaxRedirects && !pending.empty(); ++round) {
     bool refresh = false;
     // One pipeline per node; a command behind ASKING goes alone with it.
@@ -234,7 +244,12 @@ std::vector<RedisResult> RedisClient::Run(std::span<const RedisCommand> commands
         batch_sinks.push_back(sinks.empty() ? std::span<std::byte>() : sinks[i]);
       }
       std::vector<RedisResult> results(batch.size());
-      node->Pipeline(batch, batch_sinks, results);
+      const size_t skip = ask ? 1 : 0;
+      node->Pipeline(batch, batch_sinks, results, [&](size_t j) {
+        if (j < skip || !on_final || Redirected(results[j])) return;
+        reported[members[j - skip]] = true;
+        on_final(members[j - skip], results[j]);
+      });
       for (size_t j = 0; j < members.size(); ++j) {
         out[members[j]] = std::move(results[j + (ask ? 1 : 0)]);
       }
@@ -256,6 +271,9 @@ std::vector<RedisResult> RedisClient::Run(std::span<const RedisCommand> commands
     }
     if (refresh && cluster) MaybeRefreshSlots();
     pending = std::move(next);
+  }
+  for (size_t i = 0; on_final && i < out.size(); ++i) {
+    if (!reported[i]) on_final(i, out[i]);  // failed, or out of redirects
   }
   return out;
 }

@@ -14,6 +14,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -53,9 +54,13 @@ class RedisClient {
   // Runs every command (args[1] is its key) and returns one result each, in
   // order: replies as the server gave them, after following redirects. A
   // bulk reply to command i lands in sinks[i] when it fits (RedisNode).
+  // `on_final(i, result)`, if set, runs once per command as soon as its result
+  // is final (a redirect is not), possibly while other replies are still
+  // arriving: a caller verifies a block while the next one is on the wire.
+  using FinalFn = std::function<void(size_t, const RedisResult&)>;
   std::vector<RedisResult> Run(std::span<const RedisCommand> commands,
-                               std::span<const std::span<std::byte>> sinks = {})
-      ABSL_LOCKS_EXCLUDED(mu_);
+                               std::span<const std::span<std::byte>> sinks = {},
+                               const FinalFn& on_final = {}) ABSL_LOCKS_EXCLUDED(mu_);
 
   RedisClientCounters counters() const ABSL_LOCKS_EXCLUDED(mu_);
 
@@ -71,6 +76,8 @@ class RedisClient {
   // Handles a MOVED/ASK/TRYAGAIN/CLUSTERDOWN reply: the node to retry on
   // (and whether behind ASKING), or nullptr to keep the reply.
   RedisNode* Redirect(const RespReply& reply, bool* asking, bool* refresh);
+  // A reply the client will follow elsewhere (MOVED, ASK): not final.
+  bool Redirected(const RedisResult& result) const;
 
   const RedisClientConfig config_;
   mutable Mutex mu_;

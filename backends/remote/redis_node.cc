@@ -101,7 +101,7 @@ void RedisNode::FailLocked(const Status& why, size_t from, std::span<RedisResult
 
 void RedisNode::Pipeline(std::span<const RedisCommand* const> commands,
                          std::span<const std::span<std::byte>> sinks,
-                         std::span<RedisResult> out) {
+                         std::span<RedisResult> out, const ReplyFn& on_reply) {
   MutexLock lock(&mu_);
   if (!context_) {
     if (Status s = ConnectLocked(); !s.ok()) {
@@ -123,6 +123,7 @@ void RedisNode::Pipeline(std::span<const RedisCommand* const> commands,
       return;
     }
     out[i].status = Status::Ok();
+    if (on_reply) on_reply(i);
   }
 }
 

@@ -18,6 +18,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -75,11 +76,14 @@ class RedisNode {
   const RedisEndpoint& endpoint() const { return endpoint_; }
   // Sends `commands` in one pipeline; out[i] gets command i's outcome. A
   // bulk reply to command i lands in sinks[i] when it fits (sinks may be
-  // empty: no sinks). REQUIRES: out.size() == commands.size(), sinks empty
-  // or as long.
+  // empty: no sinks). `on_reply(i)`, if set, runs as soon as out[i] holds a
+  // reply, while later replies are still arriving (not for commands failed
+  // with the connection). REQUIRES: out.size() == commands.size(), sinks
+  // empty or as long.
+  using ReplyFn = std::function<void(size_t)>;
   void Pipeline(std::span<const RedisCommand* const> commands,
-                std::span<const std::span<std::byte>> sinks, std::span<RedisResult> out)
-      ABSL_LOCKS_EXCLUDED(mu_);
+                std::span<const std::span<std::byte>> sinks, std::span<RedisResult> out,
+                const ReplyFn& on_reply = {}) ABSL_LOCKS_EXCLUDED(mu_);
   // One command through hiredis, for replies the pipeline does not read
   // (arrays: CLUSTER SLOTS).
   Status Command(const RedisCommand& command, ReplyPtr* reply) ABSL_LOCKS_EXCLUDED(mu_);

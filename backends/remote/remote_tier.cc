@@ -238,16 +238,17 @@ void RemoteTier::ReadBatchImpl(std::span<BlockIo> requests, const ReadDone& on_d
     sinks[j] = std::span<std::byte>(scratch.get() + at, n);
     at += n;
   }
-  std::vector<RedisResult> results;
-  if (!commands.empty()) results = client_->Run(commands, sinks);
-  size_t j = 0;
-  for (size_t i = 0; i < requests.size(); ++i) {
-    if (j < sent.size() && sent[j] == i) {
-      requests[i].status = Deliver(results[j], keys[i], sinks[j], requests[i]);
-      ++j;
-    }
-    if (on_done) on_done(i);
+  for (size_t i = 0; on_done && i < requests.size(); ++i) {
+    if (!requests[i].status.ok()) on_done(i);  // failed before it was asked
   }
+  if (commands.empty()) return;
+  // Each block is verified and decoded as soon as it arrived, while the
+  // next ones are still on the wire.
+  client_->Run(commands, sinks, [&](size_t j, const RedisResult& result) {
+    BlockIo& r = requests[sent[j]];
+    r.status = Deliver(result, keys[sent[j]], sinks[j], r);
+    if (on_done) on_done(sent[j]);
+  });
 }
 
 Status RemoteTier::WriteImpl(uint32_t slot, const BlockHash& hash,
