@@ -21,8 +21,8 @@
 #include "bench/replay/simulator.h"
 #include "bench/replay/sweep.h"
 #include "bench/replay/trace_reader.h"
-#include "kvtier/options.h"
 #include "kvtier/config.h"
+#include "kvtier/options.h"
 #include "lib/index/eviction_order.h"
 
 namespace kvtier::replay {
@@ -32,9 +32,12 @@ using bench::ProgressLine;
 
 struct Args {
   std::string trace, format = "mooncake", policy = EvictionPolicyName(Options{}.eviction),
-                     sweep, csv = "replay-sweep.csv", plot = "replay-sweep.svg", dir, config;
+                     sweep, csv = "replay-sweep.csv", plot = "replay-sweep.svg", dir,
+                     config;
   uint32_t block_tokens = 512;
   uint64_t capacity_blocks = 0, host_blocks = 0, nvme_blocks = 0, nvme_bytes = 0;
+  std::vector<std::string> redis;  // --real: a remote tier
+  bool redis_cluster = false;
   // Llama-3.1-8B in fp16: 32 layers x 8 KV heads x 128 dims x K,V x 2 bytes.
   uint64_t kv_bytes_per_token = 131072;
   std::optional<double> price_hit, price_miss;
@@ -150,7 +153,11 @@ int Check(Args& a) {
     if (a.nvme_blocks > 0) return ArgError("--real sizes NVMe with --nvme-bytes");
   } else if (!a.dir.empty() || a.nvme_bytes > 0) {
     return ArgError("--dir and --nvme-bytes are for --real; simulate uses --nvme-blocks");
+  } else if (!a.redis.empty() || a.redis_cluster) {
+    return ArgError("--redis and --redis-cluster are for --real");
   }
+  if (a.redis_cluster && a.redis.empty())
+    return ArgError("--redis-cluster needs --redis");
   return 0;
 }
 
@@ -224,6 +231,8 @@ int Replay(const Args& a, const Trace& trace, Report& r, const ProgressFn& progr
   if (a.real) {
     r.mode = "real";
     RealConfig config{a.host_blocks, a.nvme_bytes, a.dir, a.policies[0]};
+    config.redis = a.redis;
+    config.redis_kind = a.redis_cluster ? RemoteKind::kRedisCluster : RemoteKind::kRedis;
     if (trims) {
       // Untrimmed first, on the same 6 layers without windows; then the store
       // is opened again, trimming.
@@ -338,16 +347,25 @@ int Main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--dir", a.dir, "real mode: NVMe cache directory");
   app.add_option("--nvme-bytes", a.nvme_bytes, "real mode: NVMe tier bytes");
-  app.add_option("--config", a.config,
-                 "JSON Store options (include/kvtier/config.h): eviction, nvme.directories[0] "
-                 "and nvme.capacity_bytes stand in for --policy, --dir, --nvme-bytes");
+  app.add_option("--redis", a.redis,
+                 "real mode: a remote tier on this Redis server (host:port), or on these "
+                 "cluster nodes")
+      ->delimiter(',');
+  app.add_flag("--redis-cluster", a.redis_cluster,
+               "real mode: --redis names cluster nodes");
+  app.add_option(
+      "--config", a.config,
+      "JSON Store options (include/kvtier/config.h): eviction, nvme.directories[0] "
+      "and nvme.capacity_bytes stand in for --policy, --dir, --nvme-bytes");
   if (auto rc = bench::ParseArgs(app, "kvtier-replay", argc, argv)) return *rc;
   if (!a.config.empty()) {
     Options o;
     o.eviction = EvictionPolicy::kLru;  // the tool's default, unless the file says
     if (Status s = ApplyConfigFile(a.config, &o); !s.ok()) return ArgError(s.message());
-    if (app.count("--policy") == 0) a.policy = o.eviction == EvictionPolicy::kLru ? "lru" : "slru";
-    if (app.count("--dir") == 0 && !o.nvme.directories.empty()) a.dir = o.nvme.directories[0];
+    if (app.count("--policy") == 0)
+      a.policy = o.eviction == EvictionPolicy::kLru ? "lru" : "slru";
+    if (app.count("--dir") == 0 && !o.nvme.directories.empty())
+      a.dir = o.nvme.directories[0];
     if (app.count("--nvme-bytes") == 0) a.nvme_bytes = o.nvme.capacity_bytes;
   }
   if (int rc = Check(a); rc != 0) return rc;
