@@ -11,7 +11,7 @@ from .errors import Error, INVALID_ARGUMENT
 from .options import LOG_LEVELS, Options
 
 _LEVEL_NAMES = {v: k for k, v in LOG_LEVELS.items()}
-_TIERS = {"gpu": 0, "host": 1, "nvme": 2}
+_TIERS = {"gpu": 0, "host": 1, "nvme": 2, "remote": 3}
 
 
 def _check(code, err):
@@ -294,7 +294,7 @@ class Store:
         return server
 
     def stats(self):
-        """Every counter as a dict: {"host": {...}, "nvme": {...}, "gpu": {...},
+        """Every counter as a dict: {"host": {...}, "nvme": {...}, "gpu": {...}, "remote": {...},
         "nvme_engine": {...}, "calls": {...}}."""
         err = _capi.Error()
         out = {}
