@@ -9,6 +9,7 @@
 #include <cstdio>
 
 #include "kvtier/kvtier.h"
+#include "kvtier/metrics.h"
 #include "lib/stored_block.h"
 #include "tests/redis_support.h"
 
@@ -115,6 +116,10 @@ TEST_CASE(
   CHECK(s.tier(Tier::kHost).hits == 12);
   CHECK(s.remote.write_blocks == 0);
   CHECK(s.tier(Tier::kRemote).checksum_errors == 0);
+  const std::string metrics = PrometheusText(s);
+  CHECK_THAT(metrics,
+             Catch::Contains("kvtier_tier_hit_blocks_total{tier=\"remote\"} 12"));
+  CHECK_THAT(metrics, Catch::Contains("kvtier_remote_exists_found_blocks_total 12"));
 }
 
 TEST_CASE("a local prefix is extended by the remote blocks that follow it, up to a gap",
