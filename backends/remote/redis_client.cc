@@ -193,89 +193,125 @@ bool RedisClient::Redirected(const RedisResult& result) const {
   return result.reply.text.starts_with("MOVED ") || result.reply.text.starts_with("ASK ");
 }
 
+// One Run: every command's target node, whether it goes behind ASKING, its
+// result, and whether the caller has been given it.
+struct RedisClient::RunState {
+  std::span<const RedisCommand> commands;
+  std::span<const std::span<std::byte>> sinks;
+  const FinalFn& on_final;
+  std::vector<RedisResult> out;
+  std::vector<RedisNode*> target;
+  std::vector<bool> asking;
+  std::vector<bool> reported;  // on_final ran
+
+  std::span<std::byte> SinkOf(size_t i) const {
+    return sinks.empty() ? std::span<std::byte>() : sinks[i];
+  }
+  void Report(size_t i, const RedisResult& result) {
+    reported[i] = true;
+    if (on_final) on_final(i, result);
+  }
+};
+
+// One pipeline per node; a command behind ASKING goes alone with it.
+std::vector<RedisClient::Group> RedisClient::GroupByNode(RunState& run,
+                                                         std::span<const size_t> pending,
+                                                         bool* refresh) const {
+  std::vector<Group> groups;
+  for (const size_t i : pending) {
+    if (run.target[i] == nullptr) {
+      run.out[i] =
+          RedisResult{Unavailable("redis cluster: no node serves the key's slot"), {}};
+      *refresh = true;
+      continue;
+    }
+    auto g = std::find_if(groups.begin(), groups.end(), [&](const Group& x) {
+      return !run.asking[i] && x.node == run.target[i] && !run.asking[x.members[0]];
+    });
+    if (g == groups.end()) {
+      groups.push_back(Group{run.target[i], {i}});
+    } else {
+      g->members.push_back(i);
+    }
+  }
+  return groups;
+}
+
+// Sends one group's pipeline; each final reply goes to the caller as it lands.
+void RedisClient::Send(RunState& run, const Group& group) const {
+  static const RedisCommand kAsking{{"ASKING"}};
+  const size_t skip = run.asking[group.members[0]] ? 1 : 0;
+  std::vector<const RedisCommand*> batch;
+  std::vector<std::span<std::byte>> sinks;
+  if (skip == 1) {
+    batch.push_back(&kAsking);
+    sinks.emplace_back();
+  }
+  for (const size_t i : group.members) {
+    batch.push_back(&run.commands[i]);
+    sinks.push_back(run.SinkOf(i));
+  }
+  std::vector<RedisResult> results(batch.size());
+  group.node->Pipeline(batch, sinks, results, [&](size_t j) {
+    if (j >= skip && !Redirected(results[j]))
+      run.Report(group.members[j - skip], results[j]);
+  });
+  for (size_t j = 0; j < group.members.size(); ++j) {
+    run.out[group.members[j]] = std::move(results[j + skip]);
+  }
+}
+
+// The commands to send again (MOVED, ASK), with their new targets.
+std::vector<size_t> RedisClient::FollowRedirects(RunState& run,
+                                                 std::span<const size_t> pending,
+                                                 bool* refresh) {
+  std::vector<size_t> next;
+  for (const size_t i : pending) {
+    run.asking[i] = false;
+    if (!run.out[i].status.ok()) {
+      *refresh = true;  // a node down: its slots may have moved
+      continue;
+    }
+    if (config_.topology != RedisTopology::kCluster ||
+        run.out[i].reply.kind != RespReply::Kind::kError) {
+      continue;
+    }
+    bool ask = false;  // Redirect also asks for a refresh on CLUSTERDOWN
+    if (RedisNode* node = Redirect(run.out[i].reply, &ask, refresh); node != nullptr) {
+      run.target[i] = node;
+      run.asking[i] = ask;
+      next.push_back(i);
+    }
+  }
+  return next;
+}
+
 std::vector<RedisResult> RedisClient::Run(std::span<const RedisCommand> commands,
                                           std::span<const std::span<std::byte>> sinks,
                                           const FinalFn& on_final) {
-  const bool cluster = config_.topology == RedisTopology::kCluster;
-  std::vector<RedisResult> out(commands.size());
-  std::vector<RedisNode*> target(commands.size());
-  std::vector<bool> asking(commands.size());
-  std::vector<size_t> pending;
-  for (size_t i = 0; i < commands.size(); ++i) {
-    target[i] = Route(commands[i].args.size() > 1 ? commands[i].args[1] : "");
-    pending.push_back(i);
+  const size_t n = commands.size();
+  RunState run{commands,
+               sinks,
+               on_final,
+               std::vector<RedisResult>(n),
+               std::vector<RedisNode*>(n),
+               std::vector<bool>(n),
+               std::vector<bool>(n)};
+  std::vector<size_t> pending(n);
+  for (size_t i = 0; i < n; ++i) {
+    run.target[i] = Route(commands[i].args.size() > 1 ? commands[i].args[1] : "");
+    pending[i] = i;
   }
-  const RedisCommand asking_command{{"ASKING"}};
-  std::vector<bool> reported(commands.size());  // on_final ran
   for (int round = 0; round <= kMaxRedirects && !pending.empty(); ++round) {
     bool refresh = false;
-    // One pipeline per node; a command behind ASKING goes alone with it.
-    std::vector<std::pair<RedisNode*, std::vector<size_t>>> groups;
-    for (const size_t i : pending) {
-      if (target[i] == nullptr) {
-        out[i] =
-            RedisResult{Unavailable("redis cluster: no node serves the key's slot"), {}};
-        refresh = true;
-        continue;
-      }
-      if (asking[i]) {
-        groups.push_back({target[i], {i}});
-        continue;
-      }
-      auto g = std::find_if(groups.begin(), groups.end(), [&](const auto& x) {
-        return x.first == target[i] && !asking[x.second[0]];
-      });
-      if (g == groups.end()) {
-        groups.push_back({target[i], {i}});
-      } else {
-        g->second.push_back(i);
-      }
-    }
-    for (const auto& [node, members] : groups) {
-      std::vector<const RedisCommand*> batch;
-      std::vector<std::span<std::byte>> batch_sinks;
-      const bool ask = asking[members[0]];
-      if (ask) {
-        batch.push_back(&asking_command);
-        batch_sinks.emplace_back();
-      }
-      for (const size_t i : members) {
-        batch.push_back(&commands[i]);
-        batch_sinks.push_back(sinks.empty() ? std::span<std::byte>() : sinks[i]);
-      }
-      std::vector<RedisResult> results(batch.size());
-      const size_t skip = ask ? 1 : 0;
-      node->Pipeline(batch, batch_sinks, results, [&](size_t j) {
-        if (j < skip || !on_final || Redirected(results[j])) return;
-        reported[members[j - skip]] = true;
-        on_final(members[j - skip], results[j]);
-      });
-      for (size_t j = 0; j < members.size(); ++j) {
-        out[members[j]] = std::move(results[j + (ask ? 1 : 0)]);
-      }
-    }
-    std::vector<size_t> next;
-    for (const size_t i : pending) {
-      asking[i] = false;
-      if (!out[i].status.ok()) {
-        refresh = true;  // a node down: its slots may have moved
-        continue;
-      }
-      if (!cluster || out[i].reply.kind != RespReply::Kind::kError) continue;
-      bool ask = false;
-      if (RedisNode* node = Redirect(out[i].reply, &ask, &refresh); node != nullptr) {
-        target[i] = node;
-        asking[i] = ask;
-        next.push_back(i);
-      }
-    }
-    if (refresh && cluster) MaybeRefreshSlots();
-    pending = std::move(next);
+    for (const Group& g : GroupByNode(run, pending, &refresh)) Send(run, g);
+    pending = FollowRedirects(run, pending, &refresh);
+    if (refresh && config_.topology == RedisTopology::kCluster) MaybeRefreshSlots();
   }
-  for (size_t i = 0; on_final && i < out.size(); ++i) {
-    if (!reported[i]) on_final(i, out[i]);  // failed, or out of redirects
+  for (size_t i = 0; i < n; ++i) {
+    if (!run.reported[i]) run.Report(i, run.out[i]);  // failed, or out of redirects
   }
-  return out;
+  return std::move(run.out);
 }
 
 RedisClientCounters RedisClient::counters() const {

@@ -78,6 +78,17 @@ class RedisClient {
   RedisNode* Redirect(const RespReply& reply, bool* asking, bool* refresh);
   // A reply the client will follow elsewhere (MOVED, ASK): not final.
   bool Redirected(const RedisResult& result) const;
+  // Run's phases, per round (redis_client.cc).
+  struct RunState;
+  struct Group {
+    RedisNode* node = nullptr;
+    std::vector<size_t> members;  // command indexes
+  };
+  std::vector<Group> GroupByNode(RunState& run, std::span<const size_t> pending,
+                                 bool* refresh) const;
+  void Send(RunState& run, const Group& group) const;
+  std::vector<size_t> FollowRedirects(RunState& run, std::span<const size_t> pending,
+                                      bool* refresh);
 
   const RedisClientConfig config_;
   mutable Mutex mu_;
