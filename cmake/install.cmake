@@ -41,6 +41,9 @@ set(KVTIER_PC_MODULES absl_flat_hash_map absl_synchronization absl_hash libxxhas
 if(KVTIER_WITH_NVME)
   list(APPEND KVTIER_PC_MODULES liburing)
 endif()
+if(KVTIER_WITH_REMOTE)
+  list(APPEND KVTIER_PC_MODULES hiredis libcrypto)
+endif()
 execute_process(COMMAND pkg-config --libs --static ${KVTIER_PC_MODULES}
   OUTPUT_VARIABLE KVTIER_PC_LIBS_PRIVATE OUTPUT_STRIP_TRAILING_WHITESPACE)
 if(KVTIER_WITH_NVME)

@@ -22,6 +22,13 @@ std::vector<TierBackend*> StackBackends(const TierBackends& backends) {
 // batch and takes the next, the other's writes keep the device queue busy.
 constexpr size_t kWriteBatchesInFlight = 2;
 
+std::optional<size_t> SharedTier(const Placement& placement) {
+  for (size_t p = 0; p < placement.tiers().size(); ++p) {
+    if (placement.Shared(p)) return p;
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 uint64_t BackendGate::PrepareForget(size_t tier, uint32_t slot) {
@@ -41,13 +48,23 @@ StoreImpl::StoreImpl(const Options& options, TierBackends backends,
       window_(options.layout, options.swa_checkpoint_blocks),
       gate_(StackBackends(backends_)),
       placement_(StackOf(options, backends_), options.eviction, window_, &gate_),
-      mover_(placement_.tiers(), StackBackends(backends_), options.layout, window_) {
+      mover_(placement_.tiers(), StackBackends(backends_), options.layout, window_),
+      shared_tier_(SharedTier(placement_)) {
   IndexRecovered();
-  if (placement_.tiers().size() > 1) {
+  if (placement_.tiers().size() > 1 && !placement_.Shared(1)) {
     const WriteBehind::Shape shape{.capacity = options.nvme.write_queue_blocks,
                                    .batch = options.nvme.queue_depth,
                                    .writers = kWriteBatchesInFlight};
     writer_ = std::make_unique<WriteBehind>(
+        shape, [this](std::span<const WriteDownJob> jobs) { RunWriteDowns(jobs); });
+  }
+  // Its own writer and queue: a slow network must not hold up the disk's
+  // write-downs, nor the disk the network's.
+  if (shared_tier_) {
+    const WriteBehind::Shape shape{.capacity = options.remote.queue_blocks,
+                                   .batch = options.remote.batch_blocks,
+                                   .writers = 1};
+    shared_writer_ = std::make_unique<WriteBehind>(
         shape, [this](std::span<const WriteDownJob> jobs) { RunWriteDowns(jobs); });
   }
   transfers_ = std::make_unique<Executor>(options.transfer_threads);
@@ -56,6 +73,7 @@ StoreImpl::StoreImpl(const Options& options, TierBackends backends,
 StoreImpl::~StoreImpl() {
   transfers_.reset();
   writer_.reset();
+  shared_writer_.reset();
 }
 
 // Rebuilds each persistent tier's part of the index from its records,
@@ -143,13 +161,34 @@ LookupResult StoreImpl::ToResult(const PrefixInfo& info) const {
   return r;
 }
 
+SharedRun StoreImpl::AskShared(std::span<const BlockHash> chain, size_t local) const {
+  if (!shared_tier_ || local >= chain.size()) return SharedRun{};
+  TierBackend* tier =
+      backends_[static_cast<int>(placement_.tiers()[*shared_tier_].id)].get();
+  const std::vector<bool> held = tier->Present(chain.subspan(local));
+  size_t run = 0;
+  while (run < held.size() && held[run]) ++run;
+  return SharedRun{*shared_tier_, local, run};
+}
+
+// Not pinned: a shared tier's blocks may be gone by the load (then a miss).
+void StoreImpl::Extend(std::span<const BlockHash> chain, LookupResult& r) const {
+  const SharedRun shared = AskShared(chain, r.blocks);
+  if (shared.blocks == 0) return;
+  r.blocks += shared.blocks;
+  r.tokens = r.blocks * layout().block_tokens;
+  r.blocks_per_tier[static_cast<int>(placement_.tiers()[shared.tier].id)] +=
+      shared.blocks;
+}
+
 LookupResult StoreImpl::Lookup(std::span<const BlockHash> chain) {
   LatencyTimer timer(lookup_latency_);
-  const PrefixInfo info = placement_.Lookup(chain);
+  LookupResult r = ToResult(placement_.Lookup(chain));
+  Extend(chain, r);
   lookups_.fetch_add(1, std::memory_order_relaxed);
   lookup_blocks_.fetch_add(chain.size(), std::memory_order_relaxed);
-  lookup_hit_blocks_.fetch_add(info.blocks, std::memory_order_relaxed);
-  return ToResult(info);
+  lookup_hit_blocks_.fetch_add(r.blocks, std::memory_order_relaxed);
+  return r;
 }
 
 Result<LookupResult> StoreImpl::LookupAndLease(std::span<const BlockHash> chain,
@@ -162,11 +201,12 @@ Result<LookupResult> StoreImpl::LookupAndLease(std::span<const BlockHash> chain,
   uint64_t lease = 0;
   const PrefixInfo info = placement_.LookupWithLease(
       chain, LeaseClock::now() + std::chrono::milliseconds(lease_ms), &lease);
-  lookups_.fetch_add(1, std::memory_order_relaxed);
-  lookup_blocks_.fetch_add(chain.size(), std::memory_order_relaxed);
-  lookup_hit_blocks_.fetch_add(info.blocks, std::memory_order_relaxed);
   LookupResult r = ToResult(info);
   r.lease = lease;
+  Extend(chain, r);  // past the leased (pinned) prefix
+  lookups_.fetch_add(1, std::memory_order_relaxed);
+  lookup_blocks_.fetch_add(chain.size(), std::memory_order_relaxed);
+  lookup_hit_blocks_.fetch_add(r.blocks, std::memory_order_relaxed);
   return r;
 }
 
@@ -174,6 +214,7 @@ bool StoreImpl::ReleaseLease(uint64_t lease) { return placement_.ReleaseLease(le
 
 void StoreImpl::Flush() {
   if (writer_) writer_->Drain();
+  if (shared_writer_) shared_writer_->Drain();
 }
 
 // ---- Stats ---------------------------------------------------------------------
@@ -218,6 +259,11 @@ StoreStats StoreImpl::Stats() const {
   s.nvme.copy_down_blocks = placement_.write_downs();
   s.nvme.copy_down_dropped = placement_.write_downs_dropped();
   s.nvme.promotions = placement_.promotions();
+  if (shared_tier_) {
+    const PlacementCounters c = placement_.counters(*shared_tier_);
+    s.remote.write_blocks = c.inserts;
+    s.remote.write_dropped = c.write_dropped;
+  }
   return s;
 }
 

@@ -13,6 +13,7 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "backends/nvme/open_nvme.h"
@@ -97,6 +98,11 @@ class StoreImpl final : public Store {
   Status AcceptSave(std::span<const BlockHash> chain, std::span<const Segment> src,
                     size_t first_block);
   LookupResult ToResult(const PrefixInfo& info) const;
+  // The blocks after the local prefix `local` that the shared tier holds,
+  // without a gap (one batched ask of the tier); empty without one.
+  SharedRun AskShared(std::span<const BlockHash> chain, size_t local) const;
+  // Adds the shared tier's run to a lookup's answer.
+  void Extend(std::span<const BlockHash> chain, LookupResult& r) const;
   void IndexRecovered();
 
   // The transfers, on whichever thread runs them (store_transfer.cc).
@@ -122,6 +128,8 @@ class StoreImpl final : public Store {
   BackendGate gate_;
   Placement placement_;
   const Mover mover_;
+  // Stack position of the shared tier (Authority::kShared), if any.
+  const std::optional<size_t> shared_tier_;
 
   std::atomic<uint64_t> lookups_{0}, lookup_blocks_{0}, lookup_hit_blocks_{0};
   std::atomic<uint64_t> loads_{0}, load_blocks_{0}, load_hit_blocks_{0};
@@ -136,6 +144,7 @@ class StoreImpl final : public Store {
   // Destroyed first, in this order: transfers in flight finish (and may owe
   // write-downs), then the writer drains, before anything they use goes.
   std::unique_ptr<WriteBehind> writer_;
+  std::unique_ptr<WriteBehind> shared_writer_;  // write-throughs to the shared tier
   std::unique_ptr<Executor> transfers_;
 };
 

@@ -6,6 +6,7 @@
 
 #include "backends/host/host_tier.h"
 #include "backends/nvme/open_nvme.h"
+#include "backends/remote/open_remote.h"
 #include "lib/codec/block_codec.h"
 #include "lib/sliding_window.h"
 #include "lib/store_impl.h"
@@ -20,9 +21,10 @@ size_t HostSlotBytes(const KvLayout& layout, Codec codec) {
   return (bytes + 63) / 64 * 64;
 }
 
-// The codec each tier's options ask for, indexed by Tier.
+// The codec each tier's options ask for, indexed by Tier. The remote tier
+// keeps host's stored blocks verbatim, so it has host's codec.
 std::array<Codec, kNumTiers> TierCodecs(const Options& o) {
-  return {o.gpu.codec, o.host.codec, o.nvme.codec};
+  return {o.gpu.codec, o.host.codec, o.nvme.codec, o.host.codec};
 }
 
 // NVMe reads land in host slots directly (one copy per promoted block)
@@ -55,6 +57,10 @@ TierStack StackOf(const Options& options, const TierBackends& backends) {
         traits.persistence = Persistence::kPersistent;
         traits.io = IoStyle::kAsync;
         traits.arrival = options.nvme.write_policy;
+        break;
+      case Tier::kRemote:
+        traits.authority = Authority::kShared;
+        traits.io = IoStyle::kAsync;
         break;
     }
     stack.push_back(StackTier{id, backends[t]->geometry(), traits});
@@ -103,6 +109,7 @@ Status ValidateOptions(const Options& o) {
   if (Status s = CheckCodec(o.nvme.codec, o.layout, "options.nvme.codec"); !s.ok()) {
     return s;
   }
+  if (Status s = ValidateRemoteOptions(o); !s.ok()) return s;
   if (o.transfer_threads == 0 || o.transfer_threads > 64) {
     return InvalidArgument("options.transfer_threads: " +
                            std::to_string(o.transfer_threads) + ", must be 1..64");
@@ -163,6 +170,12 @@ Result<std::unique_ptr<Store>> OpenStore(const Options& options, const NvmeHooks
         internal::OpenNvmeTier(options, hooks);
     if (!nvme.ok()) return nvme.status();
     backends[static_cast<int>(Tier::kNvme)] = std::move(nvme).value();
+  }
+  if (!options.remote.endpoints.empty()) {
+    Result<std::unique_ptr<internal::TierBackend>> remote =
+        internal::OpenRemoteTier(options);
+    if (!remote.ok()) return remote.status();
+    backends[static_cast<int>(Tier::kRemote)] = std::move(remote).value();
   }
   return internal::OpenStoreWithTiers(options, std::move(backends), locked);
 }

@@ -62,9 +62,13 @@ LoadResult StoreImpl::RunLoad(std::span<const BlockHash> chain,
   constexpr int kMaxAttempts = 3;
   TransferHandle::State* live = window_.trims() ? nullptr : state;
   size_t limit = chain.size(), loaded = 0;
+  // Asked once, outside placement's lock (the first plan's local prefix may
+  // differ a little: PlanLoad uses the run only where that prefix ends).
+  const SharedRun shared =
+      shared_tier_ ? AskShared(chain, placement_.Lookup(chain).blocks) : SharedRun{};
   for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
     const Plan plan = placement_.PlanLoad(chain.first(limit), attempt == 0 ? lease : 0,
-                                          MemoryKind::kHost);
+                                          MemoryKind::kHost, shared);
     const std::vector<Status> results = mover_.Run(plan, {dst, 0}, order, live);
     std::vector<SlotRelease> releases;
     const LoadCommit c = placement_.CommitLoad(plan, results, &releases);
@@ -215,7 +219,8 @@ void StoreImpl::RunWriteDowns(std::span<const WriteDownJob> jobs) {
 void StoreImpl::QueueWriteDowns(const std::vector<WriteDownJob>& jobs) {
   std::vector<WriteDownJob> refused;
   for (const WriteDownJob& j : jobs) {
-    if (!writer_ || !writer_->Push(j)) refused.push_back(j);
+    WriteBehind* writer = placement_.Shared(j.to) ? shared_writer_.get() : writer_.get();
+    if (writer == nullptr || !writer->Push(j)) refused.push_back(j);
   }
   if (!refused.empty()) placement_.AbandonWriteDowns(refused);
 }

@@ -143,7 +143,7 @@ void TierBackend::Count(const Status& s, size_t logical, size_t stored, bool wri
     (write ? bytes_written_ : bytes_read_).fetch_add(stored, std::memory_order_relaxed);
     (write ? logical_bytes_written_ : logical_bytes_read_)
         .fetch_add(logical, std::memory_order_relaxed);
-  } else {
+  } else if (s.code() != StatusCode::kNotFound) {  // a shared tier's gone block: a miss
     CountFailure(s, checksum_errors_, io_errors_);
     failure_log_.Log(logger_, LogLevel::kWarning,
                      Where(*this) + (write ? "write failed: " : "read failed: ") +

@@ -163,6 +163,13 @@ class TierBackend {
   // at KVTIER_LOG's level until set. Call before the tier is shared.
   void set_logger(const Logger& logger) { logger_ = logger; }
 
+  // A shared tier (Authority::kShared) is not in the index, so Lookup and
+  // Load ask it: which of `hashes` it holds now, in one batch. A failure is
+  // "not held". Default: none.
+  virtual std::vector<bool> Present(std::span<const BlockHash> hashes) {
+    return std::vector<bool>(hashes.size());
+  }
+
   // Blocks found at open, for the Store to index; empty after the first call.
   virtual std::vector<RecoveredBlock> TakeRecovered() { return {}; }
 

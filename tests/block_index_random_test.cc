@@ -21,9 +21,9 @@ using namespace testing;  // NOLINT: the shared helpers of block_index_support.h
 // The reference: per block and tier absent, pending or ready, and pins.
 enum class State { kAbsent, kPending, kReady };
 struct ModelBlock {
-  std::array<State, kNumTiers> state{};
-  std::array<int, kNumTiers> pins{};
-  std::array<uint32_t, kNumTiers> slot{};
+  std::array<State, kIndexedTiers> state{};
+  std::array<int, kIndexedTiers> pins{};
+  std::array<uint32_t, kIndexedTiers> slot{};
   bool InAnyTier() const {
     return std::any_of(state.begin(), state.end(),
                        [](State s) { return s != State::kAbsent; });
@@ -119,7 +119,7 @@ struct Workload {
   std::mt19937 rng{20240611};
   Model model{rng};
   BlockIndex index;
-  std::array<std::vector<uint32_t>, kNumTiers> free_slots;
+  std::array<std::vector<uint32_t>, kIndexedTiers> free_slots;
   std::vector<std::pair<BlockHash, int>> writes;   // pending
   std::vector<std::pair<BlockHash, int>> readers;  // pinned
   size_t orphan_evictions = 0;
@@ -127,7 +127,7 @@ struct Workload {
 
   explicit Workload(EvictionPolicy policy = EvictionPolicy::kLru)
       : index(Budgets(16, 48, 128), policy) {
-    for (int t = 0; t < kNumTiers; ++t) {
+    for (int t = 0; t < kIndexedTiers; ++t) {
       for (uint32_t s = 0; s < index.capacity_units(static_cast<Tier>(t)); ++s) {
         free_slots[t].push_back(s);
       }
@@ -201,7 +201,7 @@ struct Workload {
       const auto it = model.blocks_.find(h);
       if (it == model.blocks_.end()) break;
       int fastest = -1;
-      for (int t = kNumTiers - 1; t >= 0; --t) {
+      for (int t = kIndexedTiers - 1; t >= 0; --t) {
         if (it->second.state[t] == State::kReady) fastest = t;
       }
       if (fastest < 0) break;
@@ -240,7 +240,7 @@ struct Workload {
 
   void Step() {
     const auto& chain = model.chains_[rng() % model.chains_.size()];
-    const int t = static_cast<int>(rng() % kNumTiers);
+    const int t = static_cast<int>(rng() % kIndexedTiers);
     const unsigned op = rng() % 100;
     if (op < 40) {
       Save(chain, t, rng() % 4 != 0);
@@ -258,7 +258,7 @@ struct Workload {
   }
 
   void CheckCounts() {
-    for (int t = 0; t < kNumTiers; ++t) {
+    for (int t = 0; t < kIndexedTiers; ++t) {
       const Tier tier = static_cast<Tier>(t);
       size_t in_tier = 0;
       for (const auto& [h, b] : model.blocks_) in_tier += b.state[t] != State::kAbsent;

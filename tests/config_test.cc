@@ -168,3 +168,34 @@ TEST_CASE("config: a store opens from a JSON file and the environment", "[config
 
 }  // namespace
 }  // namespace kvtier
+
+namespace kvtier {
+namespace {
+
+TEST_CASE("config: the remote tier's options come from JSON and the environment",
+          "[config][remote]") {
+  Options o;
+  REQUIRE(ApplyConfigJson(R"({"remote": {"endpoints": ["10.0.0.5:7000", "10.0.0.6:7000"],
+      "kind": "redis_cluster", "checksum_key": "0123456789abcdef", "ttl_seconds": 600}})",
+                          &o)
+              .ok());
+  CHECK(o.remote.endpoints == std::vector<std::string>{"10.0.0.5:7000", "10.0.0.6:7000"});
+  CHECK(o.remote.kind == RemoteKind::kRedisCluster);
+  CHECK(o.remote.checksum_key == "0123456789abcdef");
+  CHECK(o.remote.ttl_seconds == 600);
+  REQUIRE(ApplyEnvironment({{"KVTIER_REMOTE_ENDPOINTS", "127.0.0.1:6379,127.0.0.1:6380"},
+                            {"KVTIER_REMOTE_KIND", "redis"},
+                            {"KVTIER_REMOTE_QUEUE_BLOCKS", "32"}},
+                           &o)
+              .ok());
+  CHECK(o.remote.endpoints ==
+        std::vector<std::string>{"127.0.0.1:6379", "127.0.0.1:6380"});
+  CHECK(o.remote.kind == RemoteKind::kRedis);
+  CHECK(o.remote.queue_blocks == 32);
+  const Status bad = ApplyEnvironment({{"KVTIER_REMOTE_KIND", "memcached"}}, &o);
+  CHECK(bad.code() == StatusCode::kInvalidArgument);
+  CHECK_THAT(bad.message(), Catch::Contains("KVTIER_REMOTE_KIND"));
+}
+
+}  // namespace
+}  // namespace kvtier

@@ -23,6 +23,9 @@ namespace {
 
 struct Args {
   std::string tier = "nvme", op = "load", codec = "raw", dir, config;
+  std::vector<std::string> redis;  // --tier remote
+  bool redis_cluster = false;
+  std::string checksum_key;
   uint64_t block_bytes = 256 << 10, capacity = 0, blocks = 0;
   uint32_t qd = 16, threads = 1, batch = 16, read_pct = 50, inflight = 1,
            save_threads = 0;
@@ -51,10 +54,11 @@ int Check(const Args& a, BenchConfig& c) {
                          {"nvme", TierChoice::kNvme},
                          {"all", TierChoice::kAll},
                          {"rocksdb", TierChoice::kRocksDb},
-                         {"nvme-tier", TierChoice::kNvmeTier}},
+                         {"nvme-tier", TierChoice::kNvmeTier},
+                         {"remote", TierChoice::kRemote}},
                         a.tier, c.tier)) {
     return ArgError("--tier: unknown tier '" + a.tier +
-                    "'; use host, nvme, all, rocksdb or nvme-tier");
+                    "'; use host, nvme, all, rocksdb, nvme-tier or remote");
   }
   if (!Pick<Op>({{"save", Op::kSave},
                  {"load", Op::kLoad},
@@ -92,8 +96,9 @@ int Check(const Args& a, BenchConfig& c) {
   }
   // --blocks counts whole slots of the tier asked for (NVMe: 4 KiB-aligned).
   const uint64_t slot =
-      c.tier == TierChoice::kHost || c.tier == TierChoice::kRocksDb
-          ? a.block_bytes
+      c.tier == TierChoice::kHost || c.tier == TierChoice::kRocksDb ? a.block_bytes
+      : c.tier == TierChoice::kRemote
+          ? internal::StoredBlockBytes(a.block_bytes)
           : (internal::StoredBlockBytes(a.block_bytes) + 4095) / 4096 * 4096;
   c.capacity_bytes = a.capacity > 0 ? a.capacity : a.blocks * slot;
   c.blocks = a.blocks;  // the store target opens as many bytes as N blocks need
@@ -102,7 +107,15 @@ int Check(const Args& a, BenchConfig& c) {
                     " bytes is below one block (" + std::to_string(slot) + " bytes)");
   }
   c.batch = static_cast<uint32_t>(std::min<uint64_t>(a.batch, c.capacity_bytes / slot));
-  if (c.tier != TierChoice::kHost) {
+  if (c.tier == TierChoice::kRemote) {
+    if (a.redis.empty()) return ArgError("--tier remote needs --redis host:port[,...]");
+    c.redis = a.redis;
+    c.redis_kind = a.redis_cluster ? RemoteKind::kRedisCluster : RemoteKind::kRedis;
+    c.checksum_key = a.checksum_key;
+  } else if (!a.redis.empty() || a.redis_cluster || !a.checksum_key.empty()) {
+    return ArgError("--redis, --redis-cluster and --checksum-key need --tier remote");
+  }
+  if (c.tier != TierChoice::kHost && c.tier != TierChoice::kRemote) {
     if (a.dir.empty()) return ArgError("--tier " + a.tier + " needs --dir");
     std::error_code ec;
     if (!std::filesystem::is_directory(a.dir, ec)) {
@@ -176,7 +189,11 @@ nlohmann::json ToJson(const Args& a, const BenchConfig& c, const RunResult& r) {
           {"saved_blocks", r.saved_blocks},
           {"loaded_blocks", r.loaded_blocks},
           {"load_asked_blocks", r.load_asked_blocks},
-          {"hits", {{"gpu", r.hits[0]}, {"host", r.hits[1]}, {"nvme", r.hits[2]}}},
+          {"hits",
+           {{"gpu", r.hits[0]},
+            {"host", r.hits[1]},
+            {"nvme", r.hits[2]},
+            {"remote", r.hits[3]}}},
           {"copy_down_dropped", r.dropped},
           {"errors", r.errors},
           {"engine", r.describe}};
@@ -197,12 +214,15 @@ void PrintTable(const nlohmann::json& j, const RunResult& r) {
   PrintLatency("save", r.save);
   PrintLatency("load", r.load);
   PrintLatency("lookup", r.lookup);
-  std::printf("  hits: host %llu nvme %llu (of %llu asked); dropped %llu; errors %llu\n",
-              static_cast<unsigned long long>(r.hits[1]),
-              static_cast<unsigned long long>(r.hits[2]),
-              static_cast<unsigned long long>(r.load_asked_blocks),
-              static_cast<unsigned long long>(r.dropped),
-              static_cast<unsigned long long>(r.errors));
+  std::printf(
+      "  hits: host %llu nvme %llu remote %llu (of %llu asked); dropped %llu; errors "
+      "%llu\n",
+      static_cast<unsigned long long>(r.hits[1]),
+      static_cast<unsigned long long>(r.hits[2]),
+      static_cast<unsigned long long>(r.hits[3]),
+      static_cast<unsigned long long>(r.load_asked_blocks),
+      static_cast<unsigned long long>(r.dropped),
+      static_cast<unsigned long long>(r.errors));
 }
 
 int Recover(const Args& a, const BenchConfig& c) {
@@ -246,9 +266,15 @@ int Main(int argc, char** argv) {
   CLI::App app{"kvtier-bench: Store throughput and latency per tier, measured like fio"};
   app.add_option("--tier", a.tier,
                  "host | nvme | all | rocksdb (the naive baseline) | nvme-tier (the NVMe "
-                 "tier alone, Loads pipelined --inflight deep)")
+                 "tier alone, Loads pipelined --inflight deep) | remote (Redis, --redis)")
       ->capture_default_str();
   app.add_option("--dir", a.dir, "NVMe (or RocksDB) directory, on the disk measured");
+  app.add_option("--redis", a.redis,
+                 "--tier remote: the Redis server (host:port), or cluster nodes")
+      ->delimiter(',');
+  app.add_flag("--redis-cluster", a.redis_cluster, "--redis names Redis Cluster nodes");
+  app.add_option("--checksum-key", a.checksum_key,
+                 "--tier remote: the keyed checksum's secret (>= 16 bytes)");
   app.add_option("--block-bytes", a.block_bytes, "bytes per block (256KiB, 1MiB, ...)")
       ->transform(CLI::AsSizeValue(false))
       ->capture_default_str();

@@ -49,6 +49,15 @@ Options StoreOptions(const BenchConfig& c) {
     o.host.capacity_bytes = c.capacity_bytes;
     return o;
   }
+  if (c.tier == TierChoice::kRemote) {  // host holds a few chains: Loads read Redis
+    o.host.capacity_bytes = few_chains;
+    o.remote.endpoints = c.redis;
+    o.remote.kind = c.redis_kind;
+    o.remote.checksum_key = c.checksum_key;
+    o.remote.queue_blocks = 4 * c.batch * c.threads;
+    o.remote.batch_blocks = c.batch;
+    return o;
+  }
   o.host.capacity_bytes = c.tier == TierChoice::kNvme
                               ? few_chains
                               : std::max(few_chains, c.capacity_bytes / 4);
@@ -78,6 +87,9 @@ class StoreTarget final : public Target {
   const KvLayout& layout() const override { return store_->layout(); }
 
   uint64_t capacity_blocks() const override {
+    if (config_.tier == TierChoice::kRemote) {  // Redis holds what it is given
+      return config_.capacity_bytes / internal::StoredBlockBytes(layout().BlockBytes());
+    }
     const StoreStats s = store_->Stats();
     const TierStats& t = s.tier(AskedTier());
     return t.slot_bytes == 0 ? 0 : t.capacity_bytes / t.slot_bytes;
@@ -105,15 +117,17 @@ class StoreTarget final : public Target {
   TargetCounters Counters() const override {
     const StoreStats s = store_->Stats();
     TargetCounters c;
-    c.saved_blocks = config_.tier == TierChoice::kHost   ? s.tier(Tier::kHost).inserts
-                     : config_.tier == TierChoice::kNvme ? s.nvme.copy_down_blocks
-                                                         : s.save_new_blocks;
+    c.saved_blocks = config_.tier == TierChoice::kHost     ? s.tier(Tier::kHost).inserts
+                     : config_.tier == TierChoice::kNvme   ? s.nvme.copy_down_blocks
+                     : config_.tier == TierChoice::kRemote ? s.remote.write_blocks
+                                                           : s.save_new_blocks;
     c.loaded_blocks = s.load_hit_blocks;
     for (int t = 0; t < kNumTiers; ++t) {
       c.hits[t] = s.tiers[t].hits;
       c.errors += s.tiers[t].io_errors + s.tiers[t].checksum_errors;
     }
-    c.dropped = s.nvme.copy_down_dropped;
+    c.dropped = config_.tier == TierChoice::kRemote ? s.remote.write_dropped
+                                                    : s.nvme.copy_down_dropped;
     c.recovered_blocks = s.nvme.recovered_blocks;
     c.recovery_micros = s.nvme.recovery_micros;
     return c;
@@ -122,6 +136,15 @@ class StoreTarget final : public Target {
   std::string Describe() const override {
     const StoreStats s = store_->Stats();
     char line[200];
+    if (config_.tier == TierChoice::kRemote) {
+      std::snprintf(
+          line, sizeof line,
+          "store: host %llu MiB, remote %s (%u nodes), keyed checksum=%d",
+          static_cast<unsigned long long>(s.tier(Tier::kHost).capacity_bytes >> 20),
+          config_.redis_kind == RemoteKind::kRedisCluster ? "cluster" : "server",
+          s.remote.nodes, !config_.checksum_key.empty());
+      return line;
+    }
     std::snprintf(
         line, sizeof line,
         "store: host %llu MiB, nvme %llu MiB, io_uring=%d fixed_buffers=%d "
@@ -134,7 +157,9 @@ class StoreTarget final : public Target {
 
  private:
   Tier AskedTier() const {
-    return config_.tier == TierChoice::kHost ? Tier::kHost : Tier::kNvme;
+    return config_.tier == TierChoice::kHost     ? Tier::kHost
+           : config_.tier == TierChoice::kRemote ? Tier::kRemote
+                                                 : Tier::kNvme;
   }
 
   // Chain `id`: its own tokens, so chains share no prefix.
@@ -167,7 +192,8 @@ Result<std::unique_ptr<Target>> OpenStoreTarget(const BenchConfig& c) {
     const StoreStats s = (*opened)->Stats();
     auto target = std::make_unique<StoreTarget>(config, std::move(opened).value());
     const uint64_t have = target->capacity_blocks();
-    if (config.blocks == 0 || have >= config.blocks || attempt == 3) {
+    if (config.blocks == 0 || have >= config.blocks || attempt == 3 ||
+        config.tier == TierChoice::kRemote) {
       return std::unique_ptr<Target>(std::move(target));
     }
     const Tier tier = config.tier == TierChoice::kHost ? Tier::kHost : Tier::kNvme;

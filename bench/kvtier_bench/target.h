@@ -13,7 +13,7 @@
 
 namespace kvtier::bench {
 
-enum class TierChoice { kHost, kNvme, kAll, kRocksDb, kNvmeTier };
+enum class TierChoice { kHost, kNvme, kAll, kRocksDb, kNvmeTier, kRemote };
 enum class Op { kSave, kLoad, kMixed, kLookup, kRecover };
 
 struct BenchConfig {
@@ -34,6 +34,10 @@ struct BenchConfig {
   double seconds = 10;
   Codec codec = Codec::kRaw;
   bool progress = true;
+  // --tier remote: the Redis server or cluster nodes ("host:port").
+  std::vector<std::string> redis;
+  RemoteKind redis_kind = RemoteKind::kRedis;
+  std::string checksum_key;  // the remote tier's keyed checksum (empty: none)
   // --config: a JSON file of Store options (kvtier/config.h) applied over
   // the options the flags chose; empty = none.
   std::string config_file;
@@ -61,8 +65,8 @@ struct TargetCounters {
   uint64_t saved_blocks = 0;   // blocks that reached the tier asked for
   uint64_t loaded_blocks = 0;  // blocks delivered by Loads
   uint64_t hits[kNumTiers] = {};
-  uint64_t dropped = 0;           // NVMe copy-down drops (queue or tier full)
-  uint64_t errors = 0;            // I/O and checksum errors, all tiers
+  uint64_t dropped = 0;  // NVMe copy-down drops (queue or tier full); remote write drops
+  uint64_t errors = 0;   // I/O and checksum errors, all tiers
   uint64_t recovered_blocks = 0;  // NVMe index entries rebuilt at Open
   uint64_t recovery_micros = 0;   // time Open spent rebuilding them
 };

@@ -36,6 +36,8 @@ struct Args {
                      config;
   uint32_t block_tokens = 512;
   uint64_t capacity_blocks = 0, host_blocks = 0, nvme_blocks = 0, nvme_bytes = 0;
+  std::vector<std::string> redis;  // --real: a remote tier
+  bool redis_cluster = false;
   // Llama-3.1-8B in fp16: 32 layers x 8 KV heads x 128 dims x K,V x 2 bytes.
   uint64_t kv_bytes_per_token = 131072;
   std::optional<double> price_hit, price_miss;
@@ -160,7 +162,11 @@ int Check(Args& a) {
     return ArgError("--dir and --nvme-bytes are for --real; simulate uses --nvme-blocks");
   } else if (!a.write_down.empty()) {
     return ArgError("--write-down is for --real; the simulator's writer always keeps up");
+  } else if (!a.redis.empty() || a.redis_cluster) {
+    return ArgError("--redis and --redis-cluster are for --real");
   }
+  if (a.redis_cluster && a.redis.empty())
+    return ArgError("--redis-cluster needs --redis");
   return 0;
 }
 
@@ -236,6 +242,8 @@ int Replay(const Args& a, const Trace& trace, Report& r, const ProgressFn& progr
     RealConfig config{a.host_blocks, a.nvme_bytes, a.dir, a.policies[0]};
     config.wait = a.write_down_wait;
     r.write_down = WriteDownWaitName(a.write_down_wait);
+    config.redis = a.redis;
+    config.redis_kind = a.redis_cluster ? RemoteKind::kRedisCluster : RemoteKind::kRedis;
     if (trims) {
       // Untrimmed first, on the same 6 layers without windows; then the store
       // is opened again, trimming.
@@ -353,6 +361,12 @@ int Main(int argc, char** argv) {
   app.add_option("--write-down", a.write_down,
                  "real mode: settle (the default: wait for write-downs after each "
                  "request, as the simulator models) or overlap (as an engine runs)");
+  app.add_option("--redis", a.redis,
+                 "real mode: a remote tier on this Redis server (host:port), or on these "
+                 "cluster nodes")
+      ->delimiter(',');
+  app.add_flag("--redis-cluster", a.redis_cluster,
+               "real mode: --redis names cluster nodes");
   app.add_option(
       "--config", a.config,
       "JSON Store options (include/kvtier/config.h): eviction, nvme.directories[0] "

@@ -8,10 +8,12 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "bench/replay/report.h"
 #include "bench/replay/trace.h"
 #include "kvtier/layout.h"
+#include "kvtier/options.h"
 #include "kvtier/status.h"
 
 namespace kvtier::replay {
@@ -42,6 +44,9 @@ struct RealConfig {
   uint32_t checkpoint_blocks = 0;
   bool record_hits = false;  // fill r.sim.hit_lengths
   WriteDownWait wait = WriteDownWait::kEachRequest;
+  // A remote tier below (Options::remote): Redis server or cluster nodes.
+  std::vector<std::string> redis = {};
+  RemoteKind redis_kind = RemoteKind::kRedis;
 };
 
 // The layout real mode stores: 2 layers, 1 KV head of 16 fp16 dims, so a

@@ -7,12 +7,16 @@
 namespace kvtier::replay {
 namespace {
 
+// Host and NVMe when sized; the remote tier (real mode) when it was used.
+bool TierInReport(const Report& r, int t) {
+  const TierCounts& c = r.sim.tiers[t];
+  return (t == 1 && r.config.host_blocks > 0) || (t == 2 && r.config.nvme_blocks > 0) ||
+         (t == 3 && (c.hits > 0 || c.inserts > 0));
+}
+
 double Ratio(uint64_t a, uint64_t b) { return b == 0 ? 0.0 : static_cast<double>(a) / b; }
 
-const char* TierName(int t) {
-  static const char* const kNames[] = {"gpu", "host", "nvme"};
-  return kNames[t];
-}
+const char* TierName(int t) { return kvtier::TierName(static_cast<Tier>(t)); }
 
 std::string Percent(double x) {
   char text[32];
@@ -135,9 +139,7 @@ nlohmann::json ToJson(const Report& r) {
   uint64_t evictions = 0;
   nlohmann::json tiers = nlohmann::json::object();
   for (int t = 0; t < kNumTiers; ++t) {
-    const bool enabled =
-        (t == 1 && r.config.host_blocks > 0) || (t == 2 && r.config.nvme_blocks > 0);
-    if (!enabled) continue;
+    if (!TierInReport(r, t)) continue;
     const TierCounts& c = r.sim.tiers[t];
     tiers[TierName(t)] = {{"hits", c.hits},
                           {"bytes_read", c.hits * r.block_bytes},
@@ -235,9 +237,7 @@ void PrintTable(const Report& r, std::ostream& out) {
   row("ceiling, infinite (blocks)", Percent(CeilingRate(r)));
   for (int t = 1; t < kNumTiers; ++t) {
     const TierCounts& c = r.sim.tiers[t];
-    if ((t == 1 && r.config.host_blocks == 0) || (t == 2 && r.config.nvme_blocks == 0)) {
-      continue;
-    }
+    if (!TierInReport(r, t)) continue;
     std::snprintf(line, sizeof line,
                   "  %-5s hits %llu blocks (%.3f GiB read at %.1f KiB per block), "
                   "inserts %llu, evictions %llu (%llu orphans), rejected %llu\n",

@@ -28,6 +28,16 @@
 //   nvme.wipe_on_mismatch       KVTIER_NVME_WIPE_ON_MISMATCH     bool
 //   nvme.codec                  KVTIER_NVME_CODEC                raw|int8|fp8
 //   nvme.write_queue_blocks     KVTIER_NVME_WRITE_QUEUE_BLOCKS   integer
+//   remote.endpoints            KVTIER_REMOTE_ENDPOINTS          host:port list ("a:6379,b:6379";
+//                                                                JSON: list)
+//   remote.kind                 KVTIER_REMOTE_KIND               redis|redis_cluster
+//   remote.username             KVTIER_REMOTE_USERNAME           string
+//   remote.password             KVTIER_REMOTE_PASSWORD           string
+//   remote.key_prefix           KVTIER_REMOTE_KEY_PREFIX         string
+//   remote.checksum_key         KVTIER_REMOTE_CHECKSUM_KEY       string (>= 16 bytes)
+//   remote.ttl_seconds          KVTIER_REMOTE_TTL_SECONDS        integer
+//   remote.queue_blocks         KVTIER_REMOTE_QUEUE_BLOCKS       integer
+//   remote.exists_cache_ms      KVTIER_REMOTE_EXISTS_CACHE_MS    integer
 //   eviction                    KVTIER_EVICTION                  lru|slru
 //   swa_checkpoint_blocks       KVTIER_SWA_CHECKPOINT_BLOCKS     integer
 //   log_level                   KVTIER_LOG debug|info|warning|error|off

@@ -64,8 +64,15 @@ typedef enum kvtier_codec {
 typedef enum kvtier_tier {
   KVTIER_TIER_GPU = 0,
   KVTIER_TIER_HOST = 1,
-  KVTIER_TIER_NVME = 2
+  KVTIER_TIER_NVME = 2,
+  KVTIER_TIER_REMOTE = 3 /* shared (Redis); kvtier_tier_stats_get reports it */
 } kvtier_tier;
+
+/* How remote_endpoints are read; see kvtier::RemoteKind. */
+typedef enum kvtier_remote_kind {
+  KVTIER_REMOTE_REDIS = 0,        /* one server */
+  KVTIER_REMOTE_REDIS_CLUSTER = 1 /* seed nodes of a Redis Cluster */
+} kvtier_remote_kind;
 
 /* When a saved block goes down to NVMe; see kvtier::WritePolicy. */
 typedef enum kvtier_write_policy {
@@ -149,6 +156,18 @@ typedef struct kvtier_options {
   kvtier_log_fn log;                    /* NULL: stderr at the level KVTIER_LOG names */
   void* log_user_data;                  /* passed to `log` */
   kvtier_log_level log_level;           /* least level `log` receives (WARNING) */
+  /* ---- the remote tier (Redis, Valkey); see kvtier::RemoteTierOptions */
+  const char* const* remote_endpoints;  /* remote_endpoint_count "host:port"; none =
+                                           no remote tier */
+  size_t remote_endpoint_count;
+  kvtier_remote_kind remote_kind;       /* KVTIER_REMOTE_REDIS */
+  const char* remote_username;          /* NULL: AUTH password only */
+  const char* remote_password;          /* NULL: no AUTH */
+  const char* remote_key_prefix;        /* NULL: "kvtier" */
+  const char* remote_checksum_key;      /* NULL: no keyed checksum; else >= 16 bytes */
+  uint32_t remote_ttl_seconds;          /* 0: until Redis evicts */
+  uint32_t remote_queue_blocks;         /* write-throughs waiting (256) */
+  uint32_t remote_exists_cache_ms;      /* how long a presence answer is trusted (200) */
 } kvtier_options;
 
 /* sizeof(kvtier_options) in kvtier 0.1, the smallest struct_size accepted. */

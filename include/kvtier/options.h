@@ -28,9 +28,9 @@ enum class Codec : uint8_t {
 };
 
 // The tiers a store may have, fastest first: a store's tier stack is the
-// enabled ones in this order.
-enum class Tier : uint8_t { kGpu = 0, kHost = 1, kNvme = 2 };
-inline constexpr int kNumTiers = 3;
+// enabled ones in this order. kRemote is shared with other stores (Redis).
+enum class Tier : uint8_t { kGpu = 0, kHost = 1, kNvme = 2, kRemote = 3 };
+inline constexpr int kNumTiers = 4;
 inline const char* TierName(Tier tier) {
   switch (tier) {
     case Tier::kGpu:
@@ -39,6 +39,8 @@ inline const char* TierName(Tier tier) {
       return "host";
     case Tier::kNvme:
       return "nvme";
+    case Tier::kRemote:
+      return "remote";
   }
   return "unknown";
 }
@@ -69,7 +71,13 @@ enum class WritePolicy : uint8_t {
 
 // How much the store says (Options::logging). Each level includes the ones
 // above it in this list read upwards: kDebug shows everything.
-enum class LogLevel : uint8_t { kDebug = 0, kInfo = 1, kWarning = 2, kError = 3, kOff = 4 };
+enum class LogLevel : uint8_t {
+  kDebug = 0,
+  kInfo = 1,
+  kWarning = 2,
+  kError = 3,
+  kOff = 4
+};
 
 // Receives one log line. Called from any of the store's threads, possibly
 // concurrently; must not call back into the store. `message` is valid
@@ -81,7 +89,7 @@ struct LogOptions {
   // level the environment variable KVTIER_LOG names (debug, info, warning,
   // error, off; default warning).
   LogFn sink = nullptr;
-  void* user_data = nullptr;  // passed to `sink`; borrowed for the store's life
+  void* user_data = nullptr;            // passed to `sink`; borrowed for the store's life
   LogLevel level = LogLevel::kWarning;  // least level `sink` receives
 };
 
@@ -137,6 +145,56 @@ struct NvmeTierOptions {
   uint32_t write_queue_blocks = 1024;
 };
 
+// How the remote tier's endpoints are to be read.
+enum class RemoteKind : uint8_t {
+  kRedis = 0,         // one Redis or Valkey server (the first endpoint)
+  kRedisCluster = 1,  // seed nodes of a Redis Cluster; the slot map does the rest
+};
+
+// A Redis (or Valkey) deployment that stores share: blocks one saves,
+// others load (prefill on one machine, decode on another). It is not the
+// authority on what it holds: Redis evicts on its own (run it with
+// `maxmemory-policy allkeys-lru`), keys expire, others overwrite them; so
+// Lookup asks it (one pipelined EXISTS per call past the local prefix) and
+// every block read is verified (a gone or bad block is a miss). Blocks are
+// stored with the host tier's codec; saves reach it write-through from the
+// host tier in the background, loads promote what they read into host.
+// docs/design.md, "The shared remote tier".
+struct RemoteTierOptions {
+  // "host:port" of the server or of cluster nodes; empty = no remote tier.
+  std::vector<std::string> endpoints = {};
+  RemoteKind kind = RemoteKind::kRedis;
+  std::string username;  // ACL user; empty = `AUTH password` (requirepass)
+  std::string password;  // empty = no AUTH
+  // TLS is not built: Debian 12's hiredis (0.14) has no TLS support. A
+  // non-empty value makes Open NotSupported; use a TLS tunnel on loopback.
+  std::string tls_ca_file;
+  // Seconds a written block lives (SET EX); 0 = until Redis evicts it.
+  uint32_t ttl_seconds = 0;
+  // First part of every key: <key_prefix>:<namespace id>:<block hash>. The
+  // namespace id (model, layout, codecs, rank, tenant) keeps models and
+  // tenants apart; the prefix separates deployments sharing one Redis.
+  std::string key_prefix = "kvtier";
+  // Secret shared by every store of the deployment (>= 16 bytes; empty =
+  // none). Each value then carries an HMAC-SHA256 of its key and bytes,
+  // checked before anything is served, so whoever can write to Redis
+  // without the secret cannot plant a block that loads. Cost: bench/RESULTS.md.
+  std::string checksum_key;
+  // Write-throughs waiting for the remote writer, in blocks. Beyond it Save
+  // does not wait: the copy is dropped and counted (Stats().remote).
+  uint32_t queue_blocks = 256;
+  // Blocks per pipelined SET batch of the writer.
+  uint32_t batch_blocks = 16;
+  uint32_t connect_timeout_ms = 500;
+  uint32_t io_timeout_ms = 2000;  // per pipeline read or write
+  // After a failed connect a node is not tried again for this long (its
+  // blocks are misses meanwhile).
+  uint32_t reconnect_backoff_ms = 1000;
+  // How long Lookup trusts an EXISTS answer (saves round trips between a
+  // Lookup and its Load); 0 = ask every time. A stale answer costs one miss.
+  uint32_t exists_cache_ms = 200;
+};
+
 struct Options {
   KvLayout layout;
 
@@ -148,6 +206,7 @@ struct Options {
   GpuTierOptions gpu;
   HostTierOptions host;
   NvmeTierOptions nvme;
+  RemoteTierOptions remote;
 
   // Which block a full tier gives up (always a chain tail). SLRU won over
   // LRU on every trace and capacity measured (bench/RESULTS.md, issue 6);

@@ -70,6 +70,26 @@ struct NvmeStats {
   uint64_t promotions = 0;         // NVMe hits copied up to host by Load or Prefetch
 };
 
+// The shared remote tier (Redis) beyond TierStats: what it answered and
+// what its connections went through. Its TierStats count verified reads
+// (hits), checksum_errors (a damaged or forged value, or one without a valid
+// keyed checksum) and io_errors (a node down, a timeout, an error reply).
+struct RemoteStats {
+  uint32_t nodes = 0;             // servers known (a cluster: its masters and more)
+  uint64_t exists_calls = 0;      // pipelined EXISTS batches (Lookup, Load)
+  uint64_t exists_blocks = 0;     // blocks asked about
+  uint64_t exists_found = 0;      // of those, present
+  uint64_t exists_cached = 0;     // answered from the short-lived answer cache
+  uint64_t gone = 0;              // blocks read that were no longer there (misses)
+  uint64_t forged = 0;            // values whose keyed checksum failed
+  uint64_t write_blocks = 0;      // blocks written through to the tier
+  uint64_t write_dropped = 0;     // not written: queue full, host copy gone, SET failed
+  uint64_t reconnects = 0;        // connections reopened after a failure
+  uint64_t node_failures = 0;     // failed connects and broken pipelines
+  uint64_t moved = 0, asked = 0;  // cluster redirects followed
+  uint64_t slot_refreshes = 0;    // CLUSTER SLOTS reads
+};
+
 struct StoreStats {
   std::array<TierStats, kNumTiers> tiers;  // indexed by Tier
   const TierStats& tier(Tier t) const { return tiers[static_cast<int>(t)]; }
@@ -104,6 +124,7 @@ struct StoreStats {
   uint64_t transfers_started = 0;
   uint64_t transfers_cancelled = 0;  // Cancel() came before they finished
   NvmeStats nvme;                    // all zero/false when the tier is off
+  RemoteStats remote;                // all zero when the tier is off
   // Per call of Lookup, Load and Save.
   LatencyHistogram lookup_latency;
   LatencyHistogram load_latency;

@@ -232,8 +232,10 @@ class KVTIER_EXPORT Store {
   // Save's blocks are recorded: a restart does not bring them back. Leases
   // that pinned any of them end (a load under such a lease misses them); a
   // transfer that is moving one of them is waited for (transfers take
-  // milliseconds). Blocks saved again after Erase began may stay. Unknown
-  // hashes are ignored. Unavailable, with what it could erase erased, when
+  // milliseconds). Blocks saved again after Erase began may stay. A shared
+  // remote tier (Redis) keeps its copies, so a later Lookup may find them
+  // there again: other stores share them, and Redis evicts on its own
+  // (options.remote.ttl_seconds). Unknown hashes are ignored. Unavailable, with what it could erase erased, when
   // some blocks are still in use after 10 s (a transfer that never ends).
   virtual Result<EraseResult> Erase(std::span<const BlockHash> chain) = 0;
   // Erases every block of this store's namespace (model, layout, codecs,

@@ -40,6 +40,16 @@ kvtier_options Widen(const kvtier_options& c) {
   KVTIER_C_FIELD(log);
   KVTIER_C_FIELD(log_user_data);
   KVTIER_C_FIELD(log_level);
+  KVTIER_C_FIELD(remote_endpoints);
+  KVTIER_C_FIELD(remote_endpoint_count);
+  KVTIER_C_FIELD(remote_kind);
+  KVTIER_C_FIELD(remote_username);
+  KVTIER_C_FIELD(remote_password);
+  KVTIER_C_FIELD(remote_key_prefix);
+  KVTIER_C_FIELD(remote_checksum_key);
+  KVTIER_C_FIELD(remote_ttl_seconds);
+  KVTIER_C_FIELD(remote_queue_blocks);
+  KVTIER_C_FIELD(remote_exists_cache_ms);
 #undef KVTIER_C_FIELD
   w.struct_size = sizeof(w);
   return w;
@@ -112,6 +122,17 @@ Options OptionsFromC(const kvtier_options& caller, kvtier_c_log_target* log) {
   o.nvme.wipe_on_mismatch = c.nvme_wipe_on_mismatch != 0;
   o.nvme.codec = static_cast<Codec>(c.nvme_codec);
   o.nvme.write_queue_blocks = c.nvme_write_queue_blocks;
+  for (size_t i = 0; i < c.remote_endpoint_count; ++i) {
+    o.remote.endpoints.emplace_back(c.remote_endpoints[i]);
+  }
+  o.remote.kind = static_cast<RemoteKind>(c.remote_kind);
+  if (c.remote_username != nullptr) o.remote.username = c.remote_username;
+  if (c.remote_password != nullptr) o.remote.password = c.remote_password;
+  if (c.remote_key_prefix != nullptr) o.remote.key_prefix = c.remote_key_prefix;
+  if (c.remote_checksum_key != nullptr) o.remote.checksum_key = c.remote_checksum_key;
+  o.remote.ttl_seconds = c.remote_ttl_seconds;
+  o.remote.queue_blocks = c.remote_queue_blocks;
+  o.remote.exists_cache_ms = c.remote_exists_cache_ms;
   o.eviction = static_cast<EvictionPolicy>(c.eviction);
   o.swa_checkpoint_blocks = c.swa_checkpoint_blocks;
   if (c.log != nullptr) {
@@ -132,6 +153,15 @@ Status CheckCOptions(const kvtier_options& caller) {
   for (size_t i = 0; i < c.nvme_directory_count; ++i) {
     if (c.nvme_directories[i] == nullptr) {
       return InvalidArgument("options.nvme_directories[" + std::to_string(i) + "]: null");
+    }
+  }
+  if (c.remote_endpoint_count > 0 && c.remote_endpoints == nullptr) {
+    return InvalidArgument("options.remote_endpoints: null with remote_endpoint_count " +
+                           std::to_string(c.remote_endpoint_count));
+  }
+  for (size_t i = 0; i < c.remote_endpoint_count; ++i) {
+    if (c.remote_endpoints[i] == nullptr) {
+      return InvalidArgument("options.remote_endpoints[" + std::to_string(i) + "]: null");
     }
   }
   const auto codec_ok = [](kvtier_codec k) {
@@ -184,6 +214,9 @@ void kvtier_options_init(kvtier_options* options) {
   options->gpu_codec = static_cast<kvtier_codec>(d.gpu.codec);
   options->eviction = static_cast<kvtier_eviction>(d.eviction);
   options->log_level = static_cast<kvtier_log_level>(d.logging.level);
+  options->remote_kind = static_cast<kvtier_remote_kind>(d.remote.kind);
+  options->remote_queue_blocks = d.remote.queue_blocks;
+  options->remote_exists_cache_ms = d.remote.exists_cache_ms;
 }
 
 const char* kvtier_version(void) { return KVTIER_VERSION_STRING; }

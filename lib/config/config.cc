@@ -38,24 +38,25 @@ const OptionField* FieldByJson(std::string_view key) {
 }
 
 bool IsNestedObject(std::string_view key) {
-  return key == "layout" || key == "gpu" || key == "host" || key == "nvme";
+  return key == "layout" || key == "gpu" || key == "host" || key == "nvme" ||
+         key == "remote";
 }
 
 // A JSON value as the text SetFromText parses, or InvalidArgument.
 Status JsonText(const OptionField& f, const std::string& name, const Json& v,
                 std::string* text) {
-  const bool list = f.kind == FieldKind::kU32List || f.kind == FieldKind::kPathList;
+  const bool strings =
+      f.kind == FieldKind::kPathList || f.kind == FieldKind::kEndpointList;
+  const bool list = f.kind == FieldKind::kU32List || strings;
   if (list) {
     if (!v.is_array()) return InvalidArgument(name + ": " + v.dump() + " is not a list");
     const char sep = f.kind == FieldKind::kPathList ? ':' : ',';
     for (size_t i = 0; i < v.size(); ++i) {
       const Json& e = v[i];
-      const bool ok =
-          f.kind == FieldKind::kPathList ? e.is_string() : e.is_number_unsigned();
+      const bool ok = strings ? e.is_string() : e.is_number_unsigned();
       if (!ok) {
         return InvalidArgument(name + "[" + std::to_string(i) + "]: " + e.dump() +
-                               (f.kind == FieldKind::kPathList ? " is not a path string"
-                                                               : " is not an integer"));
+                               (strings ? " is not a string" : " is not an integer"));
       }
       if (i > 0) *text += sep;
       *text += e.is_string() ? e.get<std::string>() : e.dump();

@@ -52,6 +52,24 @@ const OptionField kFields[] = {
     {"nvme.codec", "KVTIER_NVME_CODEC", FieldKind::kCodec, KVTIER_MEMBER(nvme.codec)},
     {"nvme.write_queue_blocks", "KVTIER_NVME_WRITE_QUEUE_BLOCKS", FieldKind::kU32,
      KVTIER_MEMBER(nvme.write_queue_blocks)},
+    {"remote.endpoints", "KVTIER_REMOTE_ENDPOINTS", FieldKind::kEndpointList,
+     KVTIER_MEMBER(remote.endpoints)},
+    {"remote.kind", "KVTIER_REMOTE_KIND", FieldKind::kRemoteKind,
+     KVTIER_MEMBER(remote.kind)},
+    {"remote.username", "KVTIER_REMOTE_USERNAME", FieldKind::kString,
+     KVTIER_MEMBER(remote.username)},
+    {"remote.password", "KVTIER_REMOTE_PASSWORD", FieldKind::kString,
+     KVTIER_MEMBER(remote.password)},
+    {"remote.key_prefix", "KVTIER_REMOTE_KEY_PREFIX", FieldKind::kString,
+     KVTIER_MEMBER(remote.key_prefix)},
+    {"remote.checksum_key", "KVTIER_REMOTE_CHECKSUM_KEY", FieldKind::kString,
+     KVTIER_MEMBER(remote.checksum_key)},
+    {"remote.ttl_seconds", "KVTIER_REMOTE_TTL_SECONDS", FieldKind::kU32,
+     KVTIER_MEMBER(remote.ttl_seconds)},
+    {"remote.queue_blocks", "KVTIER_REMOTE_QUEUE_BLOCKS", FieldKind::kU32,
+     KVTIER_MEMBER(remote.queue_blocks)},
+    {"remote.exists_cache_ms", "KVTIER_REMOTE_EXISTS_CACHE_MS", FieldKind::kU32,
+     KVTIER_MEMBER(remote.exists_cache_ms)},
     {"eviction", "KVTIER_EVICTION", FieldKind::kEviction, KVTIER_MEMBER(eviction)},
     {"swa_checkpoint_blocks", "KVTIER_SWA_CHECKPOINT_BLOCKS", FieldKind::kU32,
      KVTIER_MEMBER(swa_checkpoint_blocks)},
@@ -202,6 +220,22 @@ Status SetFromText(const OptionField& field, std::string_view name, std::string_
       }
       *static_cast<std::vector<std::string>*>(member) = std::move(paths);
       return Status::Ok();
+    }
+    case FieldKind::kEndpointList: {
+      std::vector<std::string> endpoints;
+      if (!text.empty()) {
+        for (std::string_view part : Split(text, ',')) {
+          if (part.empty())
+            return Bad(name, text, "','-separated host:port (one is empty)");
+          endpoints.emplace_back(part);
+        }
+      }
+      *static_cast<std::vector<std::string>*>(member) = std::move(endpoints);
+      return Status::Ok();
+    }
+    case FieldKind::kRemoteKind: {
+      static const char* const kNames[] = {"redis", "redis_cluster"};
+      return SetEnum<RemoteKind>(name, text, kNames, "redis or redis_cluster", 0, member);
     }
   }
   return Internal(std::string(name) + ": unhandled field kind");

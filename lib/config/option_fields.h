@@ -28,6 +28,8 @@ enum class FieldKind : uint8_t {
   kLogLevel,
   kU32List,
   kPathList,
+  kEndpointList,  // "host:port,host:port"
+  kRemoteKind,
 };
 
 struct OptionField {

@@ -13,7 +13,10 @@
 namespace kvtier::internal {
 namespace {
 
-int Index(Tier tier) { return static_cast<int>(tier); }
+int Index(Tier tier) {
+  assert(static_cast<int>(tier) < kIndexedTiers && "a shared tier is not indexed");
+  return static_cast<int>(tier);
+}
 
 // Beyond this many blocks (2-3 GB of index) the index grows on demand.
 constexpr uint64_t kReserveBlocksLimit = uint64_t{1} << 24;
@@ -27,12 +30,16 @@ constexpr size_t kEntryAhead = 8;
 
 BlockIndex::BlockIndex(std::array<TierBudget, kNumTiers> budgets, EvictionPolicy policy,
                        uint32_t window_blocks)
-    : budgets_(budgets), window_blocks_(window_blocks) {
+    : window_blocks_(window_blocks) {
   static_assert(sizeof(Entry) == 72, "update the memory figures in block_index.h");
+  for (int t = 0; t < kNumTiers; ++t) {
+    assert((t < kIndexedTiers || !budgets[t].enabled) && "a shared tier is not indexed");
+    if (t < kIndexedTiers) budgets_[t] = budgets[t];
+  }
   // Sized once for full tiers: growing a slab or the hash map later copies
   // all of it under the Store's lock (0.7 s at 4M blocks), and a cache fills.
   uint64_t blocks = 0;
-  for (int t = 0; t < kNumTiers; ++t) {
+  for (int t = 0; t < kIndexedTiers; ++t) {
     if (budgets_[t].enabled) {
       blocks =
           std::min(blocks + std::min(budgets_[t].capacity_units, kReserveBlocksLimit),
@@ -41,7 +48,7 @@ BlockIndex::BlockIndex(std::array<TierBudget, kNumTiers> budgets, EvictionPolicy
   }
   entries_.reserve(blocks);
   by_hash_.reserve(blocks);
-  for (int t = 0; t < kNumTiers; ++t) {
+  for (int t = 0; t < kIndexedTiers; ++t) {
     orders_[t] = MakeEvictionOrder(policy);
     if (budgets_[t].enabled) {
       enabled_ |= Bit(t);

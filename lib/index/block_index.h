@@ -52,6 +52,11 @@ namespace kvtier::internal {
 
 // Index bytes per block with one tier at 2^20 blocks (see Memory above).
 inline constexpr size_t kIndexBytesPerBlock = 130;
+// Tiers the index can hold: gpu, host, nvme. A shared tier (remote) is never
+// indexed (placement asks it), so entries keep no room for it.
+inline constexpr int kIndexedTiers = 3;
+static_assert(static_cast<int>(Tier::kRemote) == kIndexedTiers,
+              "indexed tiers come first; shared ones after them");
 
 struct TierBudget {
   bool enabled = false;
@@ -86,7 +91,8 @@ class BlockIndex {
  public:
   // `window_blocks`: a prefix needs the sliding-window layers (BlockForm
   // kWhole) of its last `window_blocks` blocks (lib/sliding_window.h);
-  // 0 = the layout has none, every block is whole.
+  // 0 = the layout has none, every block is whole. REQUIRES: no tier past
+  // kIndexedTiers is enabled (shared tiers are not indexed).
   BlockIndex(std::array<TierBudget, kNumTiers> budgets, EvictionPolicy policy,
              uint32_t window_blocks = 0);
   ~BlockIndex();
@@ -189,7 +195,7 @@ class BlockIndex {
     EntryId first_child = kNoEntry;
     EntryId next_sibling = kNoEntry;
     EntryId prev_sibling = kNoEntry;
-    std::array<TierPart, kNumTiers> tiers{};
+    std::array<TierPart, kIndexedTiers> tiers{};
     uint8_t present = 0;  // bit per tier: pending or ready
     uint8_t ready = 0;    // bit per tier
     uint8_t whole = 0;    // bit per tier: that copy is BlockForm::kWhole
@@ -239,10 +245,10 @@ class BlockIndex {
   void EraseWithEmptyAncestors(EntryId id);
   void DemoteEverywhere(EntryId id);
 
-  std::array<TierBudget, kNumTiers> budgets_;
-  std::array<uint64_t, kNumTiers> used_units_{};
-  std::array<size_t, kNumTiers> blocks_{};
-  std::array<std::unique_ptr<EvictionOrder>, kNumTiers> orders_;
+  std::array<TierBudget, kIndexedTiers> budgets_;
+  std::array<uint64_t, kIndexedTiers> used_units_{};
+  std::array<size_t, kIndexedTiers> blocks_{};
+  std::array<std::unique_ptr<EvictionOrder>, kIndexedTiers> orders_;
   absl::flat_hash_map<BlockHash, EntryId, BlockHashHash> by_hash_;
   std::vector<Entry> entries_;  // slab; ids index it
   std::vector<EntryId> free_ids_;

@@ -10,7 +10,7 @@
 namespace kvtier {
 namespace {
 
-constexpr const char* kTierNames[kNumTiers] = {"gpu", "host", "nvme"};
+constexpr const char* kTierNames[kNumTiers] = {"gpu", "host", "nvme", "remote"};
 
 // Integers exactly (counters up to 2^53), fractions to 9 digits.
 std::string Number(double v) {
@@ -220,6 +220,42 @@ void NvmeFamilies(Writer& w, const StoreStats& s) {
   }
 }
 
+void RemoteFamilies(Writer& w, const StoreStats& s) {
+  const RemoteStats& r = s.remote;
+  const struct {
+    const char* name;
+    const char* type;
+    const char* help;
+    double value;
+  } rows[] = {
+      {"kvtier_remote_nodes", "gauge", "Redis servers known (a cluster's nodes).",
+       double(r.nodes)},
+      {"kvtier_remote_exists_blocks_total", "counter",
+       "Blocks asked about with EXISTS (Lookup, Load).", double(r.exists_blocks)},
+      {"kvtier_remote_exists_found_blocks_total", "counter", "Of those, present.",
+       double(r.exists_found)},
+      {"kvtier_remote_gone_blocks_total", "counter",
+       "Blocks read that Redis no longer held (misses).", double(r.gone)},
+      {"kvtier_remote_forged_blocks_total", "counter",
+       "Values whose keyed checksum failed.", double(r.forged)},
+      {"kvtier_remote_write_blocks_total", "counter", "Blocks written through to Redis.",
+       double(r.write_blocks)},
+      {"kvtier_remote_write_dropped_blocks_total", "counter",
+       "Write-throughs not done (queue full, host copy gone, SET failed).",
+       double(r.write_dropped)},
+      {"kvtier_remote_reconnects_total", "counter",
+       "Connections reopened after a failure.", double(r.reconnects)},
+      {"kvtier_remote_node_failures_total", "counter",
+       "Failed connects and broken pipelines.", double(r.node_failures)},
+      {"kvtier_remote_redirects_total", "counter", "Cluster MOVED and ASK followed.",
+       double(r.moved + r.asked)},
+  };
+  for (const auto& row : rows) {
+    w.Family(row.name, row.type, row.help);
+    w.Sample(row.name, "", Number(row.value));
+  }
+}
+
 }  // namespace
 
 std::string PrometheusText(const StoreStats& stats) {
@@ -227,6 +263,7 @@ std::string PrometheusText(const StoreStats& stats) {
   TierFamilies(w, stats);
   CallFamilies(w, stats);
   if (stats.tier(Tier::kNvme).enabled) NvmeFamilies(w, stats);
+  if (stats.tier(Tier::kRemote).enabled) RemoteFamilies(w, stats);
   return w.Take();
 }
 

@@ -12,6 +12,7 @@ namespace {
 std::array<TierBudget, kNumTiers> BudgetsOf(const TierStack& tiers) {
   std::array<TierBudget, kNumTiers> budgets{};
   for (const StackTier& t : tiers) {
+    if (t.traits.authority == Authority::kShared) continue;  // not indexed
     budgets[static_cast<int>(t.id)] = TierBudget{true, t.geometry.pages()};
   }
   return budgets;
@@ -58,7 +59,7 @@ std::optional<size_t> Placement::FastestReady(const BlockHash& hash,
 }
 
 bool Placement::CoveredBelow(size_t tier, const BlockHash& hash, BlockForm form) const {
-  for (size_t p = tier + 1; p < tiers_.size(); ++p) {
+  for (size_t p = tier + 1; p < tiers_.size() && !Shared(p); ++p) {
     if (index_.IsPresent(hash, IdAt(p)) && Covers(index_.FormIn(hash, IdAt(p)), form)) {
       return true;
     }
@@ -217,11 +218,12 @@ void Placement::ReportStats(StoreStats* s) const {
       ts.enabled = true;
       ts.position = static_cast<uint32_t>(p);
       ts.slot_bytes = g.page_bytes;
+      ts.hits = c.hits;
+      ts.inserts = c.inserts;
+      if (Shared(p)) continue;  // not indexed: no capacity, blocks or evictions known
       ts.capacity_bytes = g.capacity_bytes();
       ts.used_bytes = index_.used_units(IdAt(p)) * g.page_bytes;
       ts.blocks = index_.blocks_in(IdAt(p));
-      ts.hits = c.hits;
-      ts.inserts = c.inserts;
       ts.evictions = c.evictions;
       ts.placement_evictions = c.placement_evictions;
       ts.orphans_dropped = c.orphans;

@@ -63,6 +63,15 @@ class TierGate {
   virtual uint64_t PrepareForget(size_t tier, uint32_t slot) = 0;
 };
 
+// Chain blocks [first, first + blocks) that the shared tier at stack
+// position `tier` said it holds (shared tiers are not in the index: the
+// Store asks them, outside the lock, and passes the answer to PlanLoad).
+struct SharedRun {
+  size_t tier = 0;
+  size_t first = 0;
+  size_t blocks = 0;
+};
+
 // A block recovered from a persistent tier's records at open.
 struct RecoveredEntry {
   BlockHash hash;
@@ -76,6 +85,8 @@ struct RecoveredEntry {
 struct PlacementCounters {
   uint64_t hits = 0, inserts = 0, evictions = 0, orphans = 0, rejected = 0;
   uint64_t placement_evictions = 0;
+  // Shared tiers: write-throughs not done (queue full, source gone, failed).
+  uint64_t write_dropped = 0;
   // Of the inserts, by the form written; upgrades: trimmed copies grown
   // whole in place (counted with the whole ones).
   uint64_t inserted_whole = 0, inserted_trimmed = 0, upgrades = 0;
@@ -99,6 +110,12 @@ class Placement {
             TierGate* gate);
 
   const TierStack& tiers() const { return tiers_; }
+  // Shared tiers (Authority::kShared) sit below the others and are not
+  // indexed: no slots, no eviction order; blocks reach them write-through
+  // from the engine's tier.
+  bool Shared(size_t tier) const {
+    return tiers_[tier].traits.authority == Authority::kShared;
+  }
   const SlidingWindow& window() const { return window_; }
   // The position that takes blocks from and promotes blocks into engine
   // memory of `kind`: the fastest tier of that memory kind, else the first.
@@ -121,9 +138,11 @@ class Placement {
   // of `kind`. Moves: one read per prefix block (tier -> engine), in chain
   // order, then one promotion per block read from a slower tier than the
   // engine's (engine -> tier: what the read delivered). `lease` (0: none):
-  // a lookup's lease whose pinned prefix the load serves.
-  Plan PlanLoad(std::span<const BlockHash> chain, uint64_t lease, MemoryKind kind)
-      ABSL_LOCKS_EXCLUDED(mu_);
+  // a lookup's lease whose pinned prefix the load serves. `shared`: blocks a
+  // shared tier holds; those that extend the pinned prefix without a gap
+  // are read from it (and promoted like any slower tier's).
+  Plan PlanLoad(std::span<const BlockHash> chain, uint64_t lease, MemoryKind kind,
+                SharedRun shared = {}) ABSL_LOCKS_EXCLUDED(mu_);
   // `results[i]` is moves[i]'s. Hits are not counted for a sliding-window
   // attempt that stopped short: it is planned again (its window moved).
   LoadCommit CommitLoad(const Plan& plan, std::span<const Status> results,
@@ -186,7 +205,10 @@ class Placement {
 
  private:
   Tier IdAt(size_t tier) const { return tiers_[tier].id; }
-  bool HasBelow(size_t tier) const { return tier + 1 < tiers_.size(); }
+  // An indexed tier below `tier` (the next one down is where its blocks go).
+  bool HasBelow(size_t tier) const {
+    return tier + 1 < tiers_.size() && !Shared(tier + 1);
+  }
   // The fastest tier holding `hash` ready in a form covering `need`.
   std::optional<size_t> FastestReady(const BlockHash& hash, BlockForm need) const
       ABSL_SHARED_LOCKS_REQUIRED(mu_);
@@ -239,6 +261,15 @@ class Placement {
   void OweWriteDowns(size_t tier, const Plan& plan, std::span<const size_t> stored,
                      std::vector<WriteDownJob>& jobs) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void OweColdest(size_t tier, std::vector<WriteDownJob>& jobs)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Write-throughs to every shared tier of the blocks now ready in `tier`.
+  void OweShared(size_t tier, const Plan& plan, std::span<const size_t> stored,
+                 std::vector<WriteDownJob>& jobs) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // PlanWriteDown / CommitWriteDown for a job bound to a shared tier.
+  void PlanSharedWrite(const WriteDownJob& job, size_t i, Plan& plan)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void CommitSharedWrite(const Move& move, const Status& result, const BlockHash& hash)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   WriteDownJob Owe(size_t tier, const BlockHash& hash, const BlockHash* parent)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -29,6 +29,7 @@ EraseCount Placement::EraseLocked(std::span<const BlockHash> blocks,
   for (const BlockHash& hash : blocks) {
     bool in_use = false;
     for (size_t tier = 0; tier < tiers_.size(); ++tier) {
+      if (Shared(tier)) continue;  // not indexed: the deployment's, not ours
       const Tier id = IdAt(tier);
       if (!index_.IsPresent(hash, id)) continue;
       if (!index_.IsReady(hash, id) || index_.IsPinned(hash, id)) {

@@ -1,6 +1,7 @@
 // Placement for loads and prefetches: pin the servable prefix (or take a
 // lookup's lease), reserve promotion slots in the engine's tier, then commit
 // what the mover delivered.
+#include <algorithm>
 #include <cassert>
 
 #include "lib/placement/placement.h"
@@ -58,7 +59,7 @@ std::vector<Move> Placement::TakeLease(uint64_t lease, std::span<const BlockHash
 }
 
 Plan Placement::PlanLoad(std::span<const BlockHash> chain, uint64_t lease,
-                         MemoryKind kind) {
+                         MemoryKind kind, SharedRun shared) {
   Plan plan;
   plan.kind = PlanKind::kLoad;
   plan.chain.assign(chain.begin(), chain.end());
@@ -69,6 +70,18 @@ Plan Placement::PlanLoad(std::span<const BlockHash> chain, uint64_t lease,
     if (!plan.moves.empty()) plan.lease = lease;
   }
   if (plan.lease == 0) plan.moves = PinPrefix(chain);
+  // A shared tier's blocks extend the prefix only where it ends: the index
+  // may have changed since the tier was asked.
+  const size_t pinned = plan.moves.size();
+  if (pinned >= shared.first && pinned < shared.first + shared.blocks) {
+    assert(Shared(shared.tier) && !window_.trims());
+    for (size_t i = pinned; i < std::min(chain.size(), shared.first + shared.blocks);
+         ++i) {
+      plan.moves.push_back(Move{static_cast<uint32_t>(i), BlockForm::kWhole,
+                                BlockForm::kWhole, Endpoint::InTier(shared.tier, 0),
+                                Endpoint::Engine()});
+    }
+  }
   // A block read from a slower tier than the engine's is promoted (its
   // slower copy stays): slots reserved now, written from what the read
   // delivers, so it lands while later reads are still on the device.
@@ -90,6 +103,7 @@ Plan Placement::PlanLoad(std::span<const BlockHash> chain, uint64_t lease,
 void Placement::UnpinSources(const Plan& plan, size_t reads) {
   for (size_t k = 0; k < reads; ++k) {
     const Move& m = plan.moves[k];
+    if (Shared(m.from.tier)) continue;  // never pinned: not indexed
     index_.Unpin(plan.chain[m.block], IdAt(m.from.tier));
   }
 }
@@ -111,9 +125,12 @@ LoadCommit Placement::CommitLoad(const Plan& plan, std::span<const Status> resul
     // The slot failed verification or I/O: it can never serve this block,
     // so drop it (unless another reader still holds it; the last one drops).
     // A cancelled read says nothing about the slot: the block stays.
+    // A shared tier's bad block is its own business: a miss, counted there.
     const Move& bad = plan.moves[c.loaded];
     const BlockHash& h = plan.chain[bad.block];
-    if (!index_.IsPinned(h, IdAt(bad.from.tier))) DropLocked(bad.from.tier, h, *releases);
+    if (!Shared(bad.from.tier) && !index_.IsPinned(h, IdAt(bad.from.tier))) {
+      DropLocked(bad.from.tier, h, *releases);
+    }
   }
   index_.TouchChain(std::span(plan.chain).first(c.loaded), /*hit=*/true);
   if (reads < plan.moves.size()) {

@@ -105,7 +105,10 @@ std::vector<WriteDownJob> Placement::CommitSave(const Plan& plan,
   for (size_t k = 0; k < all.size(); ++k) {
     if (results[k].ok()) stored.push_back(k);
   }
-  if (!plan.moves.empty()) OweWriteDowns(plan.moves[0].to.tier, plan, stored, jobs);
+  if (!plan.moves.empty()) {
+    OweWriteDowns(plan.moves[0].to.tier, plan, stored, jobs);
+    OweShared(plan.moves[0].to.tier, plan, stored, jobs);
+  }
   return jobs;
 }
 
@@ -120,7 +123,24 @@ WriteDownJob Placement::Owe(size_t tier, const BlockHash& hash, const BlockHash*
     ++owed_[tier];
   }
   return WriteDownJob{hash, parent != nullptr ? *parent : BlockHash{}, parent != nullptr,
-                      static_cast<uint8_t>(tier)};
+                      static_cast<uint8_t>(tier), static_cast<uint8_t>(tier + 1)};
+}
+
+// A shared tier gets what the engine saved, straight from the engine's tier
+// (reading it back from a slower tier would cost a read per block). Not
+// pinned: a block evicted before the writer gets to it is a drop.
+void Placement::OweShared(size_t tier, const Plan& plan, std::span<const size_t> stored,
+                          std::vector<WriteDownJob>& jobs) const {
+  for (size_t s = tier + 1; s < tiers_.size(); ++s) {
+    if (!Shared(s)) continue;
+    for (const size_t k : stored) {
+      const Move& m = plan.moves[k];
+      const BlockHash* parent = plan.ParentOf(m.block);
+      jobs.push_back(WriteDownJob{
+          plan.chain[m.block], parent != nullptr ? *parent : BlockHash{},
+          parent != nullptr, static_cast<uint8_t>(tier), static_cast<uint8_t>(s)});
+    }
+  }
 }
 
 void Placement::OweWriteDowns(size_t tier, const Plan& plan,
@@ -161,7 +181,7 @@ bool Placement::HeldWhileOwed(size_t tier) const {
 }
 
 void Placement::Settle(const WriteDownJob& job) {
-  if (!HeldWhileOwed(job.from)) return;
+  if (Shared(job.to) || !HeldWhileOwed(job.from)) return;
   index_.Unpin(job.hash, IdAt(job.from));
   --owed_[job.from];
 }
@@ -177,7 +197,11 @@ Plan Placement::PlanWriteDown(std::span<const WriteDownJob> jobs) {
   MutexLock lock(&mu_);
   for (size_t i = 0; i < jobs.size(); ++i) {
     const WriteDownJob& j = jobs[i];
-    const size_t from = j.from, to = j.from + 1u;
+    if (Shared(j.to)) {
+      PlanSharedWrite(j, i, plan);
+      continue;
+    }
+    const size_t from = j.from, to = j.to;
     const Tier from_id = IdAt(from), to_id = IdAt(to);
     if (!index_.IsReady(j.hash, from_id)) {  // evicted before its turn
       if (!index_.IsPresent(j.hash, to_id)) {
@@ -223,7 +247,11 @@ std::vector<WriteDownJob> Placement::CommitWriteDown(const Plan& plan,
     const Move& m = plan.moves[k];
     const BlockHash& h = plan.chain[m.block];
     index_.Unpin(h, IdAt(m.from.tier));
-    Settle(WriteDownJob{h, {}, false, m.from.tier});
+    if (Shared(m.to.tier)) {
+      CommitSharedWrite(m, results[k], h);
+      continue;
+    }
+    Settle(WriteDownJob{h, {}, false, m.from.tier, m.to.tier});
     if (!results[k].ok()) {
       DropLocked(m.to.tier, h, *releases);
       write_downs_dropped_.fetch_add(1, std::memory_order_relaxed);
@@ -244,7 +272,7 @@ std::vector<WriteDownJob> Placement::CommitWriteDown(const Plan& plan,
   std::vector<bool> arrived(tiers_.size());
   for (const Move& m : plan.moves) arrived[m.to.tier] = true;
   for (size_t p = 0; p < tiers_.size(); ++p) {
-    if (arrived[p] && HasBelow(p) &&
+    if (arrived[p] && !Shared(p) && HasBelow(p) &&
         tiers_[p + 1].traits.arrival == WritePolicy::kWriteBack) {
       OweColdest(p, jobs);
     }
@@ -254,8 +282,40 @@ std::vector<WriteDownJob> Placement::CommitWriteDown(const Plan& plan,
 
 void Placement::AbandonWriteDowns(std::span<const WriteDownJob> jobs) {
   MutexLock lock(&mu_);
-  for (const WriteDownJob& j : jobs) Settle(j);
-  write_downs_dropped_.fetch_add(jobs.size(), std::memory_order_relaxed);
+  for (const WriteDownJob& j : jobs) {
+    Settle(j);
+    if (Shared(j.to)) {
+      ++counters_[j.to].write_dropped;
+    } else {
+      write_downs_dropped_.fetch_add(1, std::memory_order_relaxed);
+    }
+  }
+}
+
+// The source's stored block is written as it is: no slot to admit, nothing
+// to evict; the source is pinned while the mover reads it.
+void Placement::PlanSharedWrite(const WriteDownJob& job, size_t i, Plan& plan) {
+  const Tier from_id = IdAt(job.from);
+  if (!index_.IsReady(job.hash, from_id)) {  // evicted before its turn
+    ++counters_[job.to].write_dropped;
+    return;
+  }
+  index_.Pin(job.hash, from_id);
+  const BlockForm form = index_.FormIn(job.hash, from_id);
+  plan.moves.push_back(Move{static_cast<uint32_t>(i), form, form,
+                            Endpoint::InTier(job.from, index_.SlotOf(job.hash, from_id)),
+                            Endpoint::InTier(job.to, 0)});
+}
+
+void Placement::CommitSharedWrite(const Move& move, const Status& result,
+                                  const BlockHash& hash) {
+  PlacementCounters& c = counters_[move.to.tier];
+  if (!result.ok()) {
+    ++c.write_dropped;
+    return;
+  }
+  ++c.inserts;
+  ++(move.form == BlockForm::kWhole ? c.inserted_whole : c.inserted_trimmed);
 }
 
 }  // namespace kvtier::internal

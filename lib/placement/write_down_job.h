@@ -14,6 +14,9 @@ struct WriteDownJob {
   BlockHash parent;
   bool has_parent = false;
   uint8_t from = 0;  // stack position of the copy to read
+  // Stack position it goes to: the next tier below `from`, or a shared tier
+  // (fed write-through from the engine's tier).
+  uint8_t to = 0;
 };
 
 }  // namespace kvtier::internal

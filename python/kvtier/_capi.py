@@ -62,6 +62,16 @@ class Options(ctypes.Structure):
         ("log", LOG_FN),
         ("log_user_data", c_void_p),
         ("log_level", c_int),
+        ("remote_endpoints", ctypes.POINTER(c_char_p)),
+        ("remote_endpoint_count", c_size_t),
+        ("remote_kind", c_int),
+        ("remote_username", c_char_p),
+        ("remote_password", c_char_p),
+        ("remote_key_prefix", c_char_p),
+        ("remote_checksum_key", c_char_p),
+        ("remote_ttl_seconds", c_uint32),
+        ("remote_queue_blocks", c_uint32),
+        ("remote_exists_cache_ms", c_uint32),
     ]
 
 

@@ -15,20 +15,23 @@ CODECS = {"raw": 0, "int8": 1, "fp8": 2}
 WRITE_POLICIES = {"write_through": 0, "write_back": 1}
 EVICTIONS = {"lru": 0, "slru": 1}
 LOG_LEVELS = {"debug": 0, "info": 1, "warning": 2, "error": 3, "off": 4}
+REMOTE_KINDS = {"redis": 0, "redis_cluster": 1}
 
 _ENUMS = {"dtype": DTYPES, "host_codec": CODECS, "nvme_codec": CODECS, "gpu_codec": CODECS,
           "nvme_write_policy": WRITE_POLICIES, "eviction": EVICTIONS,
-          "log_level": LOG_LEVELS}
+          "log_level": LOG_LEVELS, "remote_kind": REMOTE_KINDS}
 _BOOLS = {"host_lock_memory", "nvme_allow_buffered_io", "nvme_wipe_on_mismatch"}
-_STRINGS = {"model_id", "tenant_salt"}
+_STRINGS = {"model_id", "tenant_salt", "remote_username", "remote_password",
+            "remote_key_prefix", "remote_checksum_key"}
 _INTS = {"num_layers", "kv_heads", "head_dim", "block_tokens", "parts_per_layer", "rank",
          "gpu_capacity_bytes", "host_capacity_bytes", "nvme_capacity_bytes",
          "swa_checkpoint_blocks", "nvme_queue_depth", "nvme_write_queue_blocks",
-         "gpu_device"}
-_LISTS = {"layer_windows", "nvme_directories"}
+         "gpu_device", "remote_ttl_seconds", "remote_queue_blocks", "remote_exists_cache_ms"}
+_LISTS = {"layer_windows", "nvme_directories", "remote_endpoints"}
 # The C++/JSON nesting: {"layout": {...}} holds the layout's fields unprefixed;
 # {"host": {...}}, {"nvme": {...}}, {"gpu": {...}} their tier's, prefixed.
-_NESTED = {"layout": "", "host": "host_", "nvme": "nvme_", "gpu": "gpu_"}
+_NESTED = {"layout": "", "host": "host_", "nvme": "nvme_", "gpu": "gpu_",
+           "remote": "remote_"}
 NAMES = _INTS | _BOOLS | _STRINGS | _LISTS | set(_ENUMS) | {"log"}
 
 
@@ -77,7 +80,7 @@ class Options:
             if not isinstance(value, str):
                 raise _bad(name, f"{value!r}, expected a string")
         elif name in _LISTS:
-            if isinstance(value, str) and name == "nvme_directories":
+            if isinstance(value, str) and name in ("nvme_directories", "remote_endpoints"):
                 value = [value]
             value = list(value)
         elif name == "log" and value is not None and not callable(value):
@@ -111,12 +114,13 @@ class Options:
                 arr = (ctypes.c_uint32 * len(value))(*value)
                 keep.append(arr)
                 c.layer_windows = ctypes.cast(arr, ctypes.POINTER(ctypes.c_uint32))
-            elif name == "nvme_directories":
+            elif name in ("nvme_directories", "remote_endpoints"):
                 encoded = [str(v).encode() for v in value]
                 arr = (ctypes.c_char_p * len(encoded))(*encoded)
                 keep.extend([encoded, arr])
-                c.nvme_directories = ctypes.cast(arr, ctypes.POINTER(ctypes.c_char_p))
-                c.nvme_directory_count = len(encoded)
+                setattr(c, name, ctypes.cast(arr, ctypes.POINTER(ctypes.c_char_p)))
+                count = "nvme_directory_count" if name == "nvme_directories" else "remote_endpoint_count"
+                setattr(c, count, len(encoded))
             elif name == "log":
                 pass  # Store installs the trampoline
             else:

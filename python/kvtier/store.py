@@ -12,7 +12,7 @@ from .options import LOG_LEVELS, Options
 from .transfer import Transfer
 
 _LEVEL_NAMES = {v: k for k, v in LOG_LEVELS.items()}
-_TIERS = {"gpu": 0, "host": 1, "nvme": 2}
+_TIERS = {"gpu": 0, "host": 1, "nvme": 2, "remote": 3}
 
 
 def _check(code, err):
@@ -360,7 +360,7 @@ class Store:
         return server
 
     def stats(self):
-        """Every counter as a dict: {"host": {...}, "nvme": {...}, "gpu": {...},
+        """Every counter as a dict: {"host": {...}, "nvme": {...}, "gpu": {...}, "remote": {...},
         "nvme_engine": {...}, "calls": {...}}."""
         err = _capi.Error()
         out = {}

@@ -226,3 +226,60 @@ class NvmeTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+def _start_redis():
+    """A redis-server on a free loopback port in a temporary directory, or None."""
+    import shutil
+    import socket
+    import subprocess
+    import time
+    if shutil.which("redis-server") is None:
+        return None, None, None
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    tmp = tempfile.TemporaryDirectory()
+    proc = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1",
+                             "--save", "", "--appendonly", "no", "--dir", tmp.name],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(200):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
+            return proc, port, tmp
+        except OSError:
+            time.sleep(0.02)
+    proc.kill()
+    return None, None, None
+
+
+class RemoteTest(unittest.TestCase):
+    def test_two_stores_share_blocks_through_redis(self):
+        proc, port, tmp = _start_redis()
+        if proc is None:
+            self.skipTest("redis-server is not installed (scripts/setup.sh installs it)")
+        try:
+            remote = {"endpoints": [f"127.0.0.1:{port}"],
+                      "checksum_key": "python-shared-secret-42"}
+            try:
+                small_store(remote=remote).close()
+            except kvtier.Error as e:
+                if e.code_name != "NOT_SUPPORTED":
+                    raise
+                self.skipTest(f"this build has no remote tier: {e.message}")
+            with small_store(remote=remote) as writer, small_store(remote=remote) as reader:
+                chain = writer.hash_chain(list(range(12)))
+                src = pattern(3 * writer.block_bytes, 9)
+                self.assertEqual(writer.save(chain, bytes(src)), 3)
+                writer.flush()
+                self.assertEqual(reader.lookup(chain), 3)
+                dst = bytearray(len(src))
+                self.assertEqual(reader.load(chain, dst), 3)
+                self.assertEqual(dst, src)
+                stats = reader.stats()
+                self.assertTrue(stats["remote"]["enabled"])
+                self.assertEqual(stats["remote"]["hits"], 3)
+        finally:
+            proc.kill()
+            proc.wait()
+            tmp.cleanup()
