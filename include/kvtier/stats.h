@@ -14,8 +14,8 @@ namespace kvtier {
 // bound. Rendered as a Prometheus histogram (kvtier/metrics.h).
 struct LatencyHistogram {
   static constexpr std::array<double, 20> kBoundsSeconds = {
-      1e-6, 2.5e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3,
-      2.5e-3, 5e-3, 1e-2, 2.5e-2, 5e-2, 0.1, 0.25, 0.5, 1.0, 2.5};
+      1e-6,   2.5e-6, 5e-6, 1e-5,   2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3,
+      2.5e-3, 5e-3,   1e-2, 2.5e-2, 5e-2,   0.1,  0.25, 0.5,    1.0,  2.5};
   std::array<uint64_t, kBoundsSeconds.size() + 1> counts{};
   uint64_t count = 0;
   double sum_seconds = 0;
@@ -100,7 +100,10 @@ struct StoreStats {
   // Asynchronous transfers (BeginLoad, BeginSave).
   uint64_t transfers_started = 0;
   uint64_t transfers_cancelled = 0;  // Cancel() came before they finished
-  NvmeStats nvme;                     // all zero/false when the tier is off
+  // Copies between the engine's device memory and the store that failed
+  // (the blocks were served as misses, or not saved).
+  uint64_t device_copy_errors = 0;
+  NvmeStats nvme;  // all zero/false when the tier is off
   // Per call of Lookup, Load and Save.
   LatencyHistogram lookup_latency;
   LatencyHistogram load_latency;

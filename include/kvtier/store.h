@@ -64,10 +64,13 @@ enum class MemoryKind : uint8_t { kHost = 0, kDevice = 1 };
 // One contiguous piece of a block in the engine's memory (typically one
 // layer's K or V page). Borrowed for the duration of the call only.
 // Save reads it; Load writes it.
+// kDevice: memory on CUDA device `device` (which must be options.gpu.device),
+// copied by DMA on the store's own streams (see "Device memory" above).
 struct Segment {
   void* data = nullptr;
-  size_t bytes = 0;                     // must equal layout.SegmentBytes()
-  MemoryKind kind = MemoryKind::kHost;  // kDevice needs the GPU tier
+  size_t bytes = 0;  // must equal layout.SegmentBytes()
+  MemoryKind kind = MemoryKind::kHost;
+  int device = 0;  // kDevice only: the CUDA device ordinal
 };
 
 struct LookupResult {
