@@ -110,7 +110,7 @@ Status StoreImpl::CheckSegments(std::span<const Segment> segments, size_t blocks
                              std::to_string(segment_bytes_) + " bytes");
     }
     if (s.kind == MemoryKind::kDevice) {
-      if (s.device != gpu_device_) {
+      if (s.device != -1 && s.device != gpu_device_) {
         return InvalidArgument(where + ".device: " + std::to_string(s.device) +
                                ", the store copies with device " +
                                std::to_string(gpu_device_) + " (options.gpu.device)");
