@@ -11,6 +11,7 @@
 #include "backends/testing/memory_tier.h"
 #include "tests/device_support.h"
 #include "tests/nvme_support.h"
+#include "tests/trim_support.h"
 
 namespace kvtier {
 namespace {
@@ -237,6 +238,62 @@ TEST_CASE("an async device save is done once the device memory was copied out",
   EngineBuffers host(store->layout(), 3);
   REQUIRE(store->Load(chain, host.all())->blocks == 3);
   for (size_t b = 0; b < 3; ++b) CHECK(host.Matches(b, chain[b]));
+}
+
+TEST_CASE("a device load of a trimmed chain copies only the segments its prefix needs",
+          "[device]") {
+  FakeCopyEngine engine;
+  const KvLayout layout = testing::GemmaStyleLayout();
+  auto store =
+      OpenWithEngine(testing::TrimOptions(layout, /*checkpoint_blocks=*/4), engine);
+  const auto chain = testing::TrimChain(*store, 8);
+  DeviceBuffers src(engine, layout, 8);
+  src.FillFrom(chain);
+  REQUIRE(store->Save(chain, src.all())->stored == 8);
+  DeviceBuffers dst(engine, layout, 8);
+  dst.Fill(0xEE);
+  REQUIRE(store->Load(chain, dst.all())->blocks == 8);
+  const size_t window_blocks = testing::kTrimWindowTokens / testing::kTrimBlockTokens;
+  const size_t per_block = layout.SegmentsPerBlock();
+  for (size_t b = 0; b < 8; ++b) {
+    for (size_t s = 0; s < per_block; ++s) {
+      const bool sliding = layout.WindowOf(static_cast<uint32_t>(s / 2)) > 0;
+      const Segment& seg = dst.all()[b * per_block + s];
+      std::vector<unsigned char> want(seg.bytes);
+      testing::FillFromHash(chain[b], s, want.data(), seg.bytes);
+      INFO("block " << b << " segment " << s);
+      if (!sliding || b + window_blocks >= 8) {
+        CHECK(std::memcmp(seg.data, want.data(), seg.bytes) == 0);
+      } else {
+        std::vector<unsigned char> sentinel(seg.bytes, 0xEE);
+        CHECK(std::memcmp(seg.data, sentinel.data(), seg.bytes) == 0);
+      }
+    }
+  }
+}
+
+TEST_CASE("host and device segments mix in one call", "[device]") {
+  FakeCopyEngine engine;
+  auto store = OpenWithEngine(DeviceOptions(SmallLayout(), 8), engine);
+  const auto chain = ChainOf(*store, 9, 2);
+  DeviceBuffers dev(engine, store->layout(), 2);
+  EngineBuffers host(store->layout(), 2);
+  dev.FillFrom(chain);
+  host.FillFrom(chain);
+  // Even segments (K) on the device, odd ones (V) in host memory.
+  std::vector<Segment> mixed(dev.all().begin(), dev.all().end());
+  for (size_t i = 1; i < mixed.size(); i += 2) mixed[i] = host.all()[i];
+  REQUIRE(store->Save(chain, mixed)->stored == 2);
+  dev.Fill(0);
+  host.Clear();
+  REQUIRE(store->Load(chain, mixed)->blocks == 2);
+  EngineBuffers check(store->layout(), 2);
+  REQUIRE(store->Load(chain, check.all())->blocks == 2);
+  for (size_t i = 0; i < mixed.size(); ++i) {
+    CHECK(std::memcmp(mixed[i].data, check.all()[i].data, mixed[i].bytes) == 0);
+  }
+  CHECK(engine.bytes(internal::CopyDirection::kHostToDevice) ==
+        2 * store->layout().BlockBytes() / 2);
 }
 
 }  // namespace
