@@ -24,15 +24,34 @@ struct Module {
   std::string error;
 };
 
+// The module installed beside the library that holds this code
+// (libkvtier.so.0, or the program kvtier is linked into): an installed
+// prefix is found wherever it was moved to.
+std::string BesideThisLibrary() {
+  Dl_info info;
+  if (dladdr(reinterpret_cast<void*>(&OpenCudaCopyEngine), &info) == 0 ||
+      info.dli_fname == nullptr) {
+    return {};
+  }
+  const std::string self = info.dli_fname;
+  const size_t slash = self.rfind('/');
+  if (slash == std::string::npos) return {};
+  return self.substr(0, slash + 1) + KVTIER_CUDA_MODULE_NAME;
+}
+
 // The module stays loaded for the process's life (engines may outlive any
-// one store). Looked for where KVTIER_CUDA_MODULE says, then where this
-// build put it, then where it installs, then by name (LD_LIBRARY_PATH).
+// one store). Looked for where KVTIER_CUDA_MODULE says, then beside this
+// library, then where this build put it, then where it installs by
+// default, then by name (LD_LIBRARY_PATH).
 const Module& LoadModule() {
   static const Module module = [] {
     Module m;
     std::string tried;
     std::vector<std::string> paths;
     if (const char* env = std::getenv("KVTIER_CUDA_MODULE")) paths.push_back(env);
+    if (std::string beside = BesideThisLibrary(); !beside.empty()) {
+      paths.push_back(beside);
+    }
     paths.push_back(KVTIER_CUDA_MODULE_BUILD_PATH);
     paths.push_back(KVTIER_CUDA_MODULE_INSTALL_PATH);
     paths.push_back(KVTIER_CUDA_MODULE_NAME);
@@ -40,7 +59,7 @@ const Module& LoadModule() {
       void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
       if (handle == nullptr) {
         const char* why = dlerror();
-        tried += "\n  " + path + ": " + (why ? why : "not found");
+        tried += "\n  " + (why ? std::string(why) : path + ": not found");
         continue;
       }
       m.open = reinterpret_cast<OpenFn>(dlsym(handle, "kvtier_cuda_open_copy_engine"));
