@@ -14,8 +14,8 @@ namespace kvtier {
 // bound. Rendered as a Prometheus histogram (kvtier/metrics.h).
 struct LatencyHistogram {
   static constexpr std::array<double, 20> kBoundsSeconds = {
-      1e-6,   2.5e-6, 5e-6, 1e-5,   2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3,
-      2.5e-3, 5e-3,   1e-2, 2.5e-2, 5e-2,   0.1,  0.25, 0.5,    1.0,  2.5};
+      1e-6, 2.5e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3,
+      2.5e-3, 5e-3, 1e-2, 2.5e-2, 5e-2, 0.1, 0.25, 0.5, 1.0, 2.5};
   std::array<uint64_t, kBoundsSeconds.size() + 1> counts{};
   uint64_t count = 0;
   double sum_seconds = 0;
