@@ -18,6 +18,11 @@ install(TARGETS kvtier_shared EXPORT kvtierTargets
 install(TARGETS kvtier EXPORT kvtierStaticTargets
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
         INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+# The CUDA copy engine module, where it was built: libkvtier loads it from
+# here (OpenCudaCopyEngine) when a store first needs device memory.
+if(TARGET kvtier_cuda)
+  install(TARGETS kvtier_cuda LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
+endif()
 install(EXPORT kvtierTargets NAMESPACE kvtier:: DESTINATION ${KVTIER_CMAKE_DIR})
 install(EXPORT kvtierStaticTargets NAMESPACE kvtier:: DESTINATION ${KVTIER_CMAKE_DIR})
 

@@ -36,11 +36,13 @@ uint64_t BackendGate::PrepareForget(size_t tier, uint32_t slot) {
 }
 
 StoreImpl::StoreImpl(const Options& options, TierBackends backends,
-                     bool host_memory_locked)
+                     bool host_memory_locked, std::unique_ptr<DevicePath> device)
     : Store(options.layout,
             PrefixHasher(Namespace{options.model_id, options.layout.Fingerprint(),
                                    options.CodecTag(), options.rank, options.tenant_salt},
                          options.layout.block_tokens)),
+      device_(std::move(device)),
+      gpu_device_(options.gpu.device),
       backends_(std::move(backends)),
       host_memory_locked_(host_memory_locked),
       segments_per_block_(options.layout.SegmentsPerBlock()),
@@ -132,9 +134,17 @@ Status StoreImpl::CheckSegments(std::span<const Segment> segments, size_t blocks
                              std::to_string(segment_bytes_) + " bytes");
     }
     if (s.kind == MemoryKind::kDevice) {
-      return NotSupported(where() +
-                          ".kind: device memory needs the GPU tier, which "
-                          "this build does not have");
+      if (s.device != -1 && s.device != gpu_device_) {
+        return InvalidArgument(where() + ".device: " + std::to_string(s.device) +
+                               ", the store copies with device " +
+                               std::to_string(gpu_device_) + " (options.gpu.device)");
+      }
+      if (Status ready = device_->Ready(); !ready.ok()) {
+        return NotSupported(where() + ".kind: device memory: " + ready.message());
+      }
+    } else if (s.kind != MemoryKind::kHost) {
+      return InvalidArgument(where() + ".kind: unknown memory kind " +
+                             std::to_string(static_cast<int>(s.kind)));
     }
   }
   return Status::Ok();
@@ -252,6 +262,7 @@ StoreStats StoreImpl::Stats() const {
   s.host_memory_locked = host_memory_locked_;
   s.transfers_started = transfers_started_.load(std::memory_order_relaxed);
   s.transfers_cancelled = transfers_cancelled_.load(std::memory_order_relaxed);
+  s.device_copy_errors = device_->copy_errors();
   s.lookup_latency = lookup_latency_.Snapshot();
   s.load_latency = load_latency_.Snapshot();
   s.save_latency = save_latency_.Snapshot();

@@ -19,6 +19,7 @@
 #include "backends/nvme/open_nvme.h"
 #include "kvtier/store.h"
 #include "lib/metrics/latency_recorder.h"
+#include "lib/move/device_path.h"
 #include "lib/move/executor.h"
 #include "lib/move/mover.h"
 #include "lib/placement/placement.h"
@@ -36,12 +37,21 @@ Status ValidateOptions(const Options& options);
 
 // Opens a store over the given backends (nullptr = tier disabled). Store::Open
 // builds the real ones; tests pass fakes and fault-injecting tiers here.
-Result<std::unique_ptr<Store>> OpenStoreWithTiers(const Options& options,
-                                                  TierBackends backends,
-                                                  bool host_memory_locked = true);
+// `device`: how device segments are copied (null: the CUDA engine, opened
+// on first use).
+Result<std::unique_ptr<Store>> OpenStoreWithTiers(
+    const Options& options, TierBackends backends, bool host_memory_locked = true,
+    std::unique_ptr<DevicePath> device = {});
 
-// Store::Open with test seams for the NVMe tier's queues.
-Result<std::unique_ptr<Store>> OpenStore(const Options& options, const NvmeHooks& hooks);
+// Test seam for device memory: the copy engine (e.g. FakeCopyEngine),
+// borrowed, outliving the store. Null: the CUDA engine (libkvtier_cuda.so).
+struct GpuHooks {
+  CopyEngine* engine = nullptr;
+};
+
+// Store::Open with test seams for the NVMe tier's queues and the copy engine.
+Result<std::unique_ptr<Store>> OpenStore(const Options& options, const NvmeHooks& hooks,
+                                         const GpuHooks& gpu = {});
 
 // The stack of `backends` (enabled ones, fastest first) with each tier's
 // traits from `options`: where backends meet Options, the only place tiers
@@ -62,7 +72,8 @@ class BackendGate final : public TierGate {
 
 class StoreImpl final : public Store {
  public:
-  StoreImpl(const Options& options, TierBackends backends, bool host_memory_locked);
+  StoreImpl(const Options& options, TierBackends backends, bool host_memory_locked,
+            std::unique_ptr<DevicePath> device);
   ~StoreImpl() override;
 
   LookupResult Lookup(std::span<const BlockHash> chain) override;
@@ -106,9 +117,23 @@ class StoreImpl final : public Store {
   void IndexRecovered();
 
   // The transfers, on whichever thread runs them (store_transfer.cc).
+  // `kind`: the memory the engine's segments are in, which decides the tier
+  // saves go to and loads promote into (Placement::EngineTier).
   LoadResult RunLoad(std::span<const BlockHash> chain, std::span<const Segment> dst,
-                     uint64_t lease, LoadOrder order, TransferHandle::State* state);
+                     uint64_t lease, LoadOrder order, TransferHandle::State* state,
+                     MemoryKind kind = MemoryKind::kHost);
   SaveResult RunSave(std::span<const BlockHash> chain, std::span<const Segment> src,
+                     size_t first_block, TransferHandle::State* state,
+                     MemoryKind kind = MemoryKind::kHost);
+  // Calls with device segments: staged through pinned host memory on the
+  // store's streams, then RunLoad/RunSave (store_device.cc).
+  LoadResult RunDeviceLoad(std::span<const BlockHash> chain, std::span<const Segment> dst,
+                           uint64_t lease, TransferHandle::State* state);
+  SaveResult RunDeviceSave(std::span<const BlockHash> chain, std::span<const Segment> src,
+                           size_t first_block, TransferHandle::State* state);
+  LoadResult LoadAny(std::span<const BlockHash> chain, std::span<const Segment> dst,
+                     uint64_t lease, LoadOrder order, TransferHandle::State* state);
+  SaveResult SaveAny(std::span<const BlockHash> chain, std::span<const Segment> src,
                      size_t first_block, TransferHandle::State* state);
   size_t RunPrefetch(std::span<const BlockHash> chain);
   void RunWriteDowns(std::span<const WriteDownJob> jobs);
@@ -120,6 +145,9 @@ class StoreImpl final : public Store {
   using ErasePass = std::function<EraseCount(std::vector<SlotRelease>*)>;
   Result<EraseResult> EraseUntilFree(const ErasePass& pass);
 
+  // First: the copy engine outlives the backends (the GPU tier's arena).
+  const std::unique_ptr<DevicePath> device_;
+  const int gpu_device_;
   const TierBackends backends_;
   const bool host_memory_locked_;
   const size_t segments_per_block_;

@@ -4,6 +4,7 @@
 #include <memory>
 #include <string>
 
+#include "backends/gpu/gpu_tier.h"
 #include "backends/host/host_tier.h"
 #include "backends/nvme/open_nvme.h"
 #include "backends/remote/open_remote.h"
@@ -79,9 +80,9 @@ Status ValidateOptions(const Options& o) {
     return InvalidArgument("options.eviction: unknown policy " +
                            std::to_string(static_cast<int>(o.eviction)));
   }
-  if (o.gpu.capacity_bytes > 0) {
-    return NotSupported(
-        "options.gpu.capacity_bytes: the GPU tier is not built yet; set it to 0");
+  if (o.gpu.device < 0) {
+    return InvalidArgument("options.gpu.device: " + std::to_string(o.gpu.device) +
+                           ", must be a CUDA device ordinal (>= 0)");
   }
   if (o.nvme.capacity_bytes > 0) {
     if (o.nvme.directories.empty()) {
@@ -125,7 +126,8 @@ Status ValidateOptions(const Options& o) {
 
 Result<std::unique_ptr<Store>> OpenStoreWithTiers(const Options& options,
                                                   TierBackends backends,
-                                                  bool host_memory_locked) {
+                                                  bool host_memory_locked,
+                                                  std::unique_ptr<DevicePath> device) {
   if (Status s = ValidateOptions(options); !s.ok()) return s;
   const std::array<Codec, kNumTiers> codecs = TierCodecs(options);
   for (int t = 0; t < kNumTiers; ++t) {
@@ -144,11 +146,37 @@ Result<std::unique_ptr<Store>> OpenStoreWithTiers(const Options& options,
                              std::to_string(block_bytes));
     }
   }
+  if (!device) {
+    EngineSource source;
+    source.open = OpenCudaCopyEngine;
+    source.device = options.gpu.device;
+    device = std::make_unique<DevicePath>(std::move(source), options.layout);
+  }
   return std::unique_ptr<Store>(
-      new StoreImpl(options, std::move(backends), host_memory_locked));
+      new StoreImpl(options, std::move(backends), host_memory_locked, std::move(device)));
 }
 
-Result<std::unique_ptr<Store>> OpenStore(const Options& options, const NvmeHooks& hooks) {
+// The GPU tier over the device path's engine, opened now: a store asked for
+// a GPU tier that cannot have one fails Open with the runtime's reason.
+Result<std::unique_ptr<TierBackend>> OpenGpuTier(const Options& options,
+                                                 DevicePath& device) {
+  if (Status s = device.Ready(); !s.ok()) {
+    return Status(s.code(), "options.gpu.capacity_bytes: " + s.message());
+  }
+  GpuTierConfig gpu;
+  gpu.capacity_bytes = options.gpu.capacity_bytes;
+  const FormBytes forms = StoredBytesByForm(options.layout, options.gpu.codec);
+  gpu.slot_bytes = forms.whole;
+  gpu.trimmed_bytes = forms.trimmed;
+  gpu.codec = BlockCodec::For(options.gpu.codec, options.layout);
+  gpu.log = Logger::For(options);
+  Result<std::unique_ptr<GpuTier>> tier = GpuTier::Create(gpu, device.engine());
+  if (!tier.ok()) return tier.status();
+  return std::unique_ptr<TierBackend>(std::move(tier).value());
+}
+
+Result<std::unique_ptr<Store>> OpenStore(const Options& options, const NvmeHooks& hooks,
+                                         const GpuHooks& gpu_hooks) {
   if (Status s = internal::ValidateOptions(options); !s.ok()) return s;
   internal::HostTierConfig host;
   host.capacity_bytes = options.host.capacity_bytes;
@@ -163,7 +191,19 @@ Result<std::unique_ptr<Store>> OpenStore(const Options& options, const NvmeHooks
   Result<std::unique_ptr<internal::HostTier>> tier = internal::HostTier::Create(host);
   if (!tier.ok()) return tier.status();
   const bool locked = (*tier)->locked();
+  internal::EngineSource source;
+  source.borrowed = gpu_hooks.engine;
+  source.open = internal::OpenCudaCopyEngine;
+  source.device = options.gpu.device;
+  source.host_arena = (*tier)->arena();
+  auto device = std::make_unique<internal::DevicePath>(std::move(source), options.layout);
   internal::TierBackends backends;
+  if (options.gpu.capacity_bytes > 0) {
+    Result<std::unique_ptr<internal::TierBackend>> gpu =
+        internal::OpenGpuTier(options, *device);
+    if (!gpu.ok()) return gpu.status();
+    backends[static_cast<int>(Tier::kGpu)] = std::move(gpu).value();
+  }
   backends[static_cast<int>(Tier::kHost)] = std::move(tier).value();
   if (options.nvme.capacity_bytes > 0) {
     Result<std::unique_ptr<internal::TierBackend>> nvme =
@@ -177,7 +217,8 @@ Result<std::unique_ptr<Store>> OpenStore(const Options& options, const NvmeHooks
     if (!remote.ok()) return remote.status();
     backends[static_cast<int>(Tier::kRemote)] = std::move(remote).value();
   }
-  return internal::OpenStoreWithTiers(options, std::move(backends), locked);
+  return internal::OpenStoreWithTiers(options, std::move(backends), locked,
+                                      std::move(device));
 }
 
 }  // namespace internal

@@ -32,7 +32,7 @@ Result<LoadResult> StoreImpl::Load(std::span<const BlockHash> chain,
                                    const LoadOptions& options) {
   LatencyTimer timer(load_latency_);
   if (Status s = AcceptLoad(chain, dst); !s.ok()) return s;
-  return RunLoad(chain, dst, options.lease, LoadOrder::kByBlock, nullptr);
+  return LoadAny(chain, dst, options.lease, LoadOrder::kByBlock, nullptr);
 }
 
 Result<TransferHandle> StoreImpl::BeginLoad(std::span<const BlockHash> chain,
@@ -43,7 +43,7 @@ Result<TransferHandle> StoreImpl::BeginLoad(std::span<const BlockHash> chain,
   auto state = std::make_shared<TransferHandle::State>(chain.size(), layout().num_layers);
   transfers_->Submit([this, state, dst, lease = options.lease,
                       c = std::vector<BlockHash>(chain.begin(), chain.end())] {
-    const LoadResult r = RunLoad(c, dst, lease, LoadOrder::kByLayer, state.get());
+    const LoadResult r = LoadAny(c, dst, lease, LoadOrder::kByLayer, state.get());
     if (state->cancelled()) transfers_cancelled_.fetch_add(1, std::memory_order_relaxed);
     state->FinishLoad(r);
   });
@@ -58,7 +58,8 @@ Result<TransferHandle> StoreImpl::BeginLoad(std::span<const BlockHash> chain,
 // once the load settled.
 LoadResult StoreImpl::RunLoad(std::span<const BlockHash> chain,
                               std::span<const Segment> dst, uint64_t lease,
-                              LoadOrder order, TransferHandle::State* state) {
+                              LoadOrder order, TransferHandle::State* state,
+                              MemoryKind kind) {
   constexpr int kMaxAttempts = 3;
   TransferHandle::State* live = window_.trims() ? nullptr : state;
   size_t limit = chain.size(), loaded = 0;
@@ -68,7 +69,7 @@ LoadResult StoreImpl::RunLoad(std::span<const BlockHash> chain,
       shared_tier_ ? AskShared(chain, placement_.Lookup(chain).blocks) : SharedRun{};
   for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
     const Plan plan = placement_.PlanLoad(chain.first(limit), attempt == 0 ? lease : 0,
-                                          MemoryKind::kHost, shared);
+                                          kind, shared);
     const std::vector<Status> results = mover_.Run(plan, {dst, 0}, order, live);
     std::vector<SlotRelease> releases;
     const LoadCommit c = placement_.CommitLoad(plan, results, &releases);
@@ -105,7 +106,7 @@ Result<SaveResult> StoreImpl::Save(std::span<const BlockHash> chain,
                                    std::span<const Segment> src, size_t first_block) {
   LatencyTimer timer(save_latency_);
   if (Status s = AcceptSave(chain, src, first_block); !s.ok()) return s;
-  return RunSave(chain, src, first_block, nullptr);
+  return SaveAny(chain, src, first_block, nullptr);
 }
 
 Result<TransferHandle> StoreImpl::BeginSave(std::span<const BlockHash> chain,
@@ -117,7 +118,7 @@ Result<TransferHandle> StoreImpl::BeginSave(std::span<const BlockHash> chain,
                                                        layout().num_layers);
   transfers_->Submit([this, state, src, first_block,
                       c = std::vector<BlockHash>(chain.begin(), chain.end())] {
-    const SaveResult r = RunSave(c, src, first_block, state.get());
+    const SaveResult r = SaveAny(c, src, first_block, state.get());
     if (state->cancelled()) transfers_cancelled_.fetch_add(1, std::memory_order_relaxed);
     state->FinishSave(r);
   });
@@ -126,7 +127,7 @@ Result<TransferHandle> StoreImpl::BeginSave(std::span<const BlockHash> chain,
 
 SaveResult StoreImpl::RunSave(std::span<const BlockHash> chain,
                               std::span<const Segment> src, size_t first_block,
-                              TransferHandle::State* state) {
+                              TransferHandle::State* state, MemoryKind kind) {
   const auto source = [&](size_t b) {
     return src.subspan((b - first_block) * segments_per_block_, segments_per_block_);
   };
@@ -140,8 +141,7 @@ SaveResult StoreImpl::RunSave(std::span<const BlockHash> chain,
                                            : BlockForm::kTrimmed;
   }
   SaveResult result;
-  const Plan plan =
-      placement_.PlanSave(chain, forms, first_block, MemoryKind::kHost, &result);
+  const Plan plan = placement_.PlanSave(chain, forms, first_block, kind, &result);
   if (state != nullptr) {
     // Blocks with no move were refreshed (before the first one not
     // admitted) or skipped (from it on).

@@ -13,6 +13,7 @@
 #include <string>
 
 #include "bench/common/cli.h"
+#include "bench/kvtier_bench/gpu_transfer.h"
 #include "bench/kvtier_bench/target.h"
 #include "bench/kvtier_bench/workload.h"
 #include "kvtier/config.h"
@@ -266,7 +267,9 @@ int Main(int argc, char** argv) {
   CLI::App app{"kvtier-bench: Store throughput and latency per tier, measured like fio"};
   app.add_option("--tier", a.tier,
                  "host | nvme | all | rocksdb (the naive baseline) | nvme-tier (the NVMe "
-                 "tier alone, Loads pipelined --inflight deep) | remote (Redis, --redis)")
+                 "tier alone, Loads pipelined --inflight deep) | remote (Redis, --redis) | "
+                 "gpu (H2D/D2H/D2D of --block-bytes pieces against one contiguous copy, "
+                 "as JSON; exit 77 without a GPU)")
       ->capture_default_str();
   app.add_option("--dir", a.dir, "NVMe (or RocksDB) directory, on the disk measured");
   app.add_option("--redis", a.redis,
@@ -315,6 +318,12 @@ int Main(int argc, char** argv) {
   app.add_flag("--json", a.json, "print one JSON object as the last line");
   app.add_flag("--no-progress", a.no_progress, "no progress line even on a terminal");
   if (auto rc = ParseArgs(app, "kvtier-bench", argc, argv)) return *rc;
+  if (a.tier == "gpu") {
+    GpuTransferConfig g;
+    g.piece_bytes = a.block_bytes;
+    if (a.capacity > 0) g.total_bytes = a.capacity;
+    return RunGpuTransfers(g);
+  }
   BenchConfig c;
   if (int rc = Check(a, c); rc != 0) return rc;
   return Run(a, c);

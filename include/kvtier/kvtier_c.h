@@ -112,7 +112,7 @@ typedef struct kvtier_block_hash {
 typedef struct kvtier_segment {
   void* data;
   size_t bytes;
-  int device; /* 0 = host memory, 1 = device memory (needs the GPU tier) */
+  int device; /* 0 = host memory, 1 = CUDA memory on options' gpu_device */
 } kvtier_segment;
 
 /* Fill with kvtier_options_init, then set fields. `struct_size` lets later

@@ -94,9 +94,14 @@ struct LogOptions {
 };
 
 struct GpuTierOptions {
-  // Bytes of device memory for stored blocks; 0 = no GPU tier.
-  // The GPU tier is not built yet: a non-zero value makes Open NotSupported.
+  // Bytes of device (HBM) memory for stored blocks, allocated once at Open
+  // and freed with the store; 0 = no GPU tier. The fastest tier: saves from
+  // device segments land here and are written down to host. Open returns
+  // NotSupported with the CUDA runtime's reason when this build has no CUDA
+  // or there is no usable device.
   uint64_t capacity_bytes = 0;
+  // The CUDA device the store copies with and the GPU tier lives on; device
+  // segments must be on it.
   int device = 0;
   Codec codec = Codec::kRaw;
 };
@@ -106,8 +111,9 @@ struct HostTierOptions {
   // until the store is destroyed. Rounded down to whole slots; must hold at
   // least one block. 0 = no host tier.
   uint64_t capacity_bytes = 0;
-  // Page-lock the arena (mmap + mlock; cudaHostAlloc with a CUDA device) so
-  // DMA can reach it. If the memlock limit refuses, the arena stays unlocked,
+  // Page-lock the arena (mmap + mlock) so DMA can reach it; it is also
+  // registered with CUDA (cudaHostRegister) once the store copies device
+  // memory. If the memlock limit refuses, the arena stays unlocked,
   // a warning is logged and Stats().host_memory_locked is false.
   bool lock_memory = true;
   Codec codec = Codec::kRaw;

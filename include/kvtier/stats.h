@@ -123,8 +123,11 @@ struct StoreStats {
   // Asynchronous transfers (BeginLoad, BeginSave).
   uint64_t transfers_started = 0;
   uint64_t transfers_cancelled = 0;  // Cancel() came before they finished
-  NvmeStats nvme;                    // all zero/false when the tier is off
-  RemoteStats remote;                // all zero when the tier is off
+  // Copies between the engine's device memory and the store that failed
+  // (the blocks were served as misses, or not saved).
+  uint64_t device_copy_errors = 0;
+  NvmeStats nvme;      // all zero/false when the tier is off
+  RemoteStats remote;  // all zero when the tier is off
   // Per call of Lookup, Load and Save.
   LatencyHistogram lookup_latency;
   LatencyHistogram load_latency;

@@ -12,9 +12,11 @@
 // any thread. Byte copies run outside the store's lock, so Loads and Saves of
 // different blocks proceed in parallel.
 //
-// Tiers: an ordered stack, fastest first: host (DRAM) above NVMe. Save
-// writes host; the tiers below get their copies in the background, never on
-// the engine's thread: with write-through (default) every saved block is
+// Tiers: an ordered stack, fastest first: GPU HBM (options.gpu), host
+// (DRAM), NVMe. Save writes the fastest tier of the engine memory's kind
+// (host for host segments; the GPU tier, if any, for device ones); the
+// tiers below get their copies in the background, never on the engine's
+// thread: with write-through (default) every saved block is
 // queued for NVMe at once, with write-back only the coldest blocks, ahead of
 // their eviction. When the disk falls behind, write-downs beyond
 // options.nvme.write_queue_blocks are skipped and counted
@@ -38,6 +40,19 @@
 // full-attention layers only (no bytes when every layer slides) and takes a
 // smaller slot in every tier. Lookup and Load serve a prefix only where such
 // a window ends: between checkpoints, up to the last one.
+//
+// Device memory (MemoryKind::kDevice): segments may be in the engine's CUDA
+// memory. They are copied by DMA on the store's own streams through pinned
+// staging buffers. Save copies them out and makes the stored block and its
+// checksum from that host copy. Load verifies every block on the host
+// before copying it in, layer by layer: BeginLoad reports a layer once its
+// copy to the device completed; a failed copy makes the load a miss (0
+// blocks, Stats().device_copy_errors). The GPU tier keeps the same checked
+// stored blocks in HBM and every block read out of it (to serve it or to
+// write it down) is verified on the host first: no block leaves HBM
+// unverified. Without CUDA in this build, a CUDA driver or a device, a call
+// with device segments (and Open with a GPU tier) returns NotSupported with
+// the CUDA runtime's reason; host calls are unaffected.
 //
 // Best effort: a failing or full tier degrades to misses and counters in
 // Stats(); only bad arguments produce an error Status from Lookup/Load/Save.
@@ -64,10 +79,13 @@ enum class MemoryKind : uint8_t { kHost = 0, kDevice = 1 };
 // One contiguous piece of a block in the engine's memory (typically one
 // layer's K or V page). Borrowed for the duration of the call only.
 // Save reads it; Load writes it.
+// kDevice: memory on CUDA device `device` (-1 or options.gpu.device),
+// copied by DMA on the store's own streams (see "Device memory" above).
 struct Segment {
   void* data = nullptr;
-  size_t bytes = 0;                     // must equal layout.SegmentBytes()
-  MemoryKind kind = MemoryKind::kHost;  // kDevice needs the GPU tier
+  size_t bytes = 0;  // must equal layout.SegmentBytes()
+  MemoryKind kind = MemoryKind::kHost;
+  int device = -1;  // kDevice only: the CUDA device ordinal; -1 = the store's
 };
 
 struct LookupResult {

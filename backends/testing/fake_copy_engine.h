@@ -1,0 +1,102 @@
+// FakeCopyEngine: a CopyEngine over host memory that behaves like CUDA
+// streams, for tests on machines without a GPU. Test support only: built
+// into kvtier_testing, never into kvtier.
+//
+// Like a stream: each stream has its own thread; copies run asynchronously,
+// in the order they were enqueued; events complete in order; a failed copy
+// breaks its stream (every later event reports it, earlier ones do not).
+// "Device memory" is host memory the fake handed out (AllocateDevice) and
+// tracks, so a copy whose direction does not match its pointers (a device
+// pointer used as host memory, or the reverse) is refused at Enqueue as the
+// bug it is. Copies go through the same piece math as the CUDA engine
+// (copy_pieces.h): runs for DMA, warps and lanes for the gather kernel.
+//
+// Faults and timing, settable from any thread at any time: a delay before
+// each enqueued batch runs, a failure at the n-th piece from now, a pause
+// that holds every stream before its next operation (Allow(n) lets n more
+// through, in whatever order the streams reach them), and a hold on copies
+// that read a given region (to keep one copy in flight while others run).
+//
+// Thread safety: as CopyEngine; the knobs and counters are thread-safe.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "backends/gpu/copy_engine.h"
+
+namespace kvtier::testing {
+
+class FakeCopyEngine final : public internal::CopyEngine {
+ public:
+  FakeCopyEngine() = default;
+  ~FakeCopyEngine() override;
+
+  std::string Describe() const override { return "fake copy engine (host memory)"; }
+  Result<std::unique_ptr<internal::CopyStream>> NewStream() override;
+  Result<internal::EngineAllocation> AllocateDevice(size_t bytes) override;
+  Result<internal::EngineAllocation> AllocatePinned(size_t bytes) override;
+  Status RegisterHost(std::byte* memory, size_t bytes) override;
+
+  // ---- knobs ----
+  void set_delay(std::chrono::microseconds per_batch) { delay_us_ = per_batch.count(); }
+  // The `n`-th piece copied from now on (1 = the next) fails with IoError
+  // and breaks its stream. 0 = no failure.
+  void FailPiece(uint64_t n) { fail_at_ = n == 0 ? 0 : pieces_.load() + n; }
+  // Holds every stream before its next operation until Resume() or Allow().
+  void Pause();
+  void Resume();
+  // Lets `ops` more operations (a copy batch or an event each) run, then
+  // pauses again.
+  void Allow(uint64_t ops);
+  // Copies with a piece whose source lies in [begin, begin + bytes) wait
+  // before copying until ReleaseHold(). One region at a time.
+  void HoldReadsFrom(const void* begin, size_t bytes);
+  void ReleaseHold();
+  // Copy batches waiting on the hold now.
+  uint64_t held() const;
+
+  // ---- what happened ----
+  bool IsDevice(const void* p, size_t bytes) const;
+  uint64_t pieces() const { return pieces_.load(); }  // copied (or failed)
+  uint64_t dma_batches() const { return dma_batches_.load(); }
+  uint64_t gather_batches() const { return gather_batches_.load(); }
+  uint64_t bytes(internal::CopyDirection d) const {
+    return bytes_[static_cast<int>(d)].load();
+  }
+  size_t registered_bytes() const { return registered_bytes_.load(); }
+  size_t device_bytes_allocated() const;
+  // The first AllocateDevice's memory (a store's GPU arena, made at Open).
+  std::byte* first_device_allocation() const { return first_device_.load(); }
+
+ private:
+  friend class FakeStream;
+  // Called by a stream's thread before each operation.
+  void WaitWhilePaused();
+  // Called before a copy batch: waits while one of its sources is held.
+  void WaitWhileHeld(const std::vector<internal::CopyPiece>& pieces);
+  // Counts one piece; false when it is the one to fail.
+  bool TakePiece();
+
+  mutable std::mutex mu_;
+  std::condition_variable resumed_;
+  int64_t allowance_ = -1;                   // guarded by mu_: -1 = run freely
+  uintptr_t hold_begin_ = 0, hold_end_ = 0;  // guarded by mu_
+  uint64_t held_ = 0;                        // guarded by mu_
+  std::map<uintptr_t, size_t> device_;       // guarded by mu_
+  std::atomic<int64_t> delay_us_{0};
+  std::atomic<uint64_t> fail_at_{0};
+  std::atomic<uint64_t> pieces_{0};
+  std::atomic<uint64_t> dma_batches_{0}, gather_batches_{0};
+  std::atomic<uint64_t> bytes_[3] = {0, 0, 0};
+  std::atomic<size_t> registered_bytes_{0};
+  std::atomic<std::byte*> first_device_{nullptr};
+};
+
+}  // namespace kvtier::testing
