@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -264,6 +265,38 @@ TEST_CASE("c api: the version is the project's", "[c_api]") {
   CHECK(std::string(kvtier_version()) == KVTIER_VERSION_STRING);
   CHECK(KVTIER_VERSION ==
         KVTIER_VERSION_MAJOR * 10000 + KVTIER_VERSION_MINOR * 100 + KVTIER_VERSION_PATCH);
+}
+
+TEST_CASE("c api: kvtier_options_init writes nothing past the caller's struct",
+          "[c_api]") {
+  // A caller built against 0.1's header: its struct ends at 104 bytes.
+  struct {
+    kvtier_options o;
+    unsigned char guard[64];
+  } padded;
+  std::memset(&padded, 0xAB, sizeof(padded));
+  kvtier_options_init_sized(&padded.o, KVTIER_OPTIONS_SIZE_V1);
+  CHECK(padded.o.struct_size == KVTIER_OPTIONS_SIZE_V1);
+  CHECK(padded.o.block_tokens == kvtier::Options{}.layout.block_tokens);
+  const auto* bytes = reinterpret_cast<const unsigned char*>(&padded);
+  size_t written_past = 0;
+  for (size_t i = KVTIER_OPTIONS_SIZE_V1; i < sizeof(padded); ++i) {
+    written_past += bytes[i] != 0xAB;
+  }
+  CHECK(written_past == 0);
+  // The exported function of the old name (what such a caller links to).
+  std::memset(&padded, 0xAB, sizeof(padded));
+  (kvtier_options_init)(&padded.o);
+  for (size_t i = KVTIER_OPTIONS_SIZE_V1; i < sizeof(padded); ++i) {
+    written_past += bytes[i] != 0xAB;
+  }
+  CHECK(written_past == 0);
+  CHECK(padded.o.struct_size == KVTIER_OPTIONS_SIZE_V1);
+  // Today's callers get every field through the macro.
+  kvtier_options today;
+  kvtier_options_init(&today);
+  CHECK(today.struct_size == sizeof(kvtier_options));
+  CHECK(today.nvme_queue_depth == kvtier::Options{}.nvme.queue_depth);
 }
 
 }  // namespace

@@ -272,7 +272,17 @@ typedef struct kvtier_prefetch kvtier_prefetch;
  * build that made the library, which may differ from the header's). */
 KVTIER_EXPORT const char* kvtier_version(void);
 
+/* Fills the first `size` bytes of *options (the caller's sizeof) with the
+ * defaults, struct_size = size; nothing past them is written. Use the
+ * kvtier_options_init macro, which passes sizeof(*options): a program built
+ * against an older, shorter header then never has memory past its struct
+ * written by a newer library. */
+KVTIER_EXPORT void kvtier_options_init_sized(kvtier_options* options, size_t size);
+/* The function of that name (kept for callers built before 0.2) fills 0.1's
+ * fields only. */
 KVTIER_EXPORT void kvtier_options_init(kvtier_options* options);
+#define kvtier_options_init(options) \
+  kvtier_options_init_sized((options), sizeof(*(options)))
 
 /* Opens a store; *out is set only on KVTIER_OK. */
 KVTIER_EXPORT kvtier_code kvtier_open(const kvtier_options* options, kvtier_store** out,

@@ -191,10 +191,10 @@ Status CheckCOptions(const kvtier_options& caller) {
 
 }  // namespace kvtier::internal
 
-extern "C" {
+namespace {
 
-void kvtier_options_init(kvtier_options* options) {
-  if (options == nullptr) return;
+// Every field of the current struct at its default.
+void InitWhole(kvtier_options* options) {
   std::memset(static_cast<void*>(options), 0, sizeof(*options));
   const kvtier::Options d;
   options->struct_size = sizeof(*options);
@@ -217,6 +217,29 @@ void kvtier_options_init(kvtier_options* options) {
   options->remote_kind = static_cast<kvtier_remote_kind>(d.remote.kind);
   options->remote_queue_blocks = d.remote.queue_blocks;
   options->remote_exists_cache_ms = d.remote.exists_cache_ms;
+}
+
+}  // namespace
+
+extern "C" {
+
+// The defaults are made in a whole struct and `size` bytes of it copied
+// out: nothing past the caller's struct is written.
+void kvtier_options_init_sized(kvtier_options* options, size_t size) {
+  if (options == nullptr) return;
+  kvtier_options whole;
+  InitWhole(&whole);
+  size = std::min(size, sizeof(whole));
+  if (size >= sizeof(whole.struct_size)) whole.struct_size = size;
+  std::memcpy(static_cast<void*>(options), &whole, size);
+}
+
+// The symbol callers built before kvtier_options_init_sized existed call
+// (the header's kvtier_options_init is now a macro passing the caller's
+// size): 0.1's struct is the smallest any of them has.
+#undef kvtier_options_init
+void kvtier_options_init(kvtier_options* options) {
+  kvtier_options_init_sized(options, KVTIER_OPTIONS_SIZE_V1);
 }
 
 const char* kvtier_version(void) { return KVTIER_VERSION_STRING; }

@@ -133,7 +133,7 @@ lib = _load()
 P = ctypes.POINTER
 _sigs = {
     "kvtier_version": (c_char_p, []),
-    "kvtier_options_init": (None, [P(Options)]),
+    "kvtier_options_init_sized": (None, [P(Options), c_size_t]),
     "kvtier_open": (c_int, [P(Options), P(c_void_p), P(Error)]),
     "kvtier_close": (None, [c_void_p]),
     "kvtier_segment_bytes": (c_size_t, [c_void_p]),

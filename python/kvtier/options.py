@@ -99,7 +99,7 @@ class Options:
     def to_c(self):
         """The kvtier_options struct and the objects it points into (keep both)."""
         c = _capi.Options()
-        _capi.lib.kvtier_options_init(ctypes.byref(c))
+        _capi.lib.kvtier_options_init_sized(ctypes.byref(c), ctypes.sizeof(c))
         keep = []
         for name, value in self._values.items():
             if name in _ENUMS:
