@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <filesystem>
 #include <map>
 #include <sstream>
 
@@ -114,6 +115,61 @@ Status FromRocks(const std::string& what, const rocksdb::Status& s) {
   return IoError("nvme manifest: " + what + ": " + s.ToString());
 }
 
+// Whether RocksDB refused to open because its own files are damaged or
+// missing (CURRENT, MANIFEST-*, a log or table), as opposed to the machine
+// refusing (no space, no permission, a read-only file system).
+bool ManifestDamaged(const rocksdb::Status& s) {
+  if (s.IsNoSpace() || s.IsBusy() || s.IsTimedOut()) return false;
+  const std::string text = s.ToString();
+  for (const char* machine : {"Permission denied", "Read-only file system",
+                              "No space left", "Too many open files"}) {
+    if (text.find(machine) != std::string::npos) return false;
+  }
+  return s.IsCorruption() || s.IsIOError() || s.IsPathNotFound() || s.IsNotFound() ||
+         s.IsInvalidArgument();
+}
+
+// A manifest directory that holds files is an existing manifest: RocksDB
+// must not create a new one over them (with CURRENT lost it would, and
+// replay the old log into it).
+rocksdb::Options ManifestOptions(const std::string& path) {
+  std::error_code ec;
+  const bool exists =
+      std::filesystem::exists(path, ec) && !std::filesystem::is_empty(path, ec);
+  rocksdb::Options options;
+  options.create_if_missing = !exists;
+  options.max_log_file_size = 64 << 20;
+  options.keep_log_file_num = 2;
+  options.compression = rocksdb::kNoCompression;  // 97-byte records of hashes
+  return options;
+}
+
+// Opens the RocksDB under `path`. A damaged one is Corruption naming it and
+// the way out, or, with `wipe`, removed and created afresh (*wiped).
+Result<std::unique_ptr<rocksdb::DB>> OpenDb(const std::string& path,
+                                            const std::string& field, bool wipe,
+                                            bool* wiped) {
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s = rocksdb::DB::Open(ManifestOptions(path), path, &raw);
+  if (!s.ok() && ManifestDamaged(s)) {
+    if (!wipe) {
+      return Corruption(field + ": the NVMe manifest '" + path + "' is damaged (" +
+                        s.ToString() +
+                        "), so the blocks it indexed cannot be trusted; set "
+                        "options.nvme.wipe_on_mismatch to start this tier empty, or "
+                        "remove that directory");
+    }
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+    if (ec)
+      return IoError("nvme manifest: remove damaged '" + path + "': " + ec.message());
+    *wiped = true;
+    s = rocksdb::DB::Open(ManifestOptions(path), path, &raw);
+  }
+  if (!s.ok()) return FromRocks("open '" + path + "'", s);
+  return std::unique_ptr<rocksdb::DB>(raw);
+}
+
 }  // namespace
 
 Manifest::Manifest(std::unique_ptr<rocksdb::DB> db, ManifestHooks hooks)
@@ -125,21 +181,16 @@ Result<std::unique_ptr<Manifest>> Manifest::Open(const std::string& dir,
                                                  const std::string& identity, bool wipe,
                                                  bool* wiped, ManifestHooks hooks) {
   *wiped = false;
-  rocksdb::Options options;
-  options.create_if_missing = true;
-  options.max_log_file_size = 64 << 20;
-  options.keep_log_file_num = 2;
-  options.compression = rocksdb::kNoCompression;  // 97-byte records of hashes
-  rocksdb::DB* raw = nullptr;
-  rocksdb::Status s = rocksdb::DB::Open(options, dir + "/kvtier-manifest", &raw);
-  if (!s.ok()) return FromRocks("open in '" + dir + "'", s);
-  auto m = std::unique_ptr<Manifest>(
-      new Manifest(std::unique_ptr<rocksdb::DB>(raw), std::move(hooks)));
+  Result<std::unique_ptr<rocksdb::DB>> db =
+      OpenDb(dir + "/kvtier-manifest", field, wipe, wiped);
+  if (!db.ok()) return db.status();
+  auto m =
+      std::unique_ptr<Manifest>(new Manifest(std::move(db).value(), std::move(hooks)));
   // RocksDB creates its files 0644; the directory keeps them private.
   chmod((dir + "/kvtier-manifest").c_str(), 0700);
 
   std::string stored;
-  s = m->db_->Get(rocksdb::ReadOptions(), kMetaKey, &stored);
+  rocksdb::Status s = m->db_->Get(rocksdb::ReadOptions(), kMetaKey, &stored);
   if (s.ok()) {
     const std::string diff = IdentityDifference(stored, identity);
     if (diff.empty()) return m;

@@ -110,7 +110,8 @@ NvmeTier::~NvmeTier() {
 void NvmeTier::LogOpened() const {
   if (wiped_) {
     config_.log.Warning("nvme tier: " + config_.directories[0] +
-                        " held another namespace or layout; wiped (wipe_on_mismatch)");
+                        " held another namespace or layout, or a damaged manifest; "
+                        "wiped (wipe_on_mismatch)");
   }
   if (!direct_io_) {
     config_.log.Warning("nvme tier: O_DIRECT refused; using the page cache "

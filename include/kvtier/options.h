@@ -141,8 +141,10 @@ struct NvmeTierOptions {
   uint32_t queue_depth = 16;
   WritePolicy write_policy = WritePolicy::kWriteThrough;
   bool allow_buffered_io = false;  // use the page cache if O_DIRECT is refused
-  // A directory written with another namespace or layout: false = Open
-  // fails naming the difference; true = its cache is wiped and reused.
+  // A directory written with another namespace or layout, or whose manifest
+  // is damaged (RocksDB files deleted or corrupted): false = Open fails
+  // naming the difference (InvalidArgument) or the damage (Corruption);
+  // true = its cache is wiped and reused, the tier starting empty.
   bool wipe_on_mismatch = false;
   Codec codec = Codec::kRaw;
   // Write-through copy-downs waiting for the background writer, in blocks.

@@ -58,7 +58,7 @@ struct NvmeStats {
   bool fixed_buffers = false;  // staging buffers registered (read_fixed/write_fixed);
                                // false when RLIMIT_MEMLOCK refused them
   bool direct_io = false;      // O_DIRECT; false = page cache (allow_buffered_io)
-  bool wiped_at_open = false;  // the directory held another namespace and was wiped
+  bool wiped_at_open = false;  // wiped: another namespace, or a damaged manifest
   uint64_t recovered_blocks = 0;   // manifest entries indexed at Open
   uint64_t recovery_dropped = 0;   // manifest entries dropped at Open (bad or stale)
   uint64_t recovery_micros = 0;    // time Open spent rebuilding the index
