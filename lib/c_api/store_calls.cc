@@ -97,20 +97,8 @@ kvtier_code kvtier_lookup(kvtier_store* store, const kvtier_block_hash* chain,
 kvtier_code kvtier_load(kvtier_store* store, const kvtier_block_hash* chain,
                         size_t n_blocks, const kvtier_segment* dst, size_t n_segments,
                         size_t* loaded, kvtier_error* err) {
-  if (store == nullptr) return CNull("store", err);
-  if (chain == nullptr && n_blocks > 0) return CNull("chain", err);
-  if (dst == nullptr && n_segments > 0) return CNull("dst", err);
-  if (loaded == nullptr) return CNull("loaded", err);
-  *loaded = 0;
-  if (Status s = CheckSegmentCount(store, "load", n_blocks); !s.ok())
-    return CFail(s, err);
-  return CGuarded(err, [&] {
-    const std::vector<kvtier::Segment> segs = SegmentsOf(dst, n_segments);
-    auto r = store->store->Load(ChainOf(chain, n_blocks), segs);
-    if (!r.ok()) return CFail(r.status(), err);
-    *loaded = r->blocks;
-    return KVTIER_OK;
-  });
+  return kvtier_load_leased(store, chain, n_blocks, dst, n_segments, /*lease=*/0, loaded,
+                            err);
 }
 
 kvtier_code kvtier_save(kvtier_store* store, const kvtier_block_hash* chain,
