@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -194,5 +195,23 @@ class RedisCluster {
   RedisCluster() = default;
   std::vector<std::unique_ptr<RedisServer>> nodes_;
 };
+
+// A store the test needs open; fails the test naming why not.
+inline std::unique_ptr<Store> OpenOrDie(const Options& o) {
+  auto s = Store::Open(o);
+  INFO(s.status().ToString());
+  REQUIRE(s.ok());
+  return std::move(s).value();
+}
+
+// The key the remote tier stores block `h` of a store opened with `o` under.
+inline std::string RemoteKey(const Options& o, const BlockHash& h) {
+  const Namespace ns{o.model_id, o.layout.Fingerprint(), o.CodecTag(), o.rank,
+                     o.tenant_salt};
+  char id[17];
+  std::snprintf(id, sizeof(id), "%016llx",
+                static_cast<unsigned long long>(PrefixHasher::NamespaceRoot(ns).lo));
+  return o.remote.key_prefix + ":" + id + ":" + h.ToHex();
+}
 
 }  // namespace kvtier::testing

@@ -52,7 +52,8 @@ TEST_CASE("redis client: a pipelined batch of SET, GET and EXISTS keeps order an
 TEST_CASE("redis client: a bulk reply lands in the buffer named for it when it fits",
           "[remote]") {
   auto server = RedisServer::Start();
-  if (!server) KVTIER_SKIP("redis-server is not installed (scripts/setup.sh installs it)");
+  if (!server)
+    KVTIER_SKIP("redis-server is not installed (scripts/setup.sh installs it)");
   auto client = RedisClient::Open(StandaloneConfig(*server));
   REQUIRE(client.ok());
   std::string big(3 << 20, '\0');  // larger than the reader's buffer
@@ -60,7 +61,8 @@ TEST_CASE("redis client: a bulk reply lands in the buffer named for it when it f
   const RedisCommand set{{"SET", "big", big}};
   REQUIRE(Text((*client)->Run({&set, 1})[0]) == "OK");
   std::vector<std::byte> fits(big.size()), small(16);
-  const RedisCommand gets[] = {RedisCommand{{"GET", "big"}}, RedisCommand{{"GET", "big"}}};
+  const RedisCommand gets[] = {RedisCommand{{"GET", "big"}},
+                               RedisCommand{{"GET", "big"}}};
   const std::span<std::byte> sinks[] = {fits, small};
   const std::vector<RedisResult> got = (*client)->Run(gets, sinks);
   REQUIRE(got[0].status.ok());

@@ -15,8 +15,10 @@ namespace kvtier {
 namespace {
 
 using testing::EngineBuffers;
+using testing::OpenOrDie;
 using testing::RedisCluster;
 using testing::RedisText;
+using testing::RemoteKey;
 
 Options ClusterOptions(const RedisCluster& cluster) {
   Options o;
@@ -31,22 +33,6 @@ Options ClusterOptions(const RedisCluster& cluster) {
   o.remote.reconnect_backoff_ms = 50;
   o.remote.connect_timeout_ms = 200;
   return o;
-}
-
-std::unique_ptr<Store> OpenOrDie(const Options& o) {
-  auto s = Store::Open(o);
-  INFO(s.status().ToString());
-  REQUIRE(s.ok());
-  return std::move(s).value();
-}
-
-std::string RemoteKey(const Options& o, const BlockHash& h) {
-  const Namespace ns{o.model_id, o.layout.Fingerprint(), o.CodecTag(), o.rank,
-                     o.tenant_salt};
-  char id[17];
-  std::snprintf(id, sizeof(id), "%016llx",
-                static_cast<unsigned long long>(PrefixHasher::NamespaceRoot(ns).lo));
-  return o.remote.key_prefix + ":" + id + ":" + h.ToHex();
 }
 
 // `n` one-block prompts: each block is its own chain, so each lands on the

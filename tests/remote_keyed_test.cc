@@ -13,8 +13,10 @@ namespace kvtier {
 namespace {
 
 using testing::EngineBuffers;
+using testing::OpenOrDie;
 using testing::RedisServer;
 using testing::RedisText;
+using testing::RemoteKey;
 
 constexpr const char* kSecret = "a-secret-of-the-deployment-0123456789";
 
@@ -29,22 +31,6 @@ Options KeyedOptions(const std::string& endpoint, std::string secret) {
   o.remote.exists_cache_ms = 0;
   o.remote.checksum_key = std::move(secret);
   return o;
-}
-
-std::unique_ptr<Store> OpenOrDie(const Options& o) {
-  auto s = Store::Open(o);
-  INFO(s.status().ToString());
-  REQUIRE(s.ok());
-  return std::move(s).value();
-}
-
-std::string RemoteKey(const Options& o, const BlockHash& h) {
-  const Namespace ns{o.model_id, o.layout.Fingerprint(), o.CodecTag(), o.rank,
-                     o.tenant_salt};
-  char id[17];
-  std::snprintf(id, sizeof(id), "%016llx",
-                static_cast<unsigned long long>(PrefixHasher::NamespaceRoot(ns).lo));
-  return o.remote.key_prefix + ":" + id + ":" + h.ToHex();
 }
 
 std::vector<BlockHash> ChainOf(const Store& store, uint32_t seed, size_t blocks) {

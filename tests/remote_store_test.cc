@@ -17,8 +17,10 @@ namespace kvtier {
 namespace {
 
 using testing::EngineBuffers;
+using testing::OpenOrDie;
 using testing::RedisServer;
 using testing::RedisText;
+using testing::RemoteKey;
 
 Options RemoteOptions(const std::string& endpoint, size_t host_blocks = 64) {
   Options o;
@@ -32,13 +34,6 @@ Options RemoteOptions(const std::string& endpoint, size_t host_blocks = 64) {
   return o;
 }
 
-std::unique_ptr<Store> OpenOrDie(const Options& o) {
-  auto s = Store::Open(o);
-  INFO(s.status().ToString());
-  REQUIRE(s.ok());
-  return std::move(s).value();
-}
-
 std::vector<uint32_t> Tokens(size_t n, uint32_t seed) {
   std::vector<uint32_t> t(n);
   for (size_t i = 0; i < n; ++i) t[i] = seed * 100003u + static_cast<uint32_t>(i);
@@ -46,14 +41,6 @@ std::vector<uint32_t> Tokens(size_t n, uint32_t seed) {
 }
 
 // The documented key: <key_prefix>:<namespace root lo, 16 hex>:<hash, 32 hex>.
-std::string RemoteKey(const Options& o, const BlockHash& h) {
-  const Namespace ns{o.model_id, o.layout.Fingerprint(), o.CodecTag(), o.rank,
-                     o.tenant_salt};
-  char id[17];
-  std::snprintf(id, sizeof(id), "%016llx",
-                static_cast<unsigned long long>(PrefixHasher::NamespaceRoot(ns).lo));
-  return o.remote.key_prefix + ":" + id + ":" + h.ToHex();
-}
 
 // Saves `chain` and waits until its write-throughs reached Redis.
 void SaveAndFlush(Store& store, std::span<const BlockHash> chain) {
