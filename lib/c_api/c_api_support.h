@@ -96,4 +96,15 @@ inline Status CheckSegmentCount(const kvtier_store* store, const char* call,
                          &expected);
 }
 
+// A save's first_block within the chain and its segment count (after the
+// null checks).
+inline Status CheckSaveRange(const kvtier_store* store, size_t n_blocks,
+                             size_t first_block) {
+  if (first_block > n_blocks) {
+    return InvalidArgument("save.first_block: " + std::to_string(first_block) +
+                           " > n_blocks " + std::to_string(n_blocks));
+  }
+  return CheckSegmentCount(store, "save", n_blocks - first_block);
+}
+
 }  // namespace kvtier::internal

@@ -15,7 +15,7 @@ using kvtier::internal::CFail;
 using kvtier::internal::CGuarded;
 using kvtier::internal::ChainOf;
 using kvtier::internal::CheckedMultiply;
-using kvtier::internal::CheckSegmentCount;
+using kvtier::internal::CheckSaveRange;
 using kvtier::internal::CNull;
 using kvtier::internal::SegmentsOf;
 
@@ -107,13 +107,7 @@ kvtier_code kvtier_save(kvtier_store* store, const kvtier_block_hash* chain,
   if (store == nullptr) return CNull("store", err);
   if (chain == nullptr && n_blocks > 0) return CNull("chain", err);
   if (src == nullptr && n_segments > 0) return CNull("src", err);
-  if (first_block > n_blocks) {
-    return CFail(
-        kvtier::InvalidArgument("save.first_block: " + std::to_string(first_block) +
-                                " > n_blocks " + std::to_string(n_blocks)),
-        err);
-  }
-  if (Status s = CheckSegmentCount(store, "save", n_blocks - first_block); !s.ok()) {
+  if (Status s = CheckSaveRange(store, n_blocks, first_block); !s.ok()) {
     return CFail(s, err);
   }
   return CGuarded(err, [&] {

@@ -14,6 +14,7 @@ using kvtier::Status;
 using kvtier::internal::CFail;
 using kvtier::internal::CGuarded;
 using kvtier::internal::ChainOf;
+using kvtier::internal::CheckSaveRange;
 using kvtier::internal::CheckSegmentCount;
 using kvtier::internal::CNull;
 using kvtier::internal::SegmentsOf;
@@ -116,13 +117,7 @@ kvtier_code kvtier_save_start(kvtier_store* store, const kvtier_block_hash* chai
   if (src == nullptr && n_segments > 0) return CNull("src", err);
   if (out == nullptr) return CNull("out", err);
   *out = nullptr;
-  if (first_block > n_blocks) {
-    return CFail(
-        kvtier::InvalidArgument("save.first_block: " + std::to_string(first_block) +
-                                " > n_blocks " + std::to_string(n_blocks)),
-        err);
-  }
-  if (Status s = CheckSegmentCount(store, "save", n_blocks - first_block); !s.ok()) {
+  if (Status s = CheckSaveRange(store, n_blocks, first_block); !s.ok()) {
     return CFail(s, err);
   }
   return CGuarded(err, [&] {
