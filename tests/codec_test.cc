@@ -162,8 +162,10 @@ TEST_CASE("on Gaussian data int8 stays within 1% relative RMS error and fp8 with
   }
 }
 
-TEST_CASE("on outlier-channel data fp8 stays within 5% and int8 exceeds 1% but stays within 1.5%",
-          "[codec][bounds]") {
+TEST_CASE(
+    "on outlier-channel data fp8 stays within 5% and int8 exceeds 1% but stays within "
+    "1.5%",
+    "[codec][bounds]") {
   // One scale per (token, head) group: an outlier channel sets the step for
   // the ordinary ones, so int8's error grows with the outliers while fp8's
   // (relative to each value) does not. The issue asks int8 <= 1% here too;
@@ -204,7 +206,7 @@ TEST_CASE("int8's error is at most half a quantization step of its group",
           REQUIRE(err <= 0.5 * step * (1 + 1e-5));
           // ...then the output dtype's own rounding to nearest: half an ulp.
           const double ulp =
-              t == DType::kFp32
+              t == DType::kFp32 || q == 0  // zero is exact (ilogb(0) is INT_MIN)
                   ? 0
                   : std::ldexp(1.0, std::ilogb(q) - (t == DType::kFp16 ? 10 : 7));
           REQUIRE(std::fabs(double{d.values[i]} - double{y[i]}) <=

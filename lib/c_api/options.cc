@@ -17,6 +17,17 @@ void LogToC(void* user_data, LogLevel level, const char* message) {
   target->fn(target->user_data, static_cast<kvtier_log_level>(level), message);
 }
 
+// An enum field of the caller's struct as the int it holds. A C caller may
+// store any int there; loading one that is none of the enum's values as the
+// enum type is undefined behaviour in C++ (UBSAN: "not a valid value").
+template <typename E>
+int RawEnum(const E& field) {
+  static_assert(sizeof(E) == sizeof(int));
+  int value;
+  std::memcpy(&value, &field, sizeof(value));
+  return value;
+}
+
 // The caller's options as this library's struct: its first struct_size
 // bytes, the fields past it (not whole within it) from kvtier_options_init.
 kvtier_options Widen(const kvtier_options& c) {
@@ -24,8 +35,9 @@ kvtier_options Widen(const kvtier_options& c) {
   kvtier_options_init(&w);
   const size_t n = c.struct_size < sizeof(w) ? c.struct_size : sizeof(w);
   std::memcpy(static_cast<void*>(&w), &c, KVTIER_OPTIONS_SIZE_V1);
-#define KVTIER_C_FIELD(f) \
-  if (offsetof(kvtier_options, f) + sizeof(c.f) <= n) w.f = c.f
+#define KVTIER_C_FIELD(f)                             \
+  if (offsetof(kvtier_options, f) + sizeof(c.f) <= n) \
+  std::memcpy(static_cast<void*>(&w.f), &c.f, sizeof(c.f))
   KVTIER_C_FIELD(nvme_directories);
   KVTIER_C_FIELD(nvme_directory_count);
   KVTIER_C_FIELD(nvme_queue_depth);
@@ -125,7 +137,7 @@ Options OptionsFromC(const kvtier_options& caller, kvtier_c_log_target* log) {
   for (size_t i = 0; i < c.remote_endpoint_count; ++i) {
     o.remote.endpoints.emplace_back(c.remote_endpoints[i]);
   }
-  o.remote.kind = static_cast<RemoteKind>(c.remote_kind);
+  o.remote.kind = static_cast<RemoteKind>(RawEnum(c.remote_kind));  // checked by Open
   if (c.remote_username != nullptr) o.remote.username = c.remote_username;
   if (c.remote_password != nullptr) o.remote.password = c.remote_password;
   if (c.remote_key_prefix != nullptr) o.remote.key_prefix = c.remote_key_prefix;
@@ -164,26 +176,28 @@ Status CheckCOptions(const kvtier_options& caller) {
       return InvalidArgument("options.remote_endpoints[" + std::to_string(i) + "]: null");
     }
   }
-  const auto codec_ok = [](kvtier_codec k) {
+  const auto codec_ok = [](int k) {
     return k == KVTIER_CODEC_RAW || k == KVTIER_CODEC_INT8 || k == KVTIER_CODEC_FP8;
   };
-  if (!codec_ok(c.host_codec))
+  if (!codec_ok(RawEnum(c.host_codec)))
     return InvalidArgument("options.host_codec: unknown codec");
-  if (!codec_ok(c.nvme_codec))
+  if (!codec_ok(RawEnum(c.nvme_codec)))
     return InvalidArgument("options.nvme_codec: unknown codec");
-  if (!codec_ok(c.gpu_codec)) return InvalidArgument("options.gpu_codec: unknown codec");
-  if (c.nvme_write_policy != KVTIER_WRITE_THROUGH &&
-      c.nvme_write_policy != KVTIER_WRITE_BACK) {
+  if (!codec_ok(RawEnum(c.gpu_codec)))
+    return InvalidArgument("options.gpu_codec: unknown codec");
+  const int write_policy = RawEnum(c.nvme_write_policy);
+  if (write_policy != KVTIER_WRITE_THROUGH && write_policy != KVTIER_WRITE_BACK) {
     return InvalidArgument("options.nvme_write_policy: unknown policy");
   }
-  if (c.eviction != KVTIER_EVICTION_LRU && c.eviction != KVTIER_EVICTION_SLRU) {
+  const int eviction = RawEnum(c.eviction);
+  if (eviction != KVTIER_EVICTION_LRU && eviction != KVTIER_EVICTION_SLRU) {
     return InvalidArgument("options.eviction: unknown policy");
   }
-  if (static_cast<unsigned>(c.log_level) > KVTIER_LOG_OFF) {
+  if (static_cast<unsigned>(RawEnum(c.log_level)) > KVTIER_LOG_OFF) {
     return InvalidArgument("options.log_level: unknown level");
   }
-  if (static_cast<unsigned>(c.dtype) < KVTIER_DTYPE_FP16 ||
-      static_cast<unsigned>(c.dtype) > KVTIER_DTYPE_FP8_E4M3) {
+  const int dtype = RawEnum(c.dtype);
+  if (dtype < KVTIER_DTYPE_FP16 || dtype > KVTIER_DTYPE_FP8_E4M3) {
     return InvalidArgument("options.dtype: unknown dtype");
   }
   return Status::Ok();
