@@ -90,5 +90,23 @@ TEST_CASE("nvme: a damaged manifest is Corruption naming it, and wipe_on_mismatc
   }
 }
 
+TEST_CASE("nvme: a manifest directory a kill left before any data opens as new",
+          "[nvme][hardening]") {
+  // What a kill -9 during the very first Open leaves: RocksDB's lock and an
+  // empty log, no CURRENT, no data.
+  TempDir dir;
+  fs::create_directories(ManifestDir(dir));
+  std::ofstream(ManifestDir(dir) / "LOCK").flush();
+  std::ofstream(ManifestDir(dir) / "000003.log").flush();
+  fs::permissions(ManifestDir(dir), fs::perms::owner_all, fs::perm_options::replace);
+  NvmeStore s(NvmeOptions(dir.path().string(), 8, 64));
+  INFO(s.status.ToString());
+  REQUIRE(s.status.ok());
+  const std::vector<BlockHash> chain = ChainOf(*s.store, 1, 4);
+  SaveChain(*s.store, chain);
+  s.store->Flush();
+  CHECK(LoadChecked(*s.store, chain) == 4);
+}
+
 }  // namespace
 }  // namespace kvtier

@@ -129,13 +129,25 @@ bool ManifestDamaged(const rocksdb::Status& s) {
          s.IsInvalidArgument();
 }
 
-// A manifest directory that holds files is an existing manifest: RocksDB
-// must not create a new one over them (with CURRENT lost it would, and
-// replay the old log into it).
-rocksdb::Options ManifestOptions(const std::string& path) {
+// Whether `path` holds a manifest's data: a table, or a write-ahead log
+// with records. RocksDB must not create a new database over one (with
+// CURRENT lost it would, and replay the old log into it). A directory left
+// by a kill during the very first Open holds no data yet and is created
+// afresh.
+bool HoldsManifestData(const std::string& path) {
   std::error_code ec;
-  const bool exists =
-      std::filesystem::exists(path, ec) && !std::filesystem::is_empty(path, ec);
+  for (const auto& e : std::filesystem::directory_iterator(path, ec)) {
+    const std::string ext = e.path().extension().string();
+    std::error_code size_ec;
+    if (ext == ".sst" || (ext == ".log" && e.file_size(size_ec) > 0 && !size_ec)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+rocksdb::Options ManifestOptions(const std::string& path) {
+  const bool exists = HoldsManifestData(path);
   rocksdb::Options options;
   options.create_if_missing = !exists;
   options.max_log_file_size = 64 << 20;
