@@ -161,6 +161,12 @@ rocksdb::Options ManifestOptions(const std::string& path) {
 Result<std::unique_ptr<rocksdb::DB>> OpenDb(const std::string& path,
                                             const std::string& field, bool wipe,
                                             bool* wiped) {
+  if (!HoldsManifestData(path)) {
+    // Nothing to lose (a kill during the very first Open): RocksDB refuses
+    // to create a database beside a leftover empty log, so start clean.
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  }
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s = rocksdb::DB::Open(ManifestOptions(path), path, &raw);
   if (!s.ok() && ManifestDamaged(s)) {
