@@ -299,4 +299,24 @@ TEST_CASE("c api: kvtier_options_init writes nothing past the caller's struct",
   CHECK(today.nvme_queue_depth == kvtier::Options{}.nvme.queue_depth);
 }
 
+TEST_CASE("c api: every eviction policy opens, an unknown one is named", "[c_api]") {
+  for (const kvtier_eviction e : {KVTIER_EVICTION_LRU, KVTIER_EVICTION_SLRU,
+                                  KVTIER_EVICTION_FREQUENCY, KVTIER_EVICTION_SESSION}) {
+    kvtier_options o = Small();
+    o.eviction = e;
+    kvtier_store* store = nullptr;
+    kvtier_error err{};
+    INFO(static_cast<int>(e));
+    REQUIRE(kvtier_open(&o, &store, &err) == KVTIER_OK);
+    kvtier_close(store);
+  }
+  kvtier_options o = Small();
+  const int unknown = 4;
+  std::memcpy(&o.eviction, &unknown, sizeof(unknown));
+  kvtier_store* store = nullptr;
+  kvtier_error err{};
+  CHECK(kvtier_open(&o, &store, &err) == KVTIER_INVALID_ARGUMENT);
+  CHECK_THAT(Message(err), Catch::Contains("options.eviction"));
+}
+
 }  // namespace

@@ -83,7 +83,9 @@ typedef enum kvtier_write_policy {
 /* Which block a full tier gives up; see kvtier::EvictionPolicy. */
 typedef enum kvtier_eviction {
   KVTIER_EVICTION_LRU = 0,
-  KVTIER_EVICTION_SLRU = 1
+  KVTIER_EVICTION_SLRU = 1,
+  KVTIER_EVICTION_FREQUENCY = 2, /* frequency-admitted SLRU (kvtier::EvictionPolicy) */
+  KVTIER_EVICTION_SESSION = 3    /* SLRU plus the engine's session hints */
 } kvtier_eviction;
 
 typedef enum kvtier_log_level {

@@ -190,7 +190,7 @@ Status CheckCOptions(const kvtier_options& caller) {
     return InvalidArgument("options.nvme_write_policy: unknown policy");
   }
   const int eviction = RawEnum(c.eviction);
-  if (eviction != KVTIER_EVICTION_LRU && eviction != KVTIER_EVICTION_SLRU) {
+  if (eviction < KVTIER_EVICTION_LRU || eviction > KVTIER_EVICTION_SESSION) {
     return InvalidArgument("options.eviction: unknown policy");
   }
   if (static_cast<unsigned>(RawEnum(c.log_level)) > KVTIER_LOG_OFF) {

@@ -13,7 +13,7 @@ from .errors import Error, INVALID_ARGUMENT
 DTYPES = {"fp16": 1, "bf16": 2, "fp32": 3, "fp8_e4m3": 4}
 CODECS = {"raw": 0, "int8": 1, "fp8": 2}
 WRITE_POLICIES = {"write_through": 0, "write_back": 1}
-EVICTIONS = {"lru": 0, "slru": 1}
+EVICTIONS = {"lru": 0, "slru": 1, "freq": 2, "session": 3}
 LOG_LEVELS = {"debug": 0, "info": 1, "warning": 2, "error": 3, "off": 4}
 REMOTE_KINDS = {"redis": 0, "redis_cluster": 1}
 
