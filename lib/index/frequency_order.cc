@@ -41,18 +41,12 @@ void FrequencyOrder::Remove(EntryId id) {
 
 void FrequencyOrder::Demote(EntryId id) {
   assert(lists_.Linked(id));
-  if (lists_.cold(kProbation) == id) return;
-  lists_.Unlink(id);
-  lists_.PushCold(kProbation, id);
+  lists_.MoveCold(kProbation, id);
 }
 
+// Probation (segment 0) before protected, each from its cold end.
 EntryId FrequencyOrder::FindVictim(const std::function<bool(EntryId)>& acceptable) const {
-  for (const uint8_t segment : {kProbation, kProtected}) {
-    for (EntryId id = lists_.cold(segment); id != kNoEntry; id = lists_.Hotter(id)) {
-      if (acceptable(id)) return id;
-    }
-  }
-  return kNoEntry;
+  return lists_.ColdestAcceptable(acceptable);
 }
 
 void FrequencyOrder::Reserve(size_t ids) {

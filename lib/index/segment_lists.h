@@ -78,6 +78,23 @@ class SegmentLists {
     Unlink(id);
     PushHot(segment, id);
   }
+  // Moves `id` to the cold end of `segment` (a Demote).
+  void MoveCold(uint8_t segment, EntryId id) {
+    if (segment_[id] == segment && lists_[segment].cold == id) return;
+    Unlink(id);
+    PushCold(segment, id);
+  }
+  // The coldest id `acceptable` takes, segment 0 first, each from its cold
+  // end; kNoEntry when none.
+  template <typename Acceptable>
+  EntryId ColdestAcceptable(const Acceptable& acceptable) const {
+    for (uint8_t segment = 0; segment < kSegments; ++segment) {
+      for (EntryId id = cold(segment); id != kNoEntry; id = Hotter(id)) {
+        if (acceptable(id)) return id;
+      }
+    }
+    return kNoEntry;
+  }
 
  private:
   struct List {

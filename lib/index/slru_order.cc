@@ -32,18 +32,12 @@ void SlruOrder::Remove(EntryId id) {
 
 void SlruOrder::Demote(EntryId id) {
   assert(lists_.Linked(id));
-  if (lists_.cold(kProbation) == id) return;
-  lists_.Unlink(id);
-  lists_.PushCold(kProbation, id);
+  lists_.MoveCold(kProbation, id);
 }
 
+// Probation (segment 0) before protected, each from its cold end.
 EntryId SlruOrder::FindVictim(const std::function<bool(EntryId)>& acceptable) const {
-  for (const uint8_t segment : {kProbation, kProtected}) {
-    for (EntryId id = lists_.cold(segment); id != kNoEntry; id = lists_.Hotter(id)) {
-      if (acceptable(id)) return id;
-    }
-  }
-  return kNoEntry;
+  return lists_.ColdestAcceptable(acceptable);
 }
 
 void SlruOrder::Reserve(size_t ids) { lists_.Reserve(ids); }
