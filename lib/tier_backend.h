@@ -52,6 +52,11 @@ struct BlockIo {
   // one CPU copy in all; else it reads into staging and copies. Its content
   // is the block only when `status` is OK: after a failure it is garbage.
   std::span<std::byte> stored_out = {};
+  // Writes only, with `stored`: the source slot's whole memory, which
+  // `stored` begins (the bytes past the block are the slot's own, pinned with
+  // it). NVMe DMAs the 4 KiB-rounded transfer straight from it when it is
+  // 4 KiB aligned and long enough, instead of copying into staging.
+  std::span<const std::byte> stored_slot = {};
 };
 
 // A block a persistent tier found at open (the NVMe manifest), oldest first.

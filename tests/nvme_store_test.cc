@@ -37,6 +37,7 @@ TEST_CASE("blocks evicted from host load byte-exact from NVMe", "[nvme]") {
   CHECK(st.nvme.direct_io);
   CHECK(st.tier(Tier::kNvme).blocks == 8);
   CHECK(st.nvme.copy_down_blocks == 8);
+  CHECK(st.nvme.staged_writes == 0);  // DMA'd from the host slots, no copy
   CHECK(s.store->Lookup(chain).blocks == 8);
   CHECK(LoadChecked(*s.store, chain) == 8);
   CHECK(s.store->Stats().tier(Tier::kNvme).hits >= 6);

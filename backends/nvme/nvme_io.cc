@@ -180,12 +180,15 @@ class NvmeTier::WriteJobs final : public RingClient {
   void Run() {
     std::vector<RingJob> jobs;
     for (size_t j = 0; j < device_.size(); ++j) {
-      const BlockIo& r = requests_[device_[j]];
-      jobs.push_back(RingJob{this,
-                             j,
-                             IoTarget{true, tier_.FdOf(r.slot), tier_.OffsetOf(r.slot),
-                                      IoBytes(stored_[device_[j]])},
-                             {}});
+      const size_t i = device_[j];
+      const BlockIo& r = requests_[i];
+      const uint32_t len = IoBytes(stored_[i]);
+      const std::span<std::byte> own = DmaSource(r, len);
+      // Fill runs for staged jobs only; a block written from its own slot
+      // has its header digest taken here, where the bytes already are.
+      if (!own.empty()) digests_[i] = HeaderDigest(r.stored);
+      jobs.push_back(RingJob{
+          this, j, IoTarget{true, tier_.FdOf(r.slot), tier_.OffsetOf(r.slot), len}, own});
     }
     tier_.SubmitJobs(jobs);
     finished_.Wait();
@@ -203,6 +206,7 @@ class NvmeTier::WriteJobs final : public RingClient {
       WriteStoredBlock(r.hash, tier_.block_codec(), r.segments, buf);
     }
     digests_[i] = HeaderDigest(buf);
+    tier_.staged_writes_.fetch_add(1, std::memory_order_relaxed);
   }
 
   void Done(size_t job, std::span<std::byte>, const Status& io) override {
@@ -211,6 +215,16 @@ class NvmeTier::WriteJobs final : public RingClient {
   }
 
  private:
+  // The source slot itself when the device can DMA the stored block from it
+  // (the ring only reads a write's buffer, hence the const_cast); empty:
+  // staging, filled by Fill.
+  static std::span<std::byte> DmaSource(const BlockIo& r, uint32_t len) {
+    if (r.stored.empty() || r.stored_slot.data() != r.stored.data()) return {};
+    const auto addr = reinterpret_cast<uintptr_t>(r.stored_slot.data());
+    if (r.stored_slot.size() < len || addr % kSlotAlign != 0) return {};
+    return {const_cast<std::byte*>(r.stored_slot.data()), len};
+  }
+
   NvmeTier& tier_;
   const std::span<BlockIo> requests_;
   const std::span<const size_t> device_;

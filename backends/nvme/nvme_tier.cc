@@ -114,8 +114,9 @@ void NvmeTier::LogOpened() const {
                         "wiped (wipe_on_mismatch)");
   }
   if (!direct_io_) {
-    config_.log.Warning("nvme tier: O_DIRECT refused; using the page cache "
-                        "(allow_buffered_io): reads may be served from DRAM twice");
+    config_.log.Warning(
+        "nvme tier: O_DIRECT refused; using the page cache "
+        "(allow_buffered_io): reads may be served from DRAM twice");
   }
   config_.log.Info("nvme tier: recovered " + std::to_string(recovered_count_) +
                    " blocks from the manifest, dropped " +
@@ -235,6 +236,7 @@ void NvmeTier::ReportStats(StoreStats* stats) const {
   n.recovery_micros = recovery_micros_;  // the Store adds its index rebuild
   n.full_events = full_events();
   n.manifest_errors = manifest_errors();
+  n.staged_writes = staged_writes_.load(std::memory_order_relaxed);
 }
 
 void NvmeTier::NoteFull(const Status& s) {

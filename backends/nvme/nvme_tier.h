@@ -93,7 +93,7 @@ struct NvmeTierConfig {
   // "key=value" lines: namespace, layout. Create adds the geometry's.
   std::string identity;
   uint64_t namespace_id = 0;  // stored in every entry
-  Logger log;  // fallbacks, recovery results, ENOSPC
+  Logger log;                 // fallbacks, recovery results, ENOSPC
   // Test seam: e.g. a delay before every manifest write.
   ManifestHooks manifest_hooks;
   // The seam: how queues are made (default io_uring), and a wrapper tests
@@ -210,6 +210,7 @@ class NvmeTier final : public TierBackend {
   uint64_t recovery_dropped_ = 0;
   uint64_t recovery_micros_ = 0;  // manifest scan and checks at Create
   std::atomic<uint64_t> manifest_errors_{0};
+  std::atomic<uint64_t> staged_writes_{0};
   std::atomic<uint64_t> full_events_{0};
   std::atomic<int64_t> full_until_ns_{0};
 };

@@ -68,6 +68,10 @@ struct NvmeStats {
   uint64_t copy_down_dropped = 0;  // not written down: queue full, tier full or
                                    // refusing, or the host copy already gone
   uint64_t promotions = 0;         // NVMe hits copied up to host by Load or Prefetch
+  uint64_t staged_writes = 0;      // blocks copied into a staging buffer to be written
+                                   // (encoded by the tier, or a source slot the device
+                                   // cannot DMA from); write-downs of the host's
+                                   // stored blocks go straight from the host slot
 };
 
 // The shared remote tier (Redis) beyond TierStats: what it answered and

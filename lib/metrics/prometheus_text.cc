@@ -213,6 +213,10 @@ void NvmeFamilies(Writer& w, const StoreStats& s) {
        double(n.copy_down_dropped)},
       {"kvtier_nvme_promoted_blocks_total", "counter", "NVMe hits copied up to host.",
        double(n.promotions)},
+      {"kvtier_nvme_staged_writes_total", "counter",
+       "Blocks copied into a staging buffer before their write (the rest are DMA'd "
+       "from the host slot).",
+       double(n.staged_writes)},
   };
   for (const auto& r : rows) {
     w.Family(r.name, r.type, r.help);

@@ -119,6 +119,7 @@ void Mover::RunTierToTier(const Plan& plan, std::vector<Status>& results) const 
       const std::span<const std::byte> bytes = src->StoredBytes(m.from.slot);
       if (same_codec && to_form == m.form && !bytes.empty()) {
         writes[j].stored = bytes.first(src->geometry().StoredBytesOf(m.form));
+        writes[j].stored_slot = bytes;
         continue;
       }
       const std::span<std::byte> landing = dst->WritableStoredBytes(m.to.slot);
