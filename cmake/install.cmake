@@ -42,12 +42,12 @@ string(REGEX REPLACE "/$" "" KVTIER_PC_TO_PREFIX "${KVTIER_PC_TO_PREFIX}")
 # A static link (pkg-config --static) needs the private libraries; they are
 # spelled out here rather than as Requires.private, so a consumer of the
 # shared library needs none of their .pc files.
-set(KVTIER_PC_MODULES absl_flat_hash_map absl_synchronization absl_hash libxxhash)
+set(KVTIER_PC_MODULES absl_flat_hash_map absl_synchronization absl_hash libxxhash libcrypto)
 if(KVTIER_WITH_NVME)
   list(APPEND KVTIER_PC_MODULES liburing)
 endif()
 if(KVTIER_WITH_REMOTE)
-  list(APPEND KVTIER_PC_MODULES hiredis libcrypto)
+  list(APPEND KVTIER_PC_MODULES hiredis)
 endif()
 execute_process(COMMAND pkg-config --libs --static ${KVTIER_PC_MODULES}
   OUTPUT_VARIABLE KVTIER_PC_LIBS_PRIVATE OUTPUT_STRIP_TRAILING_WHITESPACE)

@@ -1,6 +1,8 @@
 // Umbrella header: the whole C++ API.
 #pragma once
 
+#include "kvtier/engine_hashes.h"
+#include "kvtier/engine_keys.h"
 #include "kvtier/hash.h"
 #include "kvtier/layout.h"
 #include "kvtier/options.h"

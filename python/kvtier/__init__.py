@@ -14,6 +14,7 @@ found through $KVTIER_LIBRARY, the build or install that made this package,
 or the system's library path.
 """
 from ._capi import lib as _lib
+from .engine_hashes import sglang_page_hashes, vllm_block_hashes, vllm_none_hash
 from .errors import Error
 from .options import Options
 from .store import Chain, MetricsServer, Prefetch, Store
@@ -21,4 +22,4 @@ from .transfer import Transfer
 
 __version__ = _lib.kvtier_version().decode()
 __all__ = ["Chain", "Error", "MetricsServer", "Options", "Prefetch", "Store", "Transfer",
-           "__version__"]
+           "__version__", "sglang_page_hashes", "vllm_block_hashes", "vllm_none_hash"]

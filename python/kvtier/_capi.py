@@ -102,6 +102,23 @@ CALL_FIELDS = ["lookups", "lookup_blocks", "lookup_hit_blocks", "loads", "load_b
 CallStats = _u64_struct("CallStats", CALL_FIELDS, ints=("host_memory_locked",))
 
 
+class VllmMmFeature(ctypes.Structure):
+    _fields_ = [("identifier", c_char_p), ("identifier_len", c_size_t),
+                ("offset", ctypes.c_int64), ("length", ctypes.c_int64)]
+
+
+class VllmRequestKeys(ctypes.Structure):
+    _fields_ = [("struct_size", c_size_t), ("has_lora", c_int), ("lora_name", c_char_p),
+                ("lora_name_len", c_size_t), ("mm_features", ctypes.POINTER(VllmMmFeature)),
+                ("mm_feature_count", c_size_t), ("cache_salt", c_char_p),
+                ("cache_salt_len", c_size_t)]
+
+
+KEY_PROFILES = {"bytes": 0, "vllm": 1, "sglang": 2}
+VLLM_HASH_BYTES = 32
+SGLANG_HASH_CHARS = 64
+
+
 def _candidates():
     env = os.environ.get("KVTIER_LIBRARY")
     if env:
@@ -180,6 +197,16 @@ _sigs = {
     "kvtier_metrics_server_stop": (None, [c_void_p]),
     "kvtier_open_configured": (c_int, [P(Options), c_char_p, c_int, P(c_void_p),
                                        P(Error)]),
+    "kvtier_engine_key_chain": (c_int, [c_void_p, c_int, c_uint32, c_char_p, c_size_t,
+                                        P(c_size_t), c_size_t, P(BlockHash), c_size_t,
+                                        P(Error)]),
+    "kvtier_vllm_none_hash": (c_int, [c_char_p, c_size_t, c_char_p, P(Error)]),
+    "kvtier_vllm_block_hashes": (c_int, [c_char_p, c_uint32, P(c_uint32), c_size_t,
+                                         P(VllmRequestKeys), c_char_p, c_size_t, c_char_p,
+                                         c_size_t, P(c_size_t), P(Error)]),
+    "kvtier_sglang_page_hashes": (c_int, [P(c_uint32), c_size_t, c_uint32, c_char_p,
+                                          c_size_t, c_char_p, c_size_t, P(c_size_t),
+                                          P(Error)]),
 }
 CONFIG_ENV = 1
 for _name, (_res, _args) in _sigs.items():

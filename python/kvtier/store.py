@@ -217,6 +217,25 @@ class Store:
             if view is not None:
                 _capi.release_buffer(view)
 
+    def engine_key_chain(self, keys, profile="vllm", group=0):
+        """The chain naming blocks by the engine's own keys, in prefix order
+        (kvtier/engine_keys.h): vLLM's block hashes (bytes), SGLang's page
+        hashes (str) or any bytes (profile "bytes"). `group`: vLLM's KV-cache
+        group or SGLang's pool index. Pass the chain to lookup, load, save
+        and erase as hash_chain's."""
+        if profile not in _capi.KEY_PROFILES:
+            raise Error(INVALID_ARGUMENT, f"profile: {profile!r} is not one of "
+                        f"{sorted(_capi.KEY_PROFILES)}")
+        blobs = [k.encode() if isinstance(k, str) else bytes(k) for k in keys]
+        sizes = (ctypes.c_size_t * len(blobs))(*[len(b) for b in blobs])
+        joined = b"".join(blobs)
+        hashes = (_capi.BlockHash * len(blobs))()
+        err = _capi.Error()
+        _check(_capi.lib.kvtier_engine_key_chain(
+            self._handle(), _capi.KEY_PROFILES[profile], group, joined, len(joined), sizes,
+            len(blobs), hashes, len(blobs), ctypes.byref(err)), err)
+        return Chain(hashes)
+
     def lookup(self, chain):
         """Blocks in the longest prefix of `chain` that load() would serve now."""
         hit = ctypes.c_size_t()
