@@ -47,7 +47,7 @@ if(KVTIER_WITH_NVME)
   list(APPEND KVTIER_PC_MODULES liburing)
 endif()
 if(KVTIER_WITH_REMOTE)
-  list(APPEND KVTIER_PC_MODULES hiredis libcrypto)
+  list(APPEND KVTIER_PC_MODULES libssl libcrypto)
 endif()
 execute_process(COMMAND pkg-config --libs --static ${KVTIER_PC_MODULES}
   OUTPUT_VARIABLE KVTIER_PC_LIBS_PRIVATE OUTPUT_STRIP_TRAILING_WHITESPACE)
