@@ -2,14 +2,17 @@
 # when any is missing (with sudo when not root). Debian 12 package names.
 # python3-numpy and python3-pytest: the Python package's tests (python/tests,
 # run by ctest); the package itself needs neither.
-# libhiredis-dev: the remote tier's Redis client; libssl-dev: its keyed
-# checksum (HMAC-SHA256 from libcrypto); redis-server and redis-tools: the
-# real server and 3-master cluster the remote tier's tests start on
-# 127.0.0.1 (redis-cli --cluster create), and redis-benchmark for RESULTS.
+# libssl-dev: the remote tier's TLS (libssl) and keyed checksum (HMAC-SHA256
+# from libcrypto); libhiredis-dev: the remote tests' helper that talks to the
+# servers they start (the library has its own RESP client); redis-server and
+# redis-tools: the real server and 3-master cluster the remote tier's tests
+# start on 127.0.0.1 (redis-cli --cluster create), and redis-benchmark for
+# RESULTS; openssl: the command line the TLS tests make their throwaway CA
+# and certificates with.
 KVTIER_PACKAGES=(cmake make g++ pkg-config liburing-dev librocksdb-dev libxxhash-dev
                  libabsl-dev catch2 libbenchmark-dev nlohmann-json3-dev libcli11-dev fio
                  python3 python3-numpy python3-pytest libhiredis-dev libssl-dev
-                 redis-server redis-tools)
+                 redis-server redis-tools openssl)
 
 kvtier_install_deps() {
   local missing=()

@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <memory>
 #include <string>
 #include <vector>
@@ -20,17 +21,20 @@ namespace kvtier::testing {
 
 class TlsFiles {
  public:
-  // nullptr when the openssl command line is missing or fails (the caller
-  // skips, saying so).
+  // nullptr when the openssl command line is not installed (the caller
+  // skips, saying so); a command that fails fails the test, with its output.
   static std::unique_ptr<TlsFiles> Make() {
     if (!OnPath("openssl")) return nullptr;
     auto f = std::unique_ptr<TlsFiles>(new TlsFiles());
-    if (!f->MakeCa("ca", "kvtier test CA") ||
-        !f->MakeCa("other-ca", "someone else's CA") ||
-        !f->MakeSigned("server", "localhost",
-                       "subjectAltName=DNS:localhost,IP:127.0.0.1") ||
-        !f->MakeSigned("client", "kvtier test client", "extendedKeyUsage=clientAuth")) {
-      return nullptr;
+    const bool made =
+        f->MakeCa("ca", "kvtier test CA") && f->MakeCa("other-ca", "another CA") &&
+        f->MakeSigned("server", "localhost",
+                      "subjectAltName=DNS:localhost,IP:127.0.0.1") &&
+        f->MakeSigned("client", "kvtier test client", "extendedKeyUsage=clientAuth");
+    if (!made) {
+      std::ifstream log(f->path("openssl.log"));
+      FAIL("openssl could not make the test certificates: " << std::string(
+               std::istreambuf_iterator<char>(log), {}));
     }
     return f;
   }

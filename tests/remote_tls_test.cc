@@ -42,8 +42,7 @@ TlsServer StartTlsServer(TlsFiles::ClientCerts clients) {
   TlsServer t;
   t.files = TlsFiles::Make();
   if (!t.files) {
-    t.skip =
-        "the openssl command line is missing or failed (scripts/deps.sh installs it)";
+    t.skip = "the openssl command line is not installed (scripts/deps.sh installs it)";
     return t;
   }
   t.tls_port = testing::FreePort();
@@ -181,7 +180,9 @@ TEST_CASE(
 TEST_CASE("remote tier TLS files are checked at Open, each error naming its field",
           "[remote][tls]") {
   auto files = TlsFiles::Make();
-  if (!files) KVTIER_SKIP("the openssl command line is missing or failed");
+  if (!files)
+    KVTIER_SKIP(
+        "the openssl command line is not installed (scripts/deps.sh installs it)");
   Options o;
   o.layout = testing::SmallLayout();
   o.model_id = "tls-model@1";
@@ -223,7 +224,9 @@ TEST_CASE("remote tier TLS files are checked at Open, each error naming its fiel
 TEST_CASE("remote tier over TLS on a 3-master cluster: blocks round-trip byte-exact",
           "[remote][tls]") {
   auto files = TlsFiles::Make();
-  if (!files) KVTIER_SKIP("the openssl command line is missing or failed");
+  if (!files)
+    KVTIER_SKIP(
+        "the openssl command line is not installed (scripts/deps.sh installs it)");
   std::vector<int> tls_ports;
   auto cluster = testing::StartTlsCluster(*files, &tls_ports);
   if (!cluster) KVTIER_SKIP("redis-server/redis-cli missing, without TLS, or no cluster");

@@ -10,6 +10,7 @@
 
 #include <cerrno>
 #include <cstdint>
+#include <cstring>
 #include <filesystem>
 
 namespace kvtier::internal {
@@ -91,6 +92,21 @@ bool RefusedOurCertificate(int reason) {
   }
 }
 
+// What a connection learned during its handshake; SSL_get_app_data points
+// here while the SSL lives.
+struct HandshakeNotes {
+  bool certificate_requested = false;  // the server asked for ours, and we have none
+};
+
+// Called by OpenSSL when the server asks for a client certificate and none
+// is configured: noted, and the handshake goes on without one (the server
+// decides). A server that requires one may then just reset the connection
+// (Redis does) instead of sending an alert the client gets to read.
+int NoteCertificateRequest(SSL* ssl, X509**, EVP_PKEY**) {
+  static_cast<HandshakeNotes*>(SSL_get_app_data(ssl))->certificate_requested = true;
+  return 0;
+}
+
 class TlsFailures {
  public:
   TlsFailures(const RedisEndpoint& endpoint, const RedisTlsConfig& tls,
@@ -114,17 +130,26 @@ class TlsFailures {
     if (reason == SSL_R_CERTIFICATE_VERIFY_FAILED && verify != X509_V_OK) {
       return Unverified(verify);
     }
+    const std::string detail = !text.empty() ? text
+                               : saved_errno > 0
+                                   ? std::string(std::strerror(saved_errno))
+                                   : std::string("the server closed the connection");
+    const auto* notes = static_cast<const HandshakeNotes*>(SSL_get_app_data(ssl));
+    if (tls_.cert_file.empty() &&
+        (RefusedOurCertificate(reason) || notes->certificate_requested)) {
+      return InvalidArgument("options.remote.tls_cert_file: " + where_ +
+                             " asked for a client certificate and refused the "
+                             "connection without one (it requires mutual TLS: set "
+                             "tls_cert_file and tls_key_file): " +
+                             detail);
+    }
     if (RefusedOurCertificate(reason)) {
-      return InvalidArgument(
-          "options.remote.tls_cert_file: " + where_ + " refused this client's " +
-          (tls_.cert_file.empty()
-               ? "connection without a certificate (it requires mutual TLS: set "
-                 "tls_cert_file and tls_key_file)"
-               : "certificate '" + tls_.cert_file + "'") +
-          ": " + text);
+      return InvalidArgument("options.remote.tls_cert_file: " + where_ +
+                             " refused the certificate '" + tls_.cert_file +
+                             "': " + detail);
     }
     if (kind == SSL_ERROR_SYSCALL && text.empty()) {
-      return saved_errno == 0 ? Unavailable(where_ + ": the server closed the connection")
+      return saved_errno == 0 ? Unavailable(where_ + ": " + detail)
                               : SocketFailure(where_ + ": TLS " + what, saved_errno);
     }
     if (kind == SSL_ERROR_ZERO_RETURN) {
@@ -162,9 +187,13 @@ using SslPtr = std::unique_ptr<SSL, SslDeleter>;
 
 class TlsTransport final : public RespTransport {
  public:
-  // `fd` outlives `ssl` (members die in reverse order).
-  TlsTransport(OwnedFd fd, SslPtr ssl, TlsFailures failures)
-      : fd_(std::move(fd)), ssl_(std::move(ssl)), failures_(std::move(failures)) {}
+  // `fd` outlives `ssl` (members die in reverse order); `notes` is ssl's app data.
+  TlsTransport(OwnedFd fd, std::unique_ptr<HandshakeNotes> notes, SslPtr ssl,
+               TlsFailures failures)
+      : fd_(std::move(fd)),
+        notes_(std::move(notes)),
+        ssl_(std::move(ssl)),
+        failures_(std::move(failures)) {}
 
   // Piece by piece: each SSL_write encrypts from the caller's memory.
   Status WriteAll(std::span<iovec> pieces) override {
@@ -186,6 +215,7 @@ class TlsTransport final : public RespTransport {
 
  private:
   OwnedFd fd_;
+  std::unique_ptr<HandshakeNotes> notes_;
   SslPtr ssl_;
   TlsFailures failures_;
 };
@@ -247,18 +277,27 @@ Status LoadFiles(SSL_CTX* ctx, const RedisTlsConfig& tls) {
                                            : "options.remote.tls_ca_file") +
                            ": holds no usable PEM CA certificate: " + DrainErrors());
   }
-  if (tls.cert_file.empty()) return Status::Ok();
+  if (tls.cert_file.empty()) {
+    SSL_CTX_set_client_cert_cb(ctx, NoteCertificateRequest);
+    return Status::Ok();
+  }
   SSL_CTX_set_default_passwd_cb(ctx, NoPassphrase);
   if (SSL_CTX_use_certificate_chain_file(ctx, tls.cert_file.c_str()) != 1) {
     return InvalidArgument("options.remote.tls_cert_file: '" + tls.cert_file +
                            "' holds no usable PEM certificate: " + DrainErrors());
   }
-  if (SSL_CTX_use_PrivateKey_file(ctx, tls.key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
+  // OpenSSL checks the key against the certificate as it loads it.
+  const bool loaded =
+      SSL_CTX_use_PrivateKey_file(ctx, tls.key_file.c_str(), SSL_FILETYPE_PEM) == 1;
+  const unsigned long error = ERR_peek_last_error();
+  const bool mismatch = ERR_GET_LIB(error) == ERR_LIB_X509 &&
+                        ERR_GET_REASON(error) == X509_R_KEY_VALUES_MISMATCH;
+  if (!loaded && !mismatch) {
     return InvalidArgument(
         "options.remote.tls_key_file: '" + tls.key_file +
         "' holds no usable unencrypted PEM private key: " + DrainErrors());
   }
-  if (SSL_CTX_check_private_key(ctx) != 1) {
+  if (!loaded || SSL_CTX_check_private_key(ctx) != 1) {
     return InvalidArgument("options.remote.tls_key_file: '" + tls.key_file +
                            "' is not the key of tls_cert_file '" + tls.cert_file +
                            "': " + DrainErrors());
@@ -304,6 +343,8 @@ Result<std::unique_ptr<RespTransport>> TlsConnector::Connect(
   BIO_set_data(bio, reinterpret_cast<void*>(static_cast<intptr_t>(fd->get())));
   BIO_set_init(bio, 1);
   SSL_set_bio(ssl.get(), bio, bio);  // the SSL owns it now
+  auto notes = std::make_unique<HandshakeNotes>();
+  SSL_set_app_data(ssl.get(), notes.get());
   const bool ip = IsIpAddress(name);
   const int named =
       ip ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl.get()), name.c_str())
@@ -317,7 +358,7 @@ Result<std::unique_ptr<RespTransport>> TlsConnector::Connect(
   const int ret = SSL_connect(ssl.get());
   if (ret != 1) return failures.Of(ssl.get(), ret, "handshake");
   return std::unique_ptr<RespTransport>(std::make_unique<TlsTransport>(
-      std::move(fd).value(), std::move(ssl), std::move(failures)));
+      std::move(fd).value(), std::move(notes), std::move(ssl), std::move(failures)));
 }
 
 }  // namespace kvtier::internal
