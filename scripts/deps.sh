@@ -2,18 +2,20 @@
 # when any is missing (with sudo when not root). Debian 12 package names.
 # python3-numpy and python3-pytest: the Python package's tests (python/tests,
 # run by ctest); the package itself needs neither.
-# libhiredis-dev: the remote tier's Redis client; libssl-dev: libcrypto's
-# SHA-256 (the engines' block hashes and engine keys, lib/format/) and the
-# remote tier's keyed checksum (HMAC-SHA256); redis-server and redis-tools:
-# the real server and 3-master cluster the remote tier's tests start on
-# 127.0.0.1 (redis-cli --cluster create), and redis-benchmark for RESULTS.
-# python3-cbor2: tests/golden/engine_hashes.py, which recomputes vLLM's
-# sha256_cbor block hashes (cbor2 is what vLLM encodes with) for the golden
-# file the C++ hash profiles are checked against.
+# libssl-dev: SHA-256 from libcrypto (the engines' block hashes and engine
+# keys, lib/format/), the remote tier's TLS (libssl) and keyed checksum
+# (HMAC-SHA256); libhiredis-dev: the remote tests' helper that talks to the
+# servers they start (the library has its own RESP client); redis-server and
+# redis-tools: the real server and 3-master cluster the remote tier's tests
+# start on 127.0.0.1 (redis-cli --cluster create), and redis-benchmark for
+# RESULTS; openssl: the command line the TLS tests make their throwaway CA
+# and certificates with. python3-cbor2: tests/golden/engine_hashes.py, which
+# recomputes vLLM's sha256_cbor block hashes (cbor2 is what vLLM encodes
+# with) for the golden file the C++ hash profiles are checked against.
 KVTIER_PACKAGES=(cmake make g++ pkg-config liburing-dev librocksdb-dev libxxhash-dev
                  libabsl-dev catch2 libbenchmark-dev nlohmann-json3-dev libcli11-dev fio
                  python3 python3-numpy python3-pytest libhiredis-dev libssl-dev
-                 python3-cbor2 redis-server redis-tools)
+                 python3-cbor2 redis-server redis-tools openssl)
 
 kvtier_install_deps() {
   local missing=()

@@ -40,6 +40,8 @@ TEST_CASE("bench cli: argument errors exit 2 with a message naming the option",
   check("--tier nvme --capacity 64MiB --op scan" + d, "--op: unknown op 'scan'");
   check("--tier nvme --capacity 64MiB", "needs --dir");
   check("--tier host --capacity 64MiB --threads 0", "--threads");
+  check("--tier host --capacity 64MiB --redis-tls-ca /etc/ca.pem",
+        "--redis-tls-* and --checksum-key need --tier remote");
 
   // A directory that does not exist is refused, not made (it was made even
   // at the filesystem root).

@@ -192,6 +192,21 @@ TEST_CASE("config: the remote tier's options come from JSON and the environment"
         std::vector<std::string>{"127.0.0.1:6379", "127.0.0.1:6380"});
   CHECK(o.remote.kind == RemoteKind::kRedis);
   CHECK(o.remote.queue_blocks == 32);
+  REQUIRE(ApplyConfigJson(R"({"remote": {"tls_ca_file": "/etc/ca.pem",
+      "tls_ca_dir": "/etc/ssl/certs", "tls_cert_file": "/etc/c.pem",
+      "tls_key_file": "/etc/c.key"}})",
+                          &o)
+              .ok());
+  CHECK(o.remote.tls_ca_file == "/etc/ca.pem");
+  CHECK(o.remote.tls_ca_dir == "/etc/ssl/certs");
+  CHECK(o.remote.tls_cert_file == "/etc/c.pem");
+  CHECK(o.remote.tls_key_file == "/etc/c.key");
+  REQUIRE(ApplyEnvironment({{"KVTIER_REMOTE_TLS_SERVER_NAME", "redis.internal"},
+                            {"KVTIER_REMOTE_TLS_CA_FILE", "/run/ca.pem"}},
+                           &o)
+              .ok());
+  CHECK(o.remote.tls_server_name == "redis.internal");
+  CHECK(o.remote.tls_ca_file == "/run/ca.pem");
   const Status bad = ApplyEnvironment({{"KVTIER_REMOTE_KIND", "memcached"}}, &o);
   CHECK(bad.code() == StatusCode::kInvalidArgument);
   CHECK_THAT(bad.message(), Catch::Contains("KVTIER_REMOTE_KIND"));

@@ -17,6 +17,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -105,6 +106,8 @@ class RedisServer {
 
   int port() const { return port_; }
   std::string endpoint() const { return "127.0.0.1:" + std::to_string(port_); }
+  // False once the process has exited (e.g. it refused its configuration).
+  bool alive() const { return pid_ > 0 && waitpid(pid_, nullptr, WNOHANG) == 0; }
   const std::filesystem::path& dir() const { return dir_.path(); }
 
   void Kill() {
@@ -154,15 +157,30 @@ class RedisServer {
 // cluster-require-full-coverage no, so a dead master costs only its slots.
 class RedisCluster {
  public:
-  static std::unique_ptr<RedisCluster> Start() {
+  // How the nodes are set up beyond the cluster lines: more redis.conf lines
+  // for node i (a TLS port), the port `redis-cli --cluster create` reaches
+  // node i on (empty: its plain port), and redis-cli's own flags (--tls ...).
+  struct Setup {
+    std::function<std::vector<std::string>(int node)> node_config;
+    std::function<int(int node, const RedisServer& server)> create_port;
+    std::string cli_flags;
+  };
+
+  static std::unique_ptr<RedisCluster> Start(const Setup& setup = {}) {
     if (!OnPath("redis-server") || !OnPath("redis-cli")) return nullptr;
     auto c = std::unique_ptr<RedisCluster>(new RedisCluster());
-    std::string create = "redis-cli --cluster create";
+    std::string create = "redis-cli " + setup.cli_flags + " --cluster create";
     for (int i = 0; i < 3; ++i) {
-      c->nodes_.push_back(RedisServer::Start(
-          {"cluster-enabled yes", "cluster-config-file nodes.conf",
-           "cluster-node-timeout 1000", "cluster-require-full-coverage no"}));
-      create += " " + c->nodes_.back()->endpoint();
+      std::vector<std::string> config = {
+          "cluster-enabled yes", "cluster-config-file nodes.conf",
+          "cluster-node-timeout 1000", "cluster-require-full-coverage no"};
+      if (setup.node_config) {
+        for (std::string& line : setup.node_config(i)) config.push_back(std::move(line));
+      }
+      c->nodes_.push_back(RedisServer::Start(std::move(config)));
+      const RedisServer& node = *c->nodes_.back();
+      const int port = setup.create_port ? setup.create_port(i, node) : node.port();
+      create += " 127.0.0.1:" + std::to_string(port);
     }
     create += " --cluster-yes > /dev/null 2>&1";
     if (std::system(create.c_str()) != 0) return nullptr;

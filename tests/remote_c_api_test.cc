@@ -2,6 +2,7 @@
 // with kvtier_options_init + remote_* fields; two stores share blocks.
 #include <catch2/catch.hpp>
 
+#include <cstddef>
 #include <string>
 #include <vector>
 
@@ -72,6 +73,38 @@ TEST_CASE("c api: stores opened with remote_endpoints share blocks through redis
   kvtier_store* bad = nullptr;
   CHECK(kvtier_open(&o, &bad, &err) == KVTIER_INVALID_ARGUMENT);
   CHECK(std::string(err.message).find("options.remote_endpoints") != std::string::npos);
+}
+
+TEST_CASE("c api: remote_tls_* reach the store; a TLS file that is not there is named",
+          "[c_api][remote]") {
+  kvtier_options o;
+  kvtier_options_init(&o);
+  CHECK(o.remote_tls_ca_file == nullptr);  // TLS off by default
+  o.num_layers = 2;
+  o.kv_heads = 2;
+  o.head_dim = 8;
+  o.block_tokens = 4;
+  o.model_id = "c-tls-model@1";
+  o.host_capacity_bytes = 1 << 20;
+  o.host_lock_memory = 0;
+  const char* endpoints[] = {"127.0.0.1:1"};
+  o.remote_endpoints = endpoints;
+  o.remote_endpoint_count = 1;
+  o.remote_tls_ca_file = "/nonexistent/kvtier-ca.pem";
+  kvtier_store* store = nullptr;
+  kvtier_error err{};
+  CHECK(kvtier_open(&o, &store, &err) == KVTIER_INVALID_ARGUMENT);
+  CHECK(std::string(err.message).find("options.remote.tls_ca_file") != std::string::npos);
+  // A caller whose struct ends before the TLS fields has TLS off.
+  o.struct_size = offsetof(kvtier_options, remote_tls_ca_file);
+  REQUIRE(kvtier_open(&o, &store, &err) == KVTIER_OK);
+  kvtier_close(store);
+  o.struct_size = sizeof(o);
+  o.remote_tls_ca_file = nullptr;
+  o.remote_tls_server_name = "redis.internal";  // TLS settings without a CA
+  CHECK(kvtier_open(&o, &store, &err) == KVTIER_INVALID_ARGUMENT);
+  CHECK(std::string(err.message).find("options.remote.tls_server_name") !=
+        std::string::npos);
 }
 
 }  // namespace

@@ -95,12 +95,19 @@ TEST_CASE("redis client: a server that went away fails its commands, then is rec
   CHECK((*client)->counters().node_failures >= 1);
 }
 
-TEST_CASE("redis client: a refused password fails Open naming options.remote.password",
-          "[remote]") {
+TEST_CASE(
+    "redis client: a refused or missing password fails Open naming "
+    "options.remote.password",
+    "[remote]") {
   auto server = RedisServer::Start({"requirepass s3cret-pass"});
   if (!server)
     KVTIER_SKIP("redis-server is not installed (scripts/setup.sh installs it)");
   RedisClientConfig config = StandaloneConfig(*server);
+  auto without = RedisClient::Open(config);  // no password at all: NOAUTH to PING
+  REQUIRE_FALSE(without.ok());
+  CHECK(without.status().code() == StatusCode::kInvalidArgument);
+  CHECK_THAT(without.status().message(),
+             Catch::Contains("options.remote.password") && Catch::Contains("NOAUTH"));
   config.connect.password = "wrong";
   auto refused = RedisClient::Open(config);
   REQUIRE_FALSE(refused.ok());

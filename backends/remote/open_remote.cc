@@ -37,11 +37,12 @@ Status ValidateRemoteOptions(const Options& options) {
     return InvalidArgument("options.remote.kind: unknown kind " +
                            std::to_string(static_cast<int>(r.kind)));
   }
-  if (!r.tls_ca_file.empty()) {
-    return NotSupported(
-        "options.remote.tls_ca_file: this build's hiredis (0.14, Debian 12) has no TLS "
-        "(hiredis_ssl came with 1.0); reach a TLS deployment through a local tunnel "
-        "(stunnel, spiped) and leave it empty");
+  // The TLS files, loaded once here to check them (before any memory is
+  // taken for the store); RedisClient::Open loads them for good.
+  const RedisTlsConfig tls{r.tls_ca_file, r.tls_ca_dir, r.tls_cert_file, r.tls_key_file,
+                           r.tls_server_name};
+  if (Result<std::unique_ptr<RedisConnector>> c = MakeRedisConnector(tls); !c.ok()) {
+    return c.status();
   }
   if (r.key_prefix.empty() ||
       r.key_prefix.find_first_of(" \r\n{}") != std::string::npos) {
@@ -95,6 +96,8 @@ Result<std::unique_ptr<TierBackend>> OpenRemoteTier(const Options& options) {
                                                           : RedisTopology::kStandalone;
   c.client.connect = RedisConnectConfig{r.username, r.password, r.connect_timeout_ms,
                                         r.io_timeout_ms, r.reconnect_backoff_ms};
+  c.client.tls = RedisTlsConfig{r.tls_ca_file, r.tls_ca_dir, r.tls_cert_file,
+                                r.tls_key_file, r.tls_server_name};
   // The namespace root hashes model, layout, codecs, rank and tenant salt.
   const Namespace ns{options.model_id, options.layout.Fingerprint(), options.CodecTag(),
                      options.rank, options.tenant_salt};

@@ -1,5 +1,5 @@
 // OpenRemoteTier: the shared remote tier (Redis, Redis Cluster) from
-// Options. A build without hiredis or libcrypto links a version that says
+// Options. A build without OpenSSL (libssl, libcrypto) links a version that says
 // NotSupported (DESIGN invariant 8).
 #pragma once
 

@@ -10,10 +10,6 @@
 namespace kvtier::internal {
 namespace {
 
-std::string_view ReplyString(const redisReply& r) {
-  return r.str != nullptr ? std::string_view(r.str, r.len) : std::string_view();
-}
-
 // "MOVED 3999 127.0.0.1:6381" -> slot, endpoint (an empty host means the
 // node that answered).
 bool ParseRedirect(std::string_view text, const RedisEndpoint& from, uint32_t* slot,
@@ -43,36 +39,37 @@ struct SlotRange {
 };
 
 // CLUSTER SLOTS: [[first, last, [host, port, id...], replicas...], ...].
-bool ParseClusterSlots(const redisReply& r, const RedisEndpoint& asked,
+bool ParseClusterSlots(const RespReply& r, const RedisEndpoint& asked,
                        std::vector<SlotRange>* out) {
-  if (r.type != REDIS_REPLY_ARRAY) return false;
-  for (size_t i = 0; i < r.elements; ++i) {
-    const redisReply* range = r.element[i];
-    if (range->type != REDIS_REPLY_ARRAY || range->elements < 3) return false;
-    const redisReply* master = range->element[2];
-    if (range->element[0]->type != REDIS_REPLY_INTEGER ||
-        range->element[1]->type != REDIS_REPLY_INTEGER ||
-        master->type != REDIS_REPLY_ARRAY || master->elements < 2 ||
-        master->element[0]->type != REDIS_REPLY_STRING ||
-        master->element[1]->type != REDIS_REPLY_INTEGER) {
+  using Kind = RespReply::Kind;
+  if (r.kind != Kind::kArray) return false;
+  for (const RespReply& range : r.elements) {
+    if (range.kind != Kind::kArray || range.elements.size() < 3) return false;
+    const RespReply& master = range.elements[2];
+    if (range.elements[0].kind != Kind::kInteger ||
+        range.elements[1].kind != Kind::kInteger || master.kind != Kind::kArray ||
+        master.elements.size() < 2 || master.elements[0].kind != Kind::kBulk ||
+        master.elements[1].kind != Kind::kInteger) {
       return false;
     }
-    std::string host(ReplyString(*master->element[0]));
+    std::string host = master.elements[0].text;
     if (host.empty() || host == "?") host = asked.host;
     out->push_back(
-        SlotRange{static_cast<uint32_t>(range->element[0]->integer),
-                  static_cast<uint32_t>(range->element[1]->integer),
-                  RedisEndpoint{host, static_cast<int>(master->element[1]->integer)}});
+        SlotRange{static_cast<uint32_t>(range.elements[0].integer),
+                  static_cast<uint32_t>(range.elements[1].integer),
+                  RedisEndpoint{host, static_cast<int>(master.elements[1].integer)}});
   }
   return true;
 }
 
 }  // namespace
 
-RedisClient::RedisClient(RedisClientConfig config) : config_(std::move(config)) {
+RedisClient::RedisClient(RedisClientConfig config,
+                         std::unique_ptr<RedisConnector> connector)
+    : config_(std::move(config)), connector_(std::move(connector)) {
   MutexLock lock(&mu_);
   for (const RedisEndpoint& e : config_.seeds) {
-    nodes_.push_back(std::make_unique<RedisNode>(e, config_.connect));
+    nodes_.push_back(std::make_unique<RedisNode>(e, config_.connect, *connector_));
   }
   if (config_.topology == RedisTopology::kStandalone)
     slots_.Assign(0, kClusterSlots - 1, 0);
@@ -81,7 +78,10 @@ RedisClient::RedisClient(RedisClientConfig config) : config_(std::move(config)) 
 Result<std::unique_ptr<RedisClient>> RedisClient::Open(RedisClientConfig config) {
   if (config.seeds.empty()) return InvalidArgument("options.remote.endpoints: empty");
   if (config.topology == RedisTopology::kStandalone) config.seeds.resize(1);
-  std::unique_ptr<RedisClient> client(new RedisClient(std::move(config)));
+  Result<std::unique_ptr<RedisConnector>> connector = MakeRedisConnector(config.tls);
+  if (!connector.ok()) return connector.status();
+  std::unique_ptr<RedisClient> client(
+      new RedisClient(std::move(config), std::move(connector).value()));
   Status s;
   if (client->config_.topology == RedisTopology::kCluster) {
     s = client->RefreshSlots();
@@ -102,7 +102,7 @@ RedisNode* RedisClient::NodeAt(const RedisEndpoint& endpoint) {
   for (const auto& n : nodes_) {
     if (n->endpoint() == endpoint) return n.get();
   }
-  nodes_.push_back(std::make_unique<RedisNode>(endpoint, config_.connect));
+  nodes_.push_back(std::make_unique<RedisNode>(endpoint, config_.connect, *connector_));
   return nodes_.back().get();
 }
 
@@ -122,16 +122,18 @@ Status RedisClient::RefreshSlots() {
   refreshes_.fetch_add(1, std::memory_order_relaxed);
   const RedisCommand slots{{"CLUSTER", "SLOTS"}};
   Status last = Unavailable("redis cluster: no node known");
+  const RedisCommand* commands[] = {&slots};
   for (RedisNode* node : nodes) {
-    ReplyPtr reply;
-    const Status s = node->Command(slots, &reply);
+    RedisResult result;
+    node->Pipeline(commands, {}, {&result, 1});
     std::vector<SlotRange> ranges;
-    if (!s.ok()) {
-      last = s;
-      if (last.code() == StatusCode::kInvalidArgument) return last;  // AUTH refused
+    if (!result.status.ok()) {
+      last = result.status;
+      // AUTH or a TLS certificate refused: no other node will differ.
+      if (last.code() == StatusCode::kInvalidArgument) return last;
       continue;
     }
-    if (!ParseClusterSlots(*reply, node->endpoint(), &ranges)) {
+    if (!ParseClusterSlots(result.reply, node->endpoint(), &ranges)) {
       last = Unavailable("redis " + node->endpoint().ToString() +
                          ": CLUSTER SLOTS gave no slot map (is it a cluster node?)");
       continue;

@@ -34,6 +34,7 @@ struct RedisClientConfig {
   std::vector<RedisEndpoint> seeds;  // the server, or any nodes of the cluster
   RedisTopology topology = RedisTopology::kStandalone;
   RedisConnectConfig connect;
+  RedisTlsConfig tls;  // off unless a CA is set; every node alike
 };
 
 struct RedisClientCounters {
@@ -48,7 +49,9 @@ class RedisClient {
 
   // Connects to the seeds (a cluster: reads its slot map). A server that
   // does not answer is not an error (the tier serves misses until it does);
-  // a refused password is (InvalidArgument naming options.remote.password).
+  // a refused password is (InvalidArgument naming options.remote.password),
+  // and so is a TLS certificate that does not verify either way, or a TLS
+  // file that cannot be loaded (each naming its options.remote.tls_* field).
   static Result<std::unique_ptr<RedisClient>> Open(RedisClientConfig config);
 
   // Runs every command (args[1] is its key) and returns one result each, in
@@ -65,7 +68,7 @@ class RedisClient {
   RedisClientCounters counters() const ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
-  explicit RedisClient(RedisClientConfig config);
+  RedisClient(RedisClientConfig config, std::unique_ptr<RedisConnector> connector);
 
   // The node serving `key`, or nullptr (a cluster slot nobody serves).
   RedisNode* Route(std::string_view key) ABSL_LOCKS_EXCLUDED(mu_);
@@ -91,6 +94,7 @@ class RedisClient {
                                       bool* refresh);
 
   const RedisClientConfig config_;
+  const std::unique_ptr<RedisConnector> connector_;  // every node borrows it
   mutable Mutex mu_;
   std::vector<std::unique_ptr<RedisNode>> nodes_ ABSL_GUARDED_BY(mu_);  // never shrinks
   SlotMap slots_ ABSL_GUARDED_BY(mu_);

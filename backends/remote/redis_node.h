@@ -1,8 +1,10 @@
 // RedisNode: one connection to one Redis server (a standalone server or one
 // cluster node), used for pipelines: every command of a batch is sent, then
-// every reply read, in one round trip. hiredis connects and authenticates
-// (and runs the odd command whose reply is an array, CLUSTER SLOTS);
-// pipelines go through resp_io.h, which moves values without copying them.
+// every reply read, in one round trip. The connector (redis_connector.h)
+// opens the connection, plain or TLS; the node then authenticates (AUTH, or
+// a PING when there is no password, so a server that refuses the
+// connection says so at once); pipelines go through resp_io.h, which moves
+// values without copying them.
 //
 // Failures: a connection that fails (refused, reset, timed out) fails the
 // rest of its pipeline with Unavailable and is closed; the next pipeline
@@ -12,8 +14,6 @@
 // Thread safety: thread-safe; pipelines on one node run one at a time (one
 // connection per node, as the protocol's reply order requires).
 #pragma once
-
-#include <hiredis/hiredis.h>
 
 #include <atomic>
 #include <chrono>
@@ -26,39 +26,17 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "backends/remote/redis_connector.h"
 #include "backends/remote/resp_io.h"
 #include "kvtier/status.h"
 #include "lib/mutex.h"
 
 namespace kvtier::internal {
 
-struct RedisEndpoint {
-  std::string host;
-  int port = 0;
-  std::string ToString() const { return host + ":" + std::to_string(port); }
-  friend bool operator==(const RedisEndpoint&, const RedisEndpoint&) = default;
-};
-
-// "host:port" (IPv6 as "[addr]:port"); InvalidArgument naming `field`.
-Result<RedisEndpoint> ParseEndpoint(std::string_view text, std::string_view field);
-
-struct RedisConnectConfig {
-  std::string username;  // empty: AUTH <password> (requirepass)
-  std::string password;  // empty: no AUTH
-  uint32_t connect_timeout_ms = 500;
-  uint32_t io_timeout_ms = 2000;
-  uint32_t reconnect_backoff_ms = 1000;
-};
-
 // One command: args[0] is its name. Borrowed until the pipeline returns.
 struct RedisCommand {
   std::vector<std::string_view> args;
 };
-
-struct ReplyDeleter {
-  void operator()(redisReply* r) const { freeReplyObject(r); }
-};
-using ReplyPtr = std::unique_ptr<redisReply, ReplyDeleter>;
 
 // One command's outcome: a reply (possibly a Redis error reply, e.g.
 // MOVED), or a status when no reply came (connection failed).
@@ -69,7 +47,9 @@ struct RedisResult {
 
 class RedisNode {
  public:
-  RedisNode(RedisEndpoint endpoint, const RedisConnectConfig& config);
+  // Borrows `connector` for the node's lifetime.
+  RedisNode(RedisEndpoint endpoint, const RedisConnectConfig& config,
+            const RedisConnector& connector);
   RedisNode(const RedisNode&) = delete;
   RedisNode& operator=(const RedisNode&) = delete;
 
@@ -78,35 +58,30 @@ class RedisNode {
   // bulk reply to command i lands in sinks[i] when it fits (sinks may be
   // empty: no sinks). `on_reply(i)`, if set, runs as soon as out[i] holds a
   // reply, while later replies are still arriving (not for commands failed
-  // with the connection). REQUIRES: out.size() == commands.size(), sinks
-  // empty or as long.
+  // with the connection). A failed connect fails every command with its
+  // status as it is: InvalidArgument for a refused password or certificate.
+  // REQUIRES: out.size() == commands.size(), sinks empty or as long.
   using ReplyFn = std::function<void(size_t)>;
   void Pipeline(std::span<const RedisCommand* const> commands,
                 std::span<const std::span<std::byte>> sinks, std::span<RedisResult> out,
                 const ReplyFn& on_reply = {}) ABSL_LOCKS_EXCLUDED(mu_);
-  // One command through hiredis, for replies the pipeline does not read
-  // (arrays: CLUSTER SLOTS).
-  Status Command(const RedisCommand& command, ReplyPtr* reply) ABSL_LOCKS_EXCLUDED(mu_);
   // Connections opened after the first (each one follows a failure).
   uint64_t reconnects() const { return reconnects_.load(std::memory_order_relaxed); }
   uint64_t failures() const { return failures_.load(std::memory_order_relaxed); }
 
  private:
-  struct ContextDeleter {
-    void operator()(redisContext* c) const { redisFree(c); }
-  };
-  using ContextPtr = std::unique_ptr<redisContext, ContextDeleter>;
-
   Status ConnectLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  Status Authenticate(redisContext* c) const;
+  // AUTH, or PING without a password: the first round trip.
+  Status Greet(RespTransport& transport, RespReader& reader) const;
   void FailLocked(const Status& why, size_t from, std::span<RedisResult> out)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const RedisEndpoint endpoint_;
   const RedisConnectConfig config_;
+  const RedisConnector& connector_;
   Mutex mu_;
-  ContextPtr context_ ABSL_GUARDED_BY(mu_);
-  std::unique_ptr<RespReader> reader_ ABSL_GUARDED_BY(mu_);  // on context_'s socket
+  std::unique_ptr<RespTransport> transport_ ABSL_GUARDED_BY(mu_);
+  std::unique_ptr<RespReader> reader_ ABSL_GUARDED_BY(mu_);  // on transport_
   bool connected_once_ ABSL_GUARDED_BY(mu_) = false;
   std::chrono::steady_clock::time_point retry_after_ ABSL_GUARDED_BY(mu_){};
   std::atomic<uint64_t> reconnects_{0}, failures_{0};

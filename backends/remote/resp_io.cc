@@ -1,12 +1,10 @@
-// RESP writes with writev and reads into caller buffers (resp_io.h).
+// RESP writes gathered from the caller's memory and reads into caller
+// buffers, over any RespTransport (resp_io.h).
 #include "backends/remote/resp_io.h"
 
 #include <sys/uio.h>
-#include <unistd.h>
 
-#include <cerrno>
 #include <charconv>
-#include <climits>
 #include <cstring>
 
 namespace kvtier::internal {
@@ -15,12 +13,6 @@ namespace {
 // Values at least this long are sent from the caller's memory; shorter
 // pieces are gathered into one header buffer.
 constexpr size_t kBorrowBytes = 4096;
-
-Status Failed(const char* what) {
-  return Unavailable(
-      std::string("redis: ") + what + ": " +
-      (errno == EAGAIN || errno == EWOULDBLOCK ? "timed out" : std::strerror(errno)));
-}
 
 struct Piece {
   bool borrowed = false;
@@ -40,7 +32,7 @@ void AppendHeader(std::string& small, std::vector<Piece>& pieces, std::string_vi
 
 }  // namespace
 
-Status WriteCommands(int fd,
+Status WriteCommands(RespTransport& transport,
                      std::span<const std::vector<std::string_view>* const> commands) {
   std::string small;
   std::vector<Piece> pieces;
@@ -62,22 +54,7 @@ Status WriteCommands(int fd,
     const char* base = p.borrowed ? p.data : small.data() + p.offset;
     iov.push_back(iovec{const_cast<char*>(base), p.size});
   }
-  size_t at = 0;
-  while (at < iov.size()) {
-    const int count = static_cast<int>(std::min<size_t>(iov.size() - at, IOV_MAX));
-    const ssize_t n = writev(fd, iov.data() + at, count);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return Failed("write");
-    }
-    size_t left = static_cast<size_t>(n);
-    while (at < iov.size() && left >= iov[at].iov_len) left -= iov[at++].iov_len;
-    if (left > 0) {  // a short write: continue inside this piece
-      iov[at].iov_base = static_cast<char*>(iov[at].iov_base) + left;
-      iov[at].iov_len -= left;
-    }
-  }
-  return Status::Ok();
+  return transport.WriteAll(iov);
 }
 
 Status RespReader::Fill() {
@@ -86,15 +63,11 @@ Status RespReader::Fill() {
     end_ -= begin_;
     begin_ = 0;
   }
-  for (;;) {
-    const ssize_t n = read(fd_, buffer_.data() + end_, buffer_.size() - end_);
-    if (n > 0) {
-      end_ += static_cast<size_t>(n);
-      return Status::Ok();
-    }
-    if (n == 0) return Unavailable("redis: the server closed the connection");
-    if (errno != EINTR) return Failed("read");
-  }
+  size_t got = 0;
+  Status s = transport_.ReadSome(reinterpret_cast<std::byte*>(buffer_.data()) + end_,
+                                 buffer_.size() - end_, &got);
+  end_ += got;
+  return s;
 }
 
 Status RespReader::ReadLine(std::string_view* line) {
@@ -123,20 +96,37 @@ Status RespReader::ReadExact(std::byte* dst, size_t n) {
   std::memcpy(dst, buffer_.data() + begin_, buffered);
   begin_ += buffered;
   size_t done = buffered;
-  while (done < n) {  // straight from the socket into the destination
-    const ssize_t r = read(fd_, dst + done, n - done);
-    if (r > 0) {
-      done += static_cast<size_t>(r);
-    } else if (r == 0) {
-      return Unavailable("redis: the server closed the connection");
-    } else if (errno != EINTR) {
-      return Failed("read");
-    }
+  while (done < n) {  // straight from the connection into the destination
+    size_t got = 0;
+    if (Status s = transport_.ReadSome(dst + done, n - done, &got); !s.ok()) return s;
+    done += got;
   }
   return Status::Ok();
 }
 
 Status RespReader::Next(std::span<std::byte> sink, RespReply* reply) {
+  return NextAt(0, sink, reply);
+}
+
+Status RespReader::ReadArray(int depth, int64_t count, RespReply* reply) {
+  if (count < 0) {  // a nil array
+    reply->kind = RespReply::Kind::kNil;
+    return Status::Ok();
+  }
+  if (depth >= RespReply::kMaxArrayDepth) {
+    return Unavailable("redis: a reply with arrays nested deeper than " +
+                       std::to_string(RespReply::kMaxArrayDepth));
+  }
+  reply->kind = RespReply::Kind::kArray;
+  for (int64_t i = 0; i < count; ++i) {
+    RespReply element;
+    if (Status s = NextAt(depth + 1, {}, &element); !s.ok()) return s;
+    reply->elements.push_back(std::move(element));
+  }
+  return Status::Ok();
+}
+
+Status RespReader::NextAt(int depth, std::span<std::byte> sink, RespReply* reply) {
   *reply = RespReply{};
   std::string_view line;
   if (Status s = ReadLine(&line); !s.ok()) return s;
@@ -181,6 +171,9 @@ Status RespReader::Next(std::span<std::byte> sink, RespReply* reply) {
       std::byte crlf[2];
       return ReadExact(crlf, 2);
     }
+    case '*':
+      if (!numeric) break;
+      return ReadArray(depth, number, reply);
     default:
       break;
   }

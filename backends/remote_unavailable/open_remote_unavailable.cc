@@ -1,4 +1,4 @@
-// OpenRemoteTier for a build without hiredis or OpenSSL's libcrypto: the
+// OpenRemoteTier for a build without OpenSSL (libssl, libcrypto): the
 // remote tier says NotSupported, never a silent fallback.
 #include "backends/remote/open_remote.h"
 
@@ -7,8 +7,8 @@ namespace kvtier::internal {
 Status ValidateRemoteOptions(const Options& options) {
   if (options.remote.endpoints.empty()) return Status::Ok();
   return NotSupported(
-      "options.remote.endpoints: this build has no remote tier (hiredis or libcrypto "
-      "was not found, or KVTIER_WITH_REMOTE=OFF); leave it empty");
+      "options.remote.endpoints: this build has no remote tier (OpenSSL's libssl or "
+      "libcrypto was not found, or KVTIER_WITH_REMOTE=OFF); leave it empty");
 }
 
 Result<std::unique_ptr<TierBackend>> OpenRemoteTier(const Options& options) {

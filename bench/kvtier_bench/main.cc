@@ -27,6 +27,7 @@ struct Args {
   std::vector<std::string> redis;  // --tier remote
   bool redis_cluster = false;
   std::string checksum_key;
+  RedisTlsFlags redis_tls;
   uint64_t block_bytes = 256 << 10, capacity = 0, blocks = 0;
   uint32_t qd = 16, threads = 1, batch = 16, read_pct = 50, inflight = 1,
            save_threads = 0;
@@ -113,8 +114,11 @@ int Check(const Args& a, BenchConfig& c) {
     c.redis = a.redis;
     c.redis_kind = a.redis_cluster ? RemoteKind::kRedisCluster : RemoteKind::kRedis;
     c.checksum_key = a.checksum_key;
-  } else if (!a.redis.empty() || a.redis_cluster || !a.checksum_key.empty()) {
-    return ArgError("--redis, --redis-cluster and --checksum-key need --tier remote");
+    c.redis_tls = a.redis_tls;
+  } else if (!a.redis.empty() || a.redis_cluster || !a.checksum_key.empty() ||
+             a.redis_tls.Any()) {
+    return ArgError(
+        "--redis, --redis-cluster, --redis-tls-* and --checksum-key need --tier remote");
   }
   if (c.tier != TierChoice::kHost && c.tier != TierChoice::kRemote) {
     if (a.dir.empty()) return ArgError("--tier " + a.tier + " needs --dir");
@@ -278,6 +282,17 @@ int Main(int argc, char** argv) {
   app.add_flag("--redis-cluster", a.redis_cluster, "--redis names Redis Cluster nodes");
   app.add_option("--checksum-key", a.checksum_key,
                  "--tier remote: the keyed checksum's secret (>= 16 bytes)");
+  app.add_option(
+      "--redis-tls-ca", a.redis_tls.ca_file,
+      "--tier remote over TLS: the CA bundle (PEM) that signed the server's "
+      "certificate (TLS is on when given; the certificate is always verified)");
+  app.add_option("--redis-tls-cert", a.redis_tls.cert_file,
+                 "--tier remote over TLS: client certificate (PEM), for mutual TLS");
+  app.add_option("--redis-tls-key", a.redis_tls.key_file,
+                 "--tier remote over TLS: the client certificate's key (PEM)");
+  app.add_option("--redis-tls-server-name", a.redis_tls.server_name,
+                 "--tier remote over TLS: the name the server's certificate must carry "
+                 "(default: the host of --redis)");
   app.add_option("--block-bytes", a.block_bytes, "bytes per block (256KiB, 1MiB, ...)")
       ->transform(CLI::AsSizeValue(false))
       ->capture_default_str();

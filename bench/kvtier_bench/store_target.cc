@@ -54,6 +54,10 @@ Options StoreOptions(const BenchConfig& c) {
     o.remote.endpoints = c.redis;
     o.remote.kind = c.redis_kind;
     o.remote.checksum_key = c.checksum_key;
+    o.remote.tls_ca_file = c.redis_tls.ca_file;
+    o.remote.tls_cert_file = c.redis_tls.cert_file;
+    o.remote.tls_key_file = c.redis_tls.key_file;
+    o.remote.tls_server_name = c.redis_tls.server_name;
     o.remote.queue_blocks = 4 * c.batch * c.threads;
     o.remote.batch_blocks = c.batch;
     return o;

@@ -16,6 +16,15 @@ namespace kvtier::bench {
 enum class TierChoice { kHost, kNvme, kAll, kRocksDb, kNvmeTier, kRemote };
 enum class Op { kSave, kLoad, kMixed, kLookup, kRecover };
 
+// --redis-tls-*: the remote tier over TLS (RemoteTierOptions::tls_*).
+struct RedisTlsFlags {
+  std::string ca_file, cert_file, key_file, server_name;
+  bool Any() const {
+    return !ca_file.empty() || !cert_file.empty() || !key_file.empty() ||
+           !server_name.empty();
+  }
+};
+
 struct BenchConfig {
   TierChoice tier = TierChoice::kNvme;
   Op op = Op::kLoad;
@@ -38,6 +47,7 @@ struct BenchConfig {
   std::vector<std::string> redis;
   RemoteKind redis_kind = RemoteKind::kRedis;
   std::string checksum_key;  // the remote tier's keyed checksum (empty: none)
+  RedisTlsFlags redis_tls;   // the remote tier over TLS (off unless ca_file)
   // --config: a JSON file of Store options (kvtier/config.h) applied over
   // the options the flags chose; empty = none.
   std::string config_file;

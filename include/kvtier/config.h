@@ -38,6 +38,11 @@
 //   remote.ttl_seconds          KVTIER_REMOTE_TTL_SECONDS        integer
 //   remote.queue_blocks         KVTIER_REMOTE_QUEUE_BLOCKS       integer
 //   remote.exists_cache_ms      KVTIER_REMOTE_EXISTS_CACHE_MS    integer
+//   remote.tls_ca_file          KVTIER_REMOTE_TLS_CA_FILE        path (TLS on)
+//   remote.tls_ca_dir           KVTIER_REMOTE_TLS_CA_DIR         path (TLS on)
+//   remote.tls_cert_file        KVTIER_REMOTE_TLS_CERT_FILE      path
+//   remote.tls_key_file         KVTIER_REMOTE_TLS_KEY_FILE       path
+//   remote.tls_server_name      KVTIER_REMOTE_TLS_SERVER_NAME    string
 //   eviction                    KVTIER_EVICTION                  lru|slru
 //   swa_checkpoint_blocks       KVTIER_SWA_CHECKPOINT_BLOCKS     integer
 //   log_level                   KVTIER_LOG debug|info|warning|error|off

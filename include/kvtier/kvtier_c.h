@@ -170,6 +170,16 @@ typedef struct kvtier_options {
   uint32_t remote_ttl_seconds;          /* 0: until Redis evicts */
   uint32_t remote_queue_blocks;         /* write-throughs waiting (256) */
   uint32_t remote_exists_cache_ms;      /* how long a presence answer is trusted (200) */
+  /* TLS to the remote tier: on when remote_tls_ca_file or remote_tls_ca_dir
+   * is set; the server's certificate is then always verified. NULL = not
+   * set. See kvtier::RemoteTierOptions. A caller whose struct_size ends
+   * before these fields has TLS off. */
+  const char* remote_tls_ca_file;       /* PEM bundle of the CAs to trust */
+  const char* remote_tls_ca_dir;        /* directory of hashed CA certificates */
+  const char* remote_tls_cert_file;     /* client certificate (mutual TLS) */
+  const char* remote_tls_key_file;      /* its unencrypted PEM private key */
+  const char* remote_tls_server_name;   /* name the certificate must carry; NULL =
+                                           the endpoint's host */
 } kvtier_options;
 
 /* sizeof(kvtier_options) in kvtier 0.1, the smallest struct_size accepted. */

@@ -174,9 +174,20 @@ struct RemoteTierOptions {
   RemoteKind kind = RemoteKind::kRedis;
   std::string username;  // ACL user; empty = `AUTH password` (requirepass)
   std::string password;  // empty = no AUTH
-  // TLS is not built: Debian 12's hiredis (0.14) has no TLS support. A
-  // non-empty value makes Open NotSupported; use a TLS tunnel on loopback.
-  std::string tls_ca_file;
+  // TLS (1.2 or newer, kvtier's own OpenSSL client; no hiredis TLS needed)
+  // is on when tls_ca_file or tls_ca_dir is set, for every node alike
+  // (cluster too). The server's certificate is always verified: its chain
+  // against these CAs, its name against tls_server_name (empty = the
+  // endpoint's host; an IP address must be among its IP SANs). A certificate
+  // that does not verify, or a server that refuses ours, fails Open with
+  // InvalidArgument naming the field to fix; a file that is missing or
+  // unreadable, too. For a public CA, tls_ca_dir = "/etc/ssl/certs".
+  std::string tls_ca_file;      // PEM bundle of the CAs to trust
+  std::string tls_ca_dir;       // directory of hashed CA certificates (c_rehash)
+  std::string tls_cert_file;    // PEM client certificate, for mutual TLS
+                                // (tls-auth-clients yes); with tls_key_file
+  std::string tls_key_file;     // its unencrypted PEM private key
+  std::string tls_server_name;  // name (or IP) the server's certificate must carry
   // Seconds a written block lives (SET EX); 0 = until Redis evicts it.
   uint32_t ttl_seconds = 0;
   // First part of every key: <key_prefix>:<namespace id>:<block hash>. The

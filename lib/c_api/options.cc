@@ -62,6 +62,11 @@ kvtier_options Widen(const kvtier_options& c) {
   KVTIER_C_FIELD(remote_ttl_seconds);
   KVTIER_C_FIELD(remote_queue_blocks);
   KVTIER_C_FIELD(remote_exists_cache_ms);
+  KVTIER_C_FIELD(remote_tls_ca_file);
+  KVTIER_C_FIELD(remote_tls_ca_dir);
+  KVTIER_C_FIELD(remote_tls_cert_file);
+  KVTIER_C_FIELD(remote_tls_key_file);
+  KVTIER_C_FIELD(remote_tls_server_name);
 #undef KVTIER_C_FIELD
   w.struct_size = sizeof(w);
   return w;
@@ -145,6 +150,13 @@ Options OptionsFromC(const kvtier_options& caller, kvtier_c_log_target* log) {
   o.remote.ttl_seconds = c.remote_ttl_seconds;
   o.remote.queue_blocks = c.remote_queue_blocks;
   o.remote.exists_cache_ms = c.remote_exists_cache_ms;
+  if (c.remote_tls_ca_file != nullptr) o.remote.tls_ca_file = c.remote_tls_ca_file;
+  if (c.remote_tls_ca_dir != nullptr) o.remote.tls_ca_dir = c.remote_tls_ca_dir;
+  if (c.remote_tls_cert_file != nullptr) o.remote.tls_cert_file = c.remote_tls_cert_file;
+  if (c.remote_tls_key_file != nullptr) o.remote.tls_key_file = c.remote_tls_key_file;
+  if (c.remote_tls_server_name != nullptr) {
+    o.remote.tls_server_name = c.remote_tls_server_name;
+  }
   o.eviction = static_cast<EvictionPolicy>(c.eviction);
   o.swa_checkpoint_blocks = c.swa_checkpoint_blocks;
   if (c.log != nullptr) {

@@ -72,6 +72,11 @@ class Options(ctypes.Structure):
         ("remote_ttl_seconds", c_uint32),
         ("remote_queue_blocks", c_uint32),
         ("remote_exists_cache_ms", c_uint32),
+        ("remote_tls_ca_file", c_char_p),
+        ("remote_tls_ca_dir", c_char_p),
+        ("remote_tls_cert_file", c_char_p),
+        ("remote_tls_key_file", c_char_p),
+        ("remote_tls_server_name", c_char_p),
     ]
 
 

@@ -22,7 +22,9 @@ _ENUMS = {"dtype": DTYPES, "host_codec": CODECS, "nvme_codec": CODECS, "gpu_code
           "log_level": LOG_LEVELS, "remote_kind": REMOTE_KINDS}
 _BOOLS = {"host_lock_memory", "nvme_allow_buffered_io", "nvme_wipe_on_mismatch"}
 _STRINGS = {"model_id", "tenant_salt", "remote_username", "remote_password",
-            "remote_key_prefix", "remote_checksum_key"}
+            "remote_key_prefix", "remote_checksum_key", "remote_tls_ca_file",
+            "remote_tls_ca_dir", "remote_tls_cert_file", "remote_tls_key_file",
+            "remote_tls_server_name"}
 _INTS = {"num_layers", "kv_heads", "head_dim", "block_tokens", "parts_per_layer", "rank",
          "gpu_capacity_bytes", "host_capacity_bytes", "nvme_capacity_bytes",
          "swa_checkpoint_blocks", "nvme_queue_depth", "nvme_write_queue_blocks",

@@ -283,3 +283,12 @@ class RemoteTest(unittest.TestCase):
             proc.kill()
             proc.wait()
             tmp.cleanup()
+
+    def test_a_tls_ca_file_that_is_not_there_is_named(self):
+        remote = {"endpoints": ["127.0.0.1:1"], "tls_ca_file": "/nonexistent/ca.pem"}
+        with self.assertRaises(kvtier.Error) as caught:
+            small_store(remote=remote).close()
+        if caught.exception.code_name == "NOT_SUPPORTED":
+            self.skipTest(f"this build has no remote tier: {caught.exception.message}")
+        self.assertEqual(caught.exception.code_name, "INVALID_ARGUMENT")
+        self.assertIn("options.remote.tls_ca_file", caught.exception.message)
