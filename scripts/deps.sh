@@ -2,10 +2,11 @@
 # when any is missing (with sudo when not root). Debian 12 package names.
 # python3-numpy and python3-pytest: the Python package's tests (python/tests,
 # run by ctest); the package itself needs neither.
-# libhiredis-dev: the remote tier's Redis client; libssl-dev: its keyed
-# checksum (HMAC-SHA256 from libcrypto); redis-server and redis-tools: the
-# real server and 3-master cluster the remote tier's tests start on
-# 127.0.0.1 (redis-cli --cluster create), and redis-benchmark for RESULTS.
+# libhiredis-dev: the remote tier's Redis client; libssl-dev: the keyed
+# checksums of the NVMe and remote tiers (HMAC-SHA256 from libcrypto);
+# redis-server and redis-tools: the real server and 3-master cluster the
+# remote tier's tests start on 127.0.0.1 (redis-cli --cluster create), and
+# redis-benchmark for RESULTS.
 KVTIER_PACKAGES=(cmake make g++ pkg-config liburing-dev librocksdb-dev libxxhash-dev
                  libabsl-dev catch2 libbenchmark-dev nlohmann-json3-dev libcli11-dev fio
                  python3 python3-numpy python3-pytest libhiredis-dev libssl-dev

@@ -170,6 +170,11 @@ typedef struct kvtier_options {
   uint32_t remote_ttl_seconds;          /* 0: until Redis evicts */
   uint32_t remote_queue_blocks;         /* write-throughs waiting (256) */
   uint32_t remote_exists_cache_ms;      /* how long a presence answer is trusted (200) */
+  /* ---- the NVMe tier's keyed checksum; see kvtier::NvmeTierOptions. At most
+     one of key and key file. */
+  const char* nvme_checksum_key;        /* NULL: none; else >= 16 bytes */
+  const char* nvme_checksum_key_file;   /* NULL: none; a private file holding it */
+  int nvme_create_checksum_key_file;    /* nonzero: create that file (0600) if missing */
 } kvtier_options;
 
 /* sizeof(kvtier_options) in kvtier 0.1, the smallest struct_size accepted. */

@@ -72,6 +72,9 @@ class Options(ctypes.Structure):
         ("remote_ttl_seconds", c_uint32),
         ("remote_queue_blocks", c_uint32),
         ("remote_exists_cache_ms", c_uint32),
+        ("nvme_checksum_key", c_char_p),
+        ("nvme_checksum_key_file", c_char_p),
+        ("nvme_create_checksum_key_file", c_int),
     ]
 
 
