@@ -30,8 +30,7 @@ void SetRaw(E* field, int32_t value) {
 
 // Strings and arrays the options point into, alive for the call.
 struct Pointees {
-  std::string model_id, tenant_salt, username, password, key_prefix, remote_key,
-      nvme_key;
+  std::string model_id, tenant_salt, username, password, key_prefix, remote_key, nvme_key;
   std::vector<uint32_t> windows;
   std::vector<const char*> directories, endpoints;
 };
@@ -126,10 +125,17 @@ void FuzzOpen(FuzzBytes& in) {
   kvtier_options_init(&o);
   Pointees p;
   switch (in.Take<uint8_t>() % 4) {
-    case 0: break;  // sizeof
-    case 1: o.struct_size = KVTIER_OPTIONS_SIZE_V1; break;
-    case 2: o.struct_size = offsetof(kvtier_options, nvme_checksum_key); break;
-    default: o.struct_size = in.Take<size_t>(); break;
+    case 0:
+      break;  // sizeof
+    case 1:
+      o.struct_size = KVTIER_OPTIONS_SIZE_V1;
+      break;
+    case 2:
+      o.struct_size = offsetof(kvtier_options, nvme_checksum_key);
+      break;
+    default:
+      o.struct_size = in.Take<size_t>();
+      break;
   }
   SetLayout(in, &o, &p);
   o.model_id = TakeString(in, &p.model_id);
@@ -229,14 +235,16 @@ void FuzzTransfer(FuzzBytes& in, const Fixture& f, bool save) {
   const size_t first_block = save ? in.Take<size_t>() : 0;
   Segments segs(in, f.seg_bytes);
   if (ReadsPastChain(n_blocks, first_block, f.per_block, segs.list.size())) return;
-  const kvtier_block_hash* chain = (in.Take<uint8_t>() & 7) == 0 ? nullptr : f.chain.data();
+  const kvtier_block_hash* chain =
+      (in.Take<uint8_t>() & 7) == 0 ? nullptr : f.chain.data();
   size_t done = 0;
   kvtier_error err;
   if (save) {
-    (void)kvtier_save(f.store, chain, n_blocks, first_block, segs.data(), segs.list.size(),
-                      &done, &err);
+    (void)kvtier_save(f.store, chain, n_blocks, first_block, segs.data(),
+                      segs.list.size(), &done, &err);
   } else {
-    (void)kvtier_load(f.store, chain, n_blocks, segs.data(), segs.list.size(), &done, &err);
+    (void)kvtier_load(f.store, chain, n_blocks, segs.data(), segs.list.size(), &done,
+                      &err);
   }
 }
 
@@ -247,15 +255,15 @@ void FuzzLookupAndLease(FuzzBytes& in, const Fixture& f) {
   uint64_t lease = 0;
   kvtier_error err;
   (void)kvtier_lookup(f.store, f.chain.data(), n_blocks, &hits, &err);
-  (void)kvtier_lookup_and_lease(f.store, f.chain.data(), n_blocks, lease_ms, &hits, &lease,
-                                &err);
+  (void)kvtier_lookup_and_lease(f.store, f.chain.data(), n_blocks, lease_ms, &hits,
+                                &lease, &err);
   if ((in.Take<uint8_t>() & 1) != 0) lease = in.Take<uint64_t>();
   int released = 0;
   (void)kvtier_release_lease(f.store, lease, &released, &err);
   size_t erased = 0;
   if ((in.Take<uint8_t>() & 15) == 0) {
-    (void)kvtier_erase(f.store, f.chain.data(), in.Take<uint16_t>() % (kChain + 1), &erased,
-                       &err);
+    (void)kvtier_erase(f.store, f.chain.data(), in.Take<uint16_t>() % (kChain + 1),
+                       &erased, &err);
   }
 }
 
@@ -291,11 +299,21 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   static const Fixture fixture;
   switch (what) {
-    case 1: FuzzHashChain(in, fixture); break;
-    case 2: FuzzTransfer(in, fixture, /*save=*/false); break;
-    case 3: FuzzTransfer(in, fixture, /*save=*/true); break;
-    case 4: FuzzLookupAndLease(in, fixture); break;
-    default: FuzzStats(in, fixture); break;
+    case 1:
+      FuzzHashChain(in, fixture);
+      break;
+    case 2:
+      FuzzTransfer(in, fixture, /*save=*/false);
+      break;
+    case 3:
+      FuzzTransfer(in, fixture, /*save=*/true);
+      break;
+    case 4:
+      FuzzLookupAndLease(in, fixture);
+      break;
+    default:
+      FuzzStats(in, fixture);
+      break;
   }
   return 0;
 }
