@@ -40,8 +40,14 @@ TEST_CASE("bench cli: argument errors exit 2 with a message naming the option",
   check("--tier nvme --capacity 64MiB --op scan" + d, "--op: unknown op 'scan'");
   check("--tier nvme --capacity 64MiB", "needs --dir");
   check("--tier host --capacity 64MiB --threads 0", "--threads");
+  check("--tier host --capacity 64MiB --checksum-key 0123456789abcdef",
+        "--checksum-key needs --tier nvme, all, nvme-tier or remote");
+  check("--tier remote --redis 127.0.0.1:1 --capacity 64MiB --checksum-key-file k",
+        "--checksum-key-file needs --tier nvme, all or nvme-tier");
+  check("--tier host --capacity 64MiB --redis 127.0.0.1:1",
+        "--redis, --redis-cluster and --redis-tls-* need --tier remote");
   check("--tier host --capacity 64MiB --redis-tls-ca /etc/ca.pem",
-        "--redis-tls-* and --checksum-key need --tier remote");
+        "--redis, --redis-cluster and --redis-tls-* need --tier remote");
 
   // A directory that does not exist is refused, not made (it was made even
   // at the filesystem root).
@@ -121,6 +127,26 @@ TEST_CASE("bench cli: a load run on the nvme tier is served by NVMe, not host",
   const nlohmann::json j = LastLineJson(run.out);
   CHECK(j["filled_blocks"].get<uint64_t>() > 0);
   CHECK(j["hits"]["nvme"].get<uint64_t>() > 10 * j["hits"]["host"].get<uint64_t>());
+}
+
+TEST_CASE("bench cli: --checksum-key-file keys the nvme tier; its blocks load from NVMe",
+          "[bench][cli][keyed]") {
+  TempDir dir;
+  std::filesystem::create_directory(dir.path() / "nvme");
+  const std::filesystem::path key = dir.path() / "nvme.key";
+  const Run run = Bench(dir, "--tier nvme --dir " + (dir.path() / "nvme").string() +
+                                 " --checksum-key-file " + key.string() +
+                                 " --capacity 32MiB --block-bytes 64KiB --qd 8 --batch 8"
+                                 " --seconds 1 --json --op load");
+  INFO(run.out << run.err);
+  REQUIRE(run.exit_code == 0);
+  const nlohmann::json j = LastLineJson(run.out);
+  CHECK(j["keyed_checksum"].get<bool>());
+  CHECK(j["hits"]["nvme"].get<uint64_t>() > 0);
+  CHECK(j["errors"].get<uint64_t>() == 0);
+  struct stat st {};
+  REQUIRE(::stat(key.c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0600);
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 // (The happy path runs as examples/c_example.c, compiled as C.)
 #include <catch2/catch.hpp>
 
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -95,6 +96,35 @@ TEST_CASE("c api: Open's errors name the option", "[c_api]") {
   CHECK(kvtier_open(&o, &out, &err) == KVTIER_INVALID_ARGUMENT);
   CheckNames(err, "options.host.codec");
   CHECK(out == nullptr);
+}
+
+TEST_CASE("c api: the NVMe tier's checksum key and key file reach Open",
+          "[c_api][keyed]") {
+  kvtier_store* out = nullptr;
+  kvtier_error err{};
+  kvtier_options o = SmallOptions();
+  char dir_template[] = "/tmp/kvtier-c-keyed-XXXXXX";
+  REQUIRE(mkdtemp(dir_template) != nullptr);
+  const char* dirs[] = {dir_template};
+  o.nvme_capacity_bytes = 64 * 4096;
+  o.nvme_directories = dirs;
+  o.nvme_directory_count = 1;
+  o.nvme_checksum_key = "short";
+  CHECK(kvtier_open(&o, &out, &err) != KVTIER_OK);
+  if (std::string(err.message).find("NotSupported") == std::string::npos) {
+    CheckNames(err, "options.nvme.checksum_key: 5 bytes");
+  }
+  o.nvme_checksum_key = nullptr;
+  const std::string file = std::string(dir_template) + "/no-such.key";
+  o.nvme_checksum_key_file = file.c_str();
+  CHECK(kvtier_open(&o, &out, &err) != KVTIER_OK);
+  if (std::string(err.message).find("NotSupported") == std::string::npos) {
+    CheckNames(err, "options.nvme.checksum_key_file");
+    o.nvme_create_checksum_key_file = 1;
+    REQUIRE(kvtier_open(&o, &out, &err) == KVTIER_OK);
+    kvtier_close(out);
+  }
+  std::filesystem::remove_all(dir_template);
 }
 
 TEST_CASE("c api: a wrong segment count is refused and the store still round-trips",

@@ -212,5 +212,25 @@ TEST_CASE("config: the remote tier's options come from JSON and the environment"
   CHECK_THAT(bad.message(), Catch::Contains("KVTIER_REMOTE_KIND"));
 }
 
+TEST_CASE("config: the NVMe tier's keyed checksum comes from JSON and the environment",
+          "[config][keyed]") {
+  Options o;
+  REQUIRE(ApplyConfigJson(R"({"nvme": {"checksum_key_file": "/etc/kvtier/nvme.key",
+      "create_checksum_key_file": true}})",
+                          &o)
+              .ok());
+  CHECK(o.nvme.checksum_key_file == "/etc/kvtier/nvme.key");
+  CHECK(o.nvme.create_checksum_key_file);
+  CHECK(o.nvme.checksum_key.empty());
+  REQUIRE(ApplyEnvironment({{"KVTIER_NVME_CHECKSUM_KEY", "0123456789abcdef"},
+                            {"KVTIER_NVME_CHECKSUM_KEY_FILE", ""},
+                            {"KVTIER_NVME_CREATE_CHECKSUM_KEY_FILE", "false"}},
+                           &o)
+              .ok());
+  CHECK(o.nvme.checksum_key == "0123456789abcdef");
+  CHECK(o.nvme.checksum_key_file.empty());
+  CHECK_FALSE(o.nvme.create_checksum_key_file);
+}
+
 }  // namespace
 }  // namespace kvtier

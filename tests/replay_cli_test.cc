@@ -75,6 +75,10 @@ TEST_CASE("cli: argument errors exit 2 with a message", "[replay][cli]") {
   check("--trace " + trace + " --capacity-blocks 2 --write-down overlap", "--write-down");
   check("--trace " + trace + " --capacity-blocks 2 --real --write-down later",
         "--write-down");
+  check("--trace " + trace + " --capacity-blocks 2 --checksum-key-file k",
+        "--checksum-key-file are for --real");
+  check("--trace " + trace + " --capacity-blocks 2 --real --checksum-key-file k",
+        "--checksum-key-file needs --dir");
 }
 
 TEST_CASE("cli: an out-of-range number gets a short message", "[replay][cli]") {

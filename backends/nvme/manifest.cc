@@ -108,6 +108,9 @@ std::string IdentityDifference(const std::string& stored, const std::string& wan
     const std::string have = it == a.end() ? "(none)" : it->second;
     if (have != v) return k + " is '" + have + "', this store has '" + v + "'";
   }
+  for (const auto& [k, v] : a) {  // a line this store does not write
+    if (b.count(k) == 0) return k + " is '" + v + "', this store has '(none)'";
+  }
   return stored == wanted ? "" : "identity differs";
 }
 

@@ -4,6 +4,7 @@
 #include <cstring>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <utility>
 
 #include "backends/nvme/nvme_tier.h"
@@ -23,10 +24,16 @@ uint64_t HeaderDigest(std::span<const std::byte> slot) {
   return XXH3_64bits(slot.data(), kStoredHeaderBytes);
 }
 
-// O_DIRECT moves whole 4 KiB units: a stored block's I/O length.
-uint32_t IoBytes(size_t stored_bytes) {
-  return static_cast<uint32_t>((stored_bytes + kSlotAlign - 1) / kSlotAlign * kSlotAlign);
+// O_DIRECT moves whole 4 KiB units: the I/O length of a stored block and
+// the `tag_bytes` after it.
+uint32_t IoBytes(size_t stored_bytes, size_t tag_bytes) {
+  const size_t n = stored_bytes + tag_bytes;
+  return static_cast<uint32_t>((n + kSlotAlign - 1) / kSlotAlign * kSlotAlign);
 }
+
+// The name a slot's keyed tag is computed under: keeps an NVMe slot's tag
+// apart from a remote value's (named by its Redis key) under a shared secret.
+constexpr std::string_view kTagName = "kvtier-nvme-slot";
 
 // Counts down to zero; Wait returns once it got there. Notifies under the
 // lock, so the waiter may destroy it as soon as Wait returns.
@@ -74,7 +81,7 @@ class NvmeTier::ReadJobs final : public RingClient {
         continue;
       }
       const size_t stored = tier_.StoredBytesOf(r);
-      const uint32_t len = IoBytes(stored);
+      const uint32_t len = IoBytes(stored, TagBytes(tier_.config_));
       device_.push_back(i);
       stored_.push_back(stored);
       jobs.push_back(
@@ -155,12 +162,31 @@ Status NvmeTier::FinishRead(BlockIo& r, std::span<const std::byte> buf, size_t s
     return Corruption("nvme slot " + std::to_string(r.slot) +
                       ": header differs from the one the manifest recorded");
   }
+  if (Status s = CheckTag(r.slot, buf, stored); !s.ok()) return s;
   // The one place this tier checks and decodes a slot's bytes.
   Status s = ReadStoredBlock(r.hash, block_codec(), buf, r.segments);
   if (s.ok() && !r.stored_out.empty() && r.stored_out.data() != buf.data()) {
     std::memcpy(r.stored_out.data(), buf.data(), stored);
   }
   return s;
+}
+
+void NvmeTier::TagSlot(std::span<std::byte> buf, size_t stored) const {
+  if (!config_.checksum) return;
+  const KeyedChecksum::Tag tag = config_.checksum->Compute(kTagName, buf.first(stored));
+  std::memcpy(buf.data() + stored, tag.data(), tag.size());
+}
+
+Status NvmeTier::CheckTag(uint32_t slot, std::span<const std::byte> buf,
+                          size_t stored) const {
+  if (!config_.checksum ||
+      config_.checksum->Verify(kTagName, buf.first(stored),
+                               buf.subspan(stored, KeyedChecksum::kTagBytes))) {
+    return Status::Ok();
+  }
+  return Corruption("nvme slot " + std::to_string(slot) +
+                    ": keyed checksum fails (the block was written without this "
+                    "store's checksum key, under another key, or forged)");
 }
 
 // ---- writes -------------------------------------------------------------------
@@ -182,10 +208,13 @@ class NvmeTier::WriteJobs final : public RingClient {
     for (size_t j = 0; j < device_.size(); ++j) {
       const size_t i = device_[j];
       const BlockIo& r = requests_[i];
-      const uint32_t len = IoBytes(stored_[i]);
-      const std::span<std::byte> own = DmaSource(r, len);
-      // Fill runs for staged jobs only; a block written from its own slot
-      // has its header digest taken here, where the bytes already are.
+      const size_t tag = TagBytes(tier_.config_);
+      const uint32_t len = IoBytes(stored_[i], tag);
+      // A keyed slot carries its tag after the block, which Fill writes into
+      // staging; an unkeyed one may go from the source slot itself. Fill runs
+      // for staged jobs only, so a block written from its own slot has its
+      // header digest taken here, where the bytes already are.
+      const std::span<std::byte> own = tag == 0 ? DmaSource(r, len) : std::span<std::byte>{};
       if (!own.empty()) digests_[i] = HeaderDigest(r.stored);
       jobs.push_back(RingJob{
           this, j, IoTarget{true, tier_.FdOf(r.slot), tier_.OffsetOf(r.slot), len}, own});
@@ -206,6 +235,7 @@ class NvmeTier::WriteJobs final : public RingClient {
       WriteStoredBlock(r.hash, tier_.block_codec(), r.segments, buf);
     }
     digests_[i] = HeaderDigest(buf);
+    tier_.TagSlot(buf, stored_[i]);
     tier_.staged_writes_.fetch_add(1, std::memory_order_relaxed);
   }
 

@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <chrono>
 #include <optional>
-#include <unordered_set>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "backends/nvme/nvme_tier.h"
@@ -47,8 +47,9 @@ std::optional<BlockForm> NvmeTier::RecoveredForm(const ManifestEntry& e) const {
   // The slot's bytes must lie within its cache file as Open found it: a
   // file truncated, or deleted and recreated, no longer holds them.
   const CacheFile& file = files_[e.slot / g.pages_per_frame % files_.size()];
+  const uint64_t slot_bytes = e.stored_bytes + TagBytes(config_);
   const uint64_t end =
-      OffsetOf(e.slot) + (e.stored_bytes + kSlotAlign - 1) / kSlotAlign * kSlotAlign;
+      OffsetOf(e.slot) + (slot_bytes + kSlotAlign - 1) / kSlotAlign * kSlotAlign;
   if (end > file.found_bytes()) return std::nullopt;
   if (e.stored_bytes == g.whole_bytes) {
     if (e.slot % g.pages_per_frame != 0) return std::nullopt;

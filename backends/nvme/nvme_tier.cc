@@ -31,9 +31,18 @@ std::string GeometryIdentity(const TierGeometry& g) {
 
 }  // namespace
 
+size_t TagBytes(const NvmeTierConfig& config) {
+  return config.checksum ? KeyedChecksum::kTagBytes : 0;
+}
+
 TierGeometry NvmeGeometry(const NvmeTierConfig& config) {
-  return TierGeometry::For(config.whole_bytes, config.trimmed_bytes, kSlotAlign,
-                           config.capacity_bytes);
+  const size_t tag = TagBytes(config);
+  const size_t trimmed = config.trimmed_bytes == 0 ? 0 : config.trimmed_bytes + tag;
+  TierGeometry g = TierGeometry::For(config.whole_bytes + tag, trimmed, kSlotAlign,
+                                     config.capacity_bytes);
+  g.whole_bytes = config.whole_bytes;
+  g.trimmed_bytes = config.trimmed_bytes;
+  return g;
 }
 
 Result<std::unique_ptr<NvmeTier>> NvmeTier::Create(NvmeTierConfig config) {
@@ -66,6 +75,7 @@ Result<std::unique_ptr<NvmeTier>> NvmeTier::Create(NvmeTierConfig config) {
     files.push_back(std::move(f).value());
   }
   config.identity += GeometryIdentity(geometry);
+  if (config.checksum) config.identity += "block_checksum=hmac-sha256\n";
   bool wiped = false;
   Result<std::unique_ptr<Manifest>> manifest = Manifest::Open(
       config.directories[0], "options.nvme.directories[0]", config.identity,

@@ -22,10 +22,11 @@
 // job starts.
 //
 // Write: delete the manifest entry of the block the slot held, encode the
-// block into a staging buffer (WriteStoredBlock), write it, then put the new
-// entry (DESIGN invariant 6). Read: check the slot's manifest record, read,
-// compare the header's digest with the manifest, ReadStoredBlock (hash and
-// checksums) into the engine's segments (invariant 1). A slotless id (a
+// block into a staging buffer (WriteStoredBlock), tag it when keyed, write
+// it, then put the new entry (DESIGN invariant 6). Read: check the slot's
+// manifest record, read, compare the header's digest with the manifest,
+// check the keyed tag, ReadStoredBlock (hash and checksums) into the
+// engine's segments (invariant 1). A slotless id (a
 // block whose layers all slide, trimmed to nothing) moves no bytes: only
 // its manifest entry (stored_bytes 0) is written and checked (the front
 // sends single Writes/Reads of slotless ids through the batch hooks too).
@@ -66,6 +67,7 @@
 #include <string>
 #include <vector>
 
+#include "backends/common/keyed_checksum.h"
 #include "backends/nvme/cache_file.h"
 #include "backends/nvme/io_queue.h"
 #include "backends/nvme/manifest.h"
@@ -90,6 +92,11 @@ struct NvmeTierConfig {
   bool allow_buffered_io = false;
   bool wipe_on_mismatch = false;
   BlockCodec codec;  // what WriteStoredBlock encodes a block with
+  // none: slots hold the stored block alone. Else each slot holds the
+  // stored block, then its tag (KeyedChecksum::kTagBytes) under this key,
+  // checked before the block is: the geometry leaves room for it, the
+  // identity says so ("block_checksum=hmac-sha256").
+  std::optional<KeyedChecksum> checksum;
   // "key=value" lines: namespace, layout. Create adds the geometry's.
   std::string identity;
   uint64_t namespace_id = 0;  // stored in every entry
@@ -103,7 +110,12 @@ struct NvmeTierConfig {
   FileOpener open_file = OpenFile;
 };
 
+// Bytes a slot of `config` holds after the stored block: the keyed tag, or 0.
+size_t TagBytes(const NvmeTierConfig& config);
+
 // The geometry of a tier of `config` (frames == 0 when no whole block fits).
+// Its whole_bytes and trimmed_bytes are the stored blocks' (as the config's);
+// pages and frames are cut with room for TagBytes after them.
 TierGeometry NvmeGeometry(const NvmeTierConfig& config);
 
 class NvmeTier final : public TierBackend {
@@ -182,6 +194,12 @@ class NvmeTier final : public TierBackend {
   // r.stored_out unless they were read there.
   Status FinishRead(BlockIo& r, std::span<const std::byte> buf, size_t stored,
                     const Status& io) const;
+  // Writes the keyed tag of the `stored` bytes of `buf` after them (keyed
+  // tiers only). REQUIRES: buf.size() >= stored + TagBytes(config_).
+  void TagSlot(std::span<std::byte> buf, size_t stored) const;
+  // Corruption unless the tier is keyless or the tag after the `stored`
+  // bytes of `buf` (slot `slot`'s) is theirs under the key.
+  Status CheckTag(uint32_t slot, std::span<const std::byte> buf, size_t stored) const;
   // Puts the manifest entries of the requests that succeeded.
   void RecordWritten(std::span<BlockIo> requests, std::span<const size_t> stored,
                      std::span<const uint64_t> digests);

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "backends/nvme/checksum_secret.h"
 #include "backends/nvme/nvme_tier.h"
 #include "backends/nvme/trusted_path.h"
 #include "lib/sliding_window.h"
@@ -146,6 +147,9 @@ Result<std::unique_ptr<TierBackend>> OpenNvmeTier(const Options& options,
   c.allow_buffered_io = options.nvme.allow_buffered_io;
   c.wipe_on_mismatch = options.nvme.wipe_on_mismatch;
   c.codec = BlockCodec::For(options.nvme.codec, options.layout);
+  Result<std::optional<KeyedChecksum>> checksum = NvmeChecksumFromOptions(options.nvme);
+  if (!checksum.ok()) return checksum.status();
+  c.checksum = std::move(checksum).value();
   c.namespace_id = XXH3_64bits(ns.data(), ns.size());
   // NvmeTier::Create adds the geometry (page and frame sizes, stored sizes).
   c.identity = "format=kvtier-nvme-1\n" + ns +

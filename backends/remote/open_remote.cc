@@ -51,7 +51,9 @@ Status ValidateRemoteOptions(const Options& options) {
         "' must be non-empty, without spaces, line breaks or braces (cluster hash tags)");
   }
   if (!r.checksum_key.empty()) {
-    if (Result<KeyedChecksum> k = KeyedChecksum::Create(r.checksum_key); !k.ok()) {
+    if (Result<KeyedChecksum> k =
+            KeyedChecksum::Create(r.checksum_key, "options.remote.checksum_key");
+        !k.ok()) {
       return k.status();
     }
   }
@@ -104,7 +106,8 @@ Result<std::unique_ptr<TierBackend>> OpenRemoteTier(const Options& options) {
   c.key_prefix = r.key_prefix + ":" + Hex16(PrefixHasher::NamespaceRoot(ns).lo) + ":";
   c.ttl_seconds = r.ttl_seconds;
   if (!r.checksum_key.empty()) {
-    Result<KeyedChecksum> k = KeyedChecksum::Create(r.checksum_key);
+    Result<KeyedChecksum> k =
+        KeyedChecksum::Create(r.checksum_key, "options.remote.checksum_key");
     if (!k.ok()) return k.status();
     c.checksum.emplace(std::move(k).value());
   }

@@ -89,7 +89,12 @@ Result<std::unique_ptr<RedisClient>> RedisClient::Open(RedisClientConfig config)
     const RedisCommand ping{{"PING"}};
     const RedisCommand* commands[] = {&ping};
     RedisResult result;
-    client->nodes_[0]->Pipeline(commands, {}, {&result, 1});
+    RedisNode* first = nullptr;
+    {
+      ReaderMutexLock lock(&client->mu_);  // clang's thread-safety analysis asks
+      first = client->nodes_[0].get();
+    }
+    first->Pipeline(commands, {}, {&result, 1});
     s = result.status;
   }
   // A deployment that is down now may be up later; a refused password will not be.

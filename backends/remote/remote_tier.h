@@ -20,7 +20,7 @@
 #include <string>
 #include <vector>
 
-#include "backends/remote/keyed_checksum.h"
+#include "backends/common/keyed_checksum.h"
 #include "backends/remote/redis_client.h"
 #include "lib/log.h"
 #include "lib/tier_backend.h"

@@ -20,7 +20,7 @@ inline int ArgError(const std::string& tool, const std::string& message) {
 // Parses; returns the exit code when the program should stop (help or a
 // bad argument), nothing when it should run.
 inline std::optional<int> ParseArgs(CLI::App& app, const std::string& tool, int argc,
-                                    char** argv) {
+                                    const char* const* argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -71,6 +71,9 @@ Options StoreOptions(const BenchConfig& c) {
   o.nvme.write_queue_blocks = 4 * std::max(c.qd, c.batch * c.threads);
   o.nvme.wipe_on_mismatch = true;
   o.nvme.codec = c.codec;
+  o.nvme.checksum_key = c.checksum_key;
+  o.nvme.checksum_key_file = c.checksum_key_file;
+  o.nvme.create_checksum_key_file = !c.checksum_key_file.empty();
   return o;
 }
 

@@ -46,8 +46,11 @@ struct BenchConfig {
   // --tier remote: the Redis server or cluster nodes ("host:port").
   std::vector<std::string> redis;
   RemoteKind redis_kind = RemoteKind::kRedis;
-  std::string checksum_key;  // the remote tier's keyed checksum (empty: none)
-  RedisTlsFlags redis_tls;   // the remote tier over TLS (off unless ca_file)
+  // The keyed checksum of the remote or NVMe tier (empty: none), or (NVMe)
+  // the file holding it, created if missing.
+  std::string checksum_key;
+  std::string checksum_key_file;
+  RedisTlsFlags redis_tls;  // the remote tier over TLS (off unless ca_file)
   // --config: a JSON file of Store options (kvtier/config.h) applied over
   // the options the flags chose; empty = none.
   std::string config_file;

@@ -12,6 +12,7 @@
 #include <map>
 #include <mutex>
 
+#include "backends/nvme/checksum_secret.h"
 #include "backends/nvme/nvme_tier.h"
 #include "bench/kvtier_bench/target.h"
 #include "lib/sliding_window.h"
@@ -166,6 +167,13 @@ Result<std::unique_ptr<Target>> OpenNvmeTierTarget(const BenchConfig& c) {
   t.wipe_on_mismatch = true;
   t.codec = internal::BlockCodec::For(c.codec, layout);
   t.identity = "kvtier-bench=nvme-tier\n";
+  NvmeTierOptions key;
+  key.checksum_key = c.checksum_key;
+  key.checksum_key_file = c.checksum_key_file;
+  key.create_checksum_key_file = !c.checksum_key_file.empty();
+  auto checksum = internal::NvmeChecksumFromOptions(key);
+  if (!checksum.ok()) return checksum.status();
+  t.checksum = std::move(checksum).value();
   auto tier = internal::NvmeTier::Create(std::move(t));
   if (!tier.ok()) return tier.status();
   return std::unique_ptr<Target>(new NvmeTierTarget(c, layout, std::move(tier).value()));

@@ -148,6 +148,8 @@ Status RunReal(const Trace& trace, const RealConfig& config, Report& r,
   o.host.lock_memory = false;  // a replay needs no DMA
   o.nvme.capacity_bytes = config.nvme_bytes;
   if (!config.dir.empty()) o.nvme.directories = {config.dir};
+  o.nvme.checksum_key_file = config.checksum_key_file;
+  o.nvme.create_checksum_key_file = !config.checksum_key_file.empty();
   o.remote.endpoints = config.redis;
   o.remote.kind = config.redis_kind;
   o.eviction = config.policy;

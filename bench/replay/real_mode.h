@@ -47,6 +47,9 @@ struct RealConfig {
   // A remote tier below (Options::remote): Redis server or cluster nodes.
   std::vector<std::string> redis = {};
   RemoteKind redis_kind = RemoteKind::kRedis;
+  // The NVMe tier's keyed checksum: the secret's file, created if missing
+  // (Options::nvme.checksum_key_file); empty = none.
+  std::string checksum_key_file = {};
 };
 
 // The layout real mode stores: 2 layers, 1 KV head of 16 fp16 dims, so a

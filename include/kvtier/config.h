@@ -28,6 +28,9 @@
 //   nvme.wipe_on_mismatch       KVTIER_NVME_WIPE_ON_MISMATCH     bool
 //   nvme.codec                  KVTIER_NVME_CODEC                raw|int8|fp8
 //   nvme.write_queue_blocks     KVTIER_NVME_WRITE_QUEUE_BLOCKS   integer
+//   nvme.checksum_key           KVTIER_NVME_CHECKSUM_KEY         string (>= 16 bytes)
+//   nvme.checksum_key_file      KVTIER_NVME_CHECKSUM_KEY_FILE    path
+//   nvme.create_checksum_key_file KVTIER_NVME_CREATE_CHECKSUM_KEY_FILE bool
 //   remote.endpoints            KVTIER_REMOTE_ENDPOINTS          host:port list ("a:6379,b:6379";
 //                                                                JSON: list)
 //   remote.kind                 KVTIER_REMOTE_KIND               redis|redis_cluster

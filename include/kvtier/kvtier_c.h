@@ -180,6 +180,11 @@ typedef struct kvtier_options {
   const char* remote_tls_key_file;      /* its unencrypted PEM private key */
   const char* remote_tls_server_name;   /* name the certificate must carry; NULL =
                                            the endpoint's host */
+  /* ---- the NVMe tier's keyed checksum; see kvtier::NvmeTierOptions. At most
+     one of key and key file. */
+  const char* nvme_checksum_key;        /* NULL: none; else >= 16 bytes */
+  const char* nvme_checksum_key_file;   /* NULL: none; a private file holding it */
+  int nvme_create_checksum_key_file;    /* nonzero: create that file (0600) if missing */
 } kvtier_options;
 
 /* sizeof(kvtier_options) in kvtier 0.1, the smallest struct_size accepted. */

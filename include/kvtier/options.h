@@ -151,6 +151,27 @@ struct NvmeTierOptions {
   // Beyond it Save does not wait: the copy is dropped and counted
   // (Stats().nvme.copy_down_dropped). Costs nothing until used.
   uint32_t write_queue_blocks = 1024;
+  // Keyed checksum. Without a key, whoever can write a directory can plant a
+  // block that verifies (its checksums are XXH3, which anyone recomputes).
+  // With one, every slot also carries an HMAC-SHA256 of its stored block
+  // under the key, checked before anything is served: a block written
+  // without the key (forged, or by a keyless store) or under another key is
+  // a miss counted in checksum_errors. The directory's identity records
+  // that its blocks are keyed (not the key): a keyless store refuses a keyed
+  // directory at Open, and a keyed one a keyless directory, like any other
+  // mismatch (wipe_on_mismatch). Cost: bench/RESULTS.md. Set at most one of
+  // the two sources:
+  //   checksum_key       the secret itself, >= 16 bytes; empty = none.
+  //   checksum_key_file  a file whose bytes (16..4096) are the secret. It
+  //                      must be a regular file (not a link) owned by this
+  //                      process's user, readable and writable by nobody
+  //                      else (mode 0600 or 0400); keep it outside the cache
+  //                      directories. Missing, it is an error unless
+  //                      create_checksum_key_file, which creates it (0600,
+  //                      32 random bytes).
+  std::string checksum_key;
+  std::string checksum_key_file;
+  bool create_checksum_key_file = false;
 };
 
 // How the remote tier's endpoints are to be read.

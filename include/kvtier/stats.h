@@ -69,9 +69,9 @@ struct NvmeStats {
                                    // refusing, or the host copy already gone
   uint64_t promotions = 0;         // NVMe hits copied up to host by Load or Prefetch
   uint64_t staged_writes = 0;      // blocks copied into a staging buffer to be written
-                                   // (encoded by the tier, or a source slot the device
-                                   // cannot DMA from); write-downs of the host's
-                                   // stored blocks go straight from the host slot
+                                   // (encoded by the tier, a keyed slot's tag, or a
+                                   // source slot the device cannot DMA from); other
+                                   // write-downs go straight from the host slot
 };
 
 // The shared remote tier (Redis) beyond TierStats: what it answered and

@@ -67,6 +67,9 @@ kvtier_options Widen(const kvtier_options& c) {
   KVTIER_C_FIELD(remote_tls_cert_file);
   KVTIER_C_FIELD(remote_tls_key_file);
   KVTIER_C_FIELD(remote_tls_server_name);
+  KVTIER_C_FIELD(nvme_checksum_key);
+  KVTIER_C_FIELD(nvme_checksum_key_file);
+  KVTIER_C_FIELD(nvme_create_checksum_key_file);
 #undef KVTIER_C_FIELD
   w.struct_size = sizeof(w);
   return w;
@@ -139,6 +142,11 @@ Options OptionsFromC(const kvtier_options& caller, kvtier_c_log_target* log) {
   o.nvme.wipe_on_mismatch = c.nvme_wipe_on_mismatch != 0;
   o.nvme.codec = static_cast<Codec>(c.nvme_codec);
   o.nvme.write_queue_blocks = c.nvme_write_queue_blocks;
+  if (c.nvme_checksum_key != nullptr) o.nvme.checksum_key = c.nvme_checksum_key;
+  if (c.nvme_checksum_key_file != nullptr) {
+    o.nvme.checksum_key_file = c.nvme_checksum_key_file;
+  }
+  o.nvme.create_checksum_key_file = c.nvme_create_checksum_key_file != 0;
   for (size_t i = 0; i < c.remote_endpoint_count; ++i) {
     o.remote.endpoints.emplace_back(c.remote_endpoints[i]);
   }

@@ -77,6 +77,9 @@ class Options(ctypes.Structure):
         ("remote_tls_cert_file", c_char_p),
         ("remote_tls_key_file", c_char_p),
         ("remote_tls_server_name", c_char_p),
+        ("nvme_checksum_key", c_char_p),
+        ("nvme_checksum_key_file", c_char_p),
+        ("nvme_create_checksum_key_file", c_int),
     ]
 
 

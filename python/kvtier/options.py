@@ -20,11 +20,12 @@ REMOTE_KINDS = {"redis": 0, "redis_cluster": 1}
 _ENUMS = {"dtype": DTYPES, "host_codec": CODECS, "nvme_codec": CODECS, "gpu_codec": CODECS,
           "nvme_write_policy": WRITE_POLICIES, "eviction": EVICTIONS,
           "log_level": LOG_LEVELS, "remote_kind": REMOTE_KINDS}
-_BOOLS = {"host_lock_memory", "nvme_allow_buffered_io", "nvme_wipe_on_mismatch"}
+_BOOLS = {"host_lock_memory", "nvme_allow_buffered_io", "nvme_wipe_on_mismatch",
+          "nvme_create_checksum_key_file"}
 _STRINGS = {"model_id", "tenant_salt", "remote_username", "remote_password",
             "remote_key_prefix", "remote_checksum_key", "remote_tls_ca_file",
             "remote_tls_ca_dir", "remote_tls_cert_file", "remote_tls_key_file",
-            "remote_tls_server_name"}
+            "remote_tls_server_name", "nvme_checksum_key", "nvme_checksum_key_file"}
 _INTS = {"num_layers", "kv_heads", "head_dim", "block_tokens", "parts_per_layer", "rank",
          "gpu_capacity_bytes", "host_capacity_bytes", "nvme_capacity_bytes",
          "swa_checkpoint_blocks", "nvme_queue_depth", "nvme_write_queue_blocks",

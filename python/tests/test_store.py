@@ -223,6 +223,32 @@ class NvmeTest(unittest.TestCase):
         self.assertIn(("info", "nvme tier: recovered 6 blocks"),
                       [(lvl, m[:len("nvme tier: recovered 6 blocks")]) for lvl, m in lines])
 
+    def test_nvme_checksum_key_file_is_created_and_keys_the_blocks(self):
+        with tempfile.TemporaryDirectory(dir=os.environ.get("TMPDIR", "/var/tmp")) as d:
+            cache = os.path.join(d, "cache")
+            os.mkdir(cache, 0o700)
+            key = os.path.join(d, "nvme.key")
+            opts = dict(nvme_capacity_bytes=64 * 4096, nvme_directories=[cache],
+                        nvme={"checksum_key_file": key})
+            try:
+                small_store(**opts)
+                self.fail("a missing key file must be refused")
+            except kvtier.Error as e:
+                if e.code_name == "NOT_SUPPORTED":
+                    self.skipTest("no NVMe tier in this build")
+                self.assertIn("options.nvme.checksum_key_file", str(e))
+            store = small_store(nvme_create_checksum_key_file=True, **opts)
+            self.assertEqual(os.stat(key).st_mode & 0o777, 0o600)
+            chain = store.hash_chain(list(range(16)))
+            src = pattern(4 * store.block_bytes, 3)
+            store.save(chain, bytes(src))
+            store.flush()
+            store.close()
+            with small_store(**opts) as store:
+                dst = bytearray(len(src))
+                self.assertEqual(store.load(chain, dst), 4)
+                self.assertEqual(dst, src)
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -1,5 +1,5 @@
 // HMAC-SHA256 through OpenSSL 3's EVP_MAC.
-#include "backends/remote/keyed_checksum.h"
+#include "backends/common/keyed_checksum.h"
 
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
@@ -14,11 +14,12 @@ void KeyedChecksum::CtxDeleter::operator()(evp_mac_ctx_st* c) const {
   EVP_MAC_CTX_free(c);
 }
 
-Result<KeyedChecksum> KeyedChecksum::Create(std::string_view secret) {
+Result<KeyedChecksum> KeyedChecksum::Create(std::string_view secret,
+                                            std::string_view field) {
   if (secret.size() < kMinSecretBytes) {
-    return InvalidArgument(
-        "options.remote.checksum_key: " + std::to_string(secret.size()) +
-        " bytes; a secret needs at least " + std::to_string(kMinSecretBytes));
+    return InvalidArgument(std::string(field) + ": " + std::to_string(secret.size()) +
+                           " bytes; a secret needs at least " +
+                           std::to_string(kMinSecretBytes));
   }
   EVP_MAC* mac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
   if (mac == nullptr) return Internal("libcrypto: no HMAC");
@@ -37,10 +38,21 @@ Result<KeyedChecksum> KeyedChecksum::Create(std::string_view secret) {
   return KeyedChecksum(ctx);
 }
 
+KeyedChecksum::KeyedChecksum(const KeyedChecksum& other)
+    : keyed_(other.keyed_ ? EVP_MAC_CTX_dup(other.keyed_.get()) : nullptr) {}
+
+KeyedChecksum& KeyedChecksum::operator=(const KeyedChecksum& other) {
+  if (this != &other) {
+    keyed_.reset(other.keyed_ ? EVP_MAC_CTX_dup(other.keyed_.get()) : nullptr);
+  }
+  return *this;
+}
+
 KeyedChecksum::Tag KeyedChecksum::Compute(std::string_view name,
                                           std::span<const std::byte> value) const {
   Tag tag{};
-  std::unique_ptr<evp_mac_ctx_st, CtxDeleter> ctx(EVP_MAC_CTX_dup(keyed_.get()));
+  std::unique_ptr<evp_mac_ctx_st, CtxDeleter> ctx(keyed_ ? EVP_MAC_CTX_dup(keyed_.get())
+                                                         : nullptr);
   size_t out = 0;
   // A failure leaves the tag zero: it then verifies nothing.
   if (!ctx ||
