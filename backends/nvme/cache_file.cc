@@ -186,21 +186,21 @@ Result<int> Lock(const std::string& path, const std::string& field,
 }
 
 // The file grows to `bytes`: the filesystem must have the rest of it and
-// the manifest's reserve free.
-Status CheckFreeSpace(int fd, const struct stat& st, uint64_t bytes,
+// `keep_free` (the manifest's reserve) free.
+Status CheckFreeSpace(int fd, const struct stat& st, uint64_t bytes, uint64_t keep_free,
                       const std::string& dir) {
   struct statvfs vfs {};
   if (fstatvfs(fd, &vfs) != 0) return Status::Ok();  // fallocate will tell
   const uint64_t allocated = static_cast<uint64_t>(st.st_blocks) * 512;
   const uint64_t more = bytes > allocated ? bytes - allocated : 0;
   const uint64_t free_bytes = static_cast<uint64_t>(vfs.f_bavail) * vfs.f_frsize;
-  if (free_bytes >= kManifestReserveBytes && more <= free_bytes - kManifestReserveBytes) {
+  if (free_bytes >= keep_free && more <= free_bytes - keep_free) {
     return Status::Ok();
   }
   return InvalidArgument(
       "options.nvme.capacity_bytes: the cache file in '" + dir + "' needs " +
       std::to_string(more) + " more bytes and the manifest keeps " +
-      std::to_string(kManifestReserveBytes) + " bytes free, but its filesystem has " +
+      std::to_string(keep_free) + " bytes free, but its filesystem has " +
       std::to_string(free_bytes) + " bytes free; lower the capacity or free space");
 }
 
@@ -219,12 +219,12 @@ Status Preallocate(int fd, uint64_t bytes, const std::string& path,
 
 // Brings the opened file to at least `bytes`, checked against the free
 // space and preallocated. A larger file keeps its size until CutToSize.
-Status Grow(Attempt& a, const struct stat& st, uint64_t bytes, const std::string& dir,
-            const std::string& field) {
+Status Grow(Attempt& a, const struct stat& st, uint64_t bytes, uint64_t keep_free,
+            const std::string& dir, const std::string& field) {
   // Reopened as it was: nothing to allocate, and the file is left untouched.
   const uint64_t allocated = static_cast<uint64_t>(st.st_blocks) * 512;
   if (a.found_bytes >= bytes && allocated >= bytes) return Status::Ok();
-  if (Status s = CheckFreeSpace(a.fd, st, bytes, dir); !s.ok()) return s;
+  if (Status s = CheckFreeSpace(a.fd, st, bytes, keep_free, dir); !s.ok()) return s;
   a.grown = bytes > a.found_bytes;
   return Preallocate(a.fd, std::max(bytes, a.found_bytes), a.path, field);
 }
@@ -236,7 +236,7 @@ int OpenFile(const std::string& path, int flags) {
 }
 
 Result<CacheFile> CacheFile::Open(const std::string& dir, const std::string& field,
-                                  uint64_t bytes, bool allow_buffered,
+                                  uint64_t bytes, uint64_t keep_free, bool allow_buffered,
                                   const FileOpener& open_file) {
   if (Status s = CheckDirectory(dir, field); !s.ok()) return s;
   const std::string path = dir + "/" + kCacheFileName;
@@ -266,7 +266,7 @@ Result<CacheFile> CacheFile::Open(const std::string& dir, const std::string& fie
   }
   attempt.lock_fd = *lock;
   attempt.found_bytes = static_cast<uint64_t>(st.st_size);
-  if (Status s = Grow(attempt, st, bytes, dir, field); !s.ok()) return s;
+  if (Status s = Grow(attempt, st, bytes, keep_free, dir, field); !s.ok()) return s;
   CacheFile f;
   f.direct_ = direct;
   f.found_bytes_ = attempt.found_bytes;

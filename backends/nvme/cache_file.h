@@ -18,12 +18,6 @@ namespace kvtier::internal {
 
 inline constexpr const char* kCacheFileName = "kvtier-nvme.cache";
 inline constexpr size_t kSlotAlign = 4096;  // O_DIRECT needs 512; 4 KiB pages anyway
-// Free space each cache file's filesystem must keep beyond the file at Open:
-// room for the manifest (RocksDB: a write-ahead log preallocated at ~1.1x
-// its 64 MiB memtable, SST files and its info logs). Without it RocksDB
-// meets ENOSPC later, where Debian's build aborts the process.
-inline constexpr uint64_t kManifestReserveBytes = uint64_t{128} << 20;
-
 class CacheFile {
  public:
   // Opens or creates `dir`/kvtier-nvme.cache of `bytes` (preallocated with
@@ -34,13 +28,13 @@ class CacheFile {
   // file, is not writable, is owned by another user or writable by group/others; when the
   // cache file is a symbolic link, not a regular file, not writable or owned
   // by another user; when the filesystem refuses O_DIRECT and
-  // !allow_buffered; when the filesystem lacks `bytes` +
-  // kManifestReserveBytes of free space (naming options.nvme.capacity_bytes).
+  // !allow_buffered; when the filesystem lacks `bytes` + `keep_free` of
+  // free space (the manifest's reserve; naming options.nvme.capacity_bytes).
   // Unavailable when another store (process or Store object) holds the file.
   // A failed Open removes the file if it created it, and gives a file that
   // was there back its size.
   static Result<CacheFile> Open(const std::string& dir, const std::string& field,
-                                uint64_t bytes, bool allow_buffered,
+                                uint64_t bytes, uint64_t keep_free, bool allow_buffered,
                                 const FileOpener& open_file = OpenFile);
 
   CacheFile() = default;

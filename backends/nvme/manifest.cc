@@ -5,6 +5,7 @@
 #include <rocksdb/options.h>
 #include <rocksdb/write_batch.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 
 #include <algorithm>
 #include <cstring>
@@ -149,13 +150,32 @@ bool HoldsManifestData(const std::string& path) {
   return false;
 }
 
+// RocksDB's disk use, bounded so ManifestReserveBytes holds (RocksDB's
+// defaults preallocate a 72 MB write-ahead log and keep 1 GB MANIFESTs).
+constexpr uint64_t kMiB = uint64_t{1} << 20;
+constexpr uint64_t kWriteBufferBytes = 4 * kMiB;  // ~40k entries a memtable
+constexpr uint64_t kMaxWalBytes = 16 * kMiB;      // older logs force a flush
+constexpr uint64_t kInfoLogBytes = 1 * kMiB;      // LOG, and one old LOG kept
+constexpr uint64_t kMaxManifestFileBytes = 4 * kMiB;
+constexpr int kLevel0StopFiles = 10;  // flushes waiting for compaction
+// An entry in a table: the 13-byte key, the 97-byte value and RocksDB's
+// block, index and filter overhead, rounded up generously.
+constexpr uint64_t kManifestEntryDiskBytes = 256;
+
 rocksdb::Options ManifestOptions(const std::string& path) {
   const bool exists = HoldsManifestData(path);
   rocksdb::Options options;
   options.create_if_missing = !exists;
-  options.max_log_file_size = 64 << 20;
-  options.keep_log_file_num = 2;
   options.compression = rocksdb::kNoCompression;  // 97-byte records of hashes
+  options.allow_fallocate = false;                // logs take the disk they hold, no more
+  options.write_buffer_size = kWriteBufferBytes;
+  options.max_write_buffer_number = 2;
+  options.max_total_wal_size = kMaxWalBytes;
+  options.max_log_file_size = kInfoLogBytes;
+  options.keep_log_file_num = 1;
+  options.max_manifest_file_size = kMaxManifestFileBytes;
+  options.level0_slowdown_writes_trigger = kLevel0StopFiles - 4;
+  options.level0_stop_writes_trigger = kLevel0StopFiles;
   return options;
 }
 
@@ -193,8 +213,20 @@ Result<std::unique_ptr<rocksdb::DB>> OpenDb(const std::string& path,
 
 }  // namespace
 
-Manifest::Manifest(std::unique_ptr<rocksdb::DB> db, ManifestHooks hooks)
-    : db_(std::move(db)), hooks_(std::move(hooks)) {}
+uint64_t ManifestReserveBytes(uint64_t slots) {
+  // The log being written, the older ones kept until their flush, the info
+  // logs, and a MANIFEST beside the one replacing it.
+  constexpr uint64_t kLogs =
+      kMaxWalBytes + kWriteBufferBytes + 3 * kInfoLogBytes + 2 * kMaxManifestFileBytes;
+  // Level-0 tables up to the write stop, and the two memtables' flushes.
+  constexpr uint64_t kLevel0 = (kLevel0StopFiles + 2) * kWriteBufferBytes;
+  constexpr uint64_t kFixed = 80 * kMiB;
+  static_assert(kLogs + kLevel0 <= kFixed, "the fixed reserve covers logs and level 0");
+  return kFixed + slots * 2 * kManifestEntryDiskBytes;
+}
+
+Manifest::Manifest(std::unique_ptr<rocksdb::DB> db, std::string path, ManifestHooks hooks)
+    : db_(std::move(db)), path_(std::move(path)), hooks_(std::move(hooks)) {}
 Manifest::~Manifest() = default;
 
 Result<std::unique_ptr<Manifest>> Manifest::Open(const std::string& dir,
@@ -205,8 +237,8 @@ Result<std::unique_ptr<Manifest>> Manifest::Open(const std::string& dir,
   Result<std::unique_ptr<rocksdb::DB>> db =
       OpenDb(dir + "/kvtier-manifest", field, wipe, wiped);
   if (!db.ok()) return db.status();
-  auto m =
-      std::unique_ptr<Manifest>(new Manifest(std::move(db).value(), std::move(hooks)));
+  auto m = std::unique_ptr<Manifest>(
+      new Manifest(std::move(db).value(), dir + "/kvtier-manifest", std::move(hooks)));
   // RocksDB creates its files 0644; the directory keeps them private.
   chmod((dir + "/kvtier-manifest").c_str(), 0700);
 
@@ -264,8 +296,21 @@ rocksdb::Status Manifest::Write(rocksdb::WriteBatch* batch) {
   return db_->Write(rocksdb::WriteOptions(), batch);
 }
 
+Status Manifest::CheckRoom(const char* what) const {
+  struct statvfs vfs {};
+  if (statvfs(path_.c_str(), &vfs) != 0) return Status::Ok();  // RocksDB will tell
+  const uint64_t free_bytes = static_cast<uint64_t>(vfs.f_bavail) * vfs.f_frsize;
+  if (free_bytes >= kManifestFloorBytes) return Status::Ok();
+  return ResourceExhausted("nvme manifest: " + std::string(what) + " refused: '" + path_ +
+                           "' has " + std::to_string(free_bytes) +
+                           " bytes free, below the " +
+                           std::to_string(kManifestFloorBytes) +
+                           " the manifest keeps; free space on that filesystem");
+}
+
 Status Manifest::Delete(std::span<const ManifestKey> keys) {
   if (keys.empty()) return Status::Ok();
+  if (Status room = CheckRoom("delete"); !room.ok()) return room;
   rocksdb::WriteBatch batch;
   for (const ManifestKey& k : keys) batch.Delete(Key(k));
   rocksdb::Status s = Write(&batch);
@@ -274,6 +319,7 @@ Status Manifest::Delete(std::span<const ManifestKey> keys) {
 
 Status Manifest::Put(std::span<const ManifestEntry> entries) {
   if (entries.empty()) return Status::Ok();
+  if (Status room = CheckRoom("put"); !room.ok()) return room;
   rocksdb::WriteBatch batch;
   for (const ManifestEntry& e : entries) batch.Put(Key(e.key()), Encode(e));
   rocksdb::Status s = Write(&batch);

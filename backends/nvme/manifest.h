@@ -72,6 +72,20 @@ struct ManifestEntry {
 // fuzzer (fuzz/manifest_entry_fuzz.cc); LoadAll uses it.
 bool DecodeManifestEntry(std::string_view key, std::string_view value, ManifestEntry* e);
 
+// The most disk the manifest of a tier with `slots` slots takes, which
+// every cache file's filesystem keeps free at Open (CacheFile::Open):
+// RocksDB's write-ahead logs (bounded, never preallocated), its info logs
+// and MANIFEST files, a level-0 backlog of memtable flushes up to the write
+// stop, and the tables, at most kManifestEntryDiskBytes an entry, twice over
+// while a compaction rewrites them. 80 MiB + 512 bytes a slot.
+uint64_t ManifestReserveBytes(uint64_t slots);
+
+// Free space below which the manifest writes nothing (Put and Delete give
+// ResourceExhausted, the tier counts a full event and backs off): RocksDB
+// meeting ENOSPC mid-write aborts the process in Debian's build, so a disk
+// that something else filled must stop the manifest before that.
+inline constexpr uint64_t kManifestFloorBytes = uint64_t{16} << 20;
+
 class Manifest {
  public:
   // Opens or creates the manifest in `dir`. `identity` is "key=value" lines;
@@ -94,10 +108,14 @@ class Manifest {
   Status Clear();
 
  private:
-  Manifest(std::unique_ptr<rocksdb::DB> db, ManifestHooks hooks);
+  Manifest(std::unique_ptr<rocksdb::DB> db, std::string path, ManifestHooks hooks);
   rocksdb::Status Write(rocksdb::WriteBatch* batch);
+  // ResourceExhausted when the manifest's filesystem has less than
+  // kManifestFloorBytes free.
+  Status CheckRoom(const char* what) const;
 
   std::unique_ptr<rocksdb::DB> db_;
+  const std::string path_;
   const ManifestHooks hooks_;
   // Writes go to RocksDB one at a time. RocksDB would group concurrent
   // writers itself, but Debian's build is not instrumented for TSAN, which

@@ -214,7 +214,8 @@ class NvmeTier::WriteJobs final : public RingClient {
       // staging; an unkeyed one may go from the source slot itself. Fill runs
       // for staged jobs only, so a block written from its own slot has its
       // header digest taken here, where the bytes already are.
-      const std::span<std::byte> own = tag == 0 ? DmaSource(r, len) : std::span<std::byte>{};
+      const std::span<std::byte> own =
+          tag == 0 ? DmaSource(r, len) : std::span<std::byte>{};
       if (!own.empty()) digests_[i] = HeaderDigest(r.stored);
       jobs.push_back(RingJob{
           this, j, IoTarget{true, tier_.FdOf(r.slot), tier_.OffsetOf(r.slot), len}, own});
@@ -298,6 +299,7 @@ size_t NvmeTier::StoredBytesOf(const BlockIo& r) const {
 
 void NvmeTier::WriteBatchImpl(std::span<BlockIo> requests) {
   if (Status s = ForgetOverwritten(requests); !s.ok()) {
+    NoteFull(s);  // a manifest that keeps its disk's last space
     for (BlockIo& r : requests) {
       if (r.status.ok()) r.status = s;
     }
@@ -335,7 +337,10 @@ void NvmeTier::RecordWritten(std::span<BlockIo> requests, std::span<const size_t
   }
   // Only now, with every byte on the device, do the blocks enter the manifest.
   const Status put = manifest_->Put(entries);
-  if (!put.ok()) manifest_errors_.fetch_add(1, std::memory_order_relaxed);
+  if (!put.ok()) {
+    manifest_errors_.fetch_add(1, std::memory_order_relaxed);
+    NoteFull(put);  // a manifest that keeps its disk's last space
+  }
   size_t next_entry = 0;  // entries[] in request order
   for (size_t i = 0; i < requests.size(); ++i) {
     BlockIo& r = requests[i];

@@ -70,7 +70,8 @@ Result<std::unique_ptr<NvmeTier>> NvmeTier::Create(NvmeTierConfig config) {
     const uint64_t file_frames = (uint64_t{geometry.frames} + n - 1 - d) / n;
     Result<CacheFile> f = CacheFile::Open(
         config.directories[d], "options.nvme.directories[" + std::to_string(d) + "]",
-        file_frames * geometry.frame_bytes(), config.allow_buffered_io, config.open_file);
+        file_frames * geometry.frame_bytes(), ManifestReserveBytes(geometry.frames),
+        config.allow_buffered_io, config.open_file);
     if (!f.ok()) return f.status();
     files.push_back(std::move(f).value());
   }

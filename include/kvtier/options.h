@@ -124,9 +124,12 @@ struct NvmeTierOptions {
   // Rounded down to whole slots (a block + 64-byte header, rounded up to
   // 4 KiB); must hold one, and no more than the tier indexes (2^31 pages).
   // Preallocated at Open (fallocate), after checking that each directory's
-  // filesystem has its share free plus 128 MiB for the manifest (RocksDB's
-  // log, tables and info logs); else Open fails naming this field and leaves
-  // no file behind. Reopening with another capacity grows or cuts the files,
+  // filesystem has its share free plus the manifest's reserve, 80 MiB +
+  // 512 bytes a slot (RocksDB's logs, tables and info logs, bounded to fit
+  // it); else Open fails naming this field and leaves no file behind. While
+  // running, a filesystem with less than 16 MiB free (something else filled
+  // it) stops the manifest: new blocks are refused as a full disk (counted in
+  // full_events) until space returns, never a crash. Reopening with another capacity grows or cuts the files,
   // keeping the blocks that fit. A build without liburing/RocksDB makes a
   // non-zero value NotSupported.
   uint64_t capacity_bytes = 0;
