@@ -19,8 +19,12 @@
  * KVTIER_INVALID_ARGUMENT naming struct_size. kvtier_stats (0.1) is frozen;
  * newer counters come through the kvtier_*_stats_get calls.
  *
- * Not yet in the C API (they are not in the C++ API either): erasing a
- * chain, clearing a namespace, asynchronous transfers and lookup leases.
+ * Beyond save, lookup and load: erase and clear (kvtier_erase,
+ * kvtier_clear), lookup leases (kvtier_lookup_and_lease), asynchronous
+ * transfers (kvtier_load_start, kvtier_save_start and the kvtier_transfer_*
+ * calls), and blocks named by an engine's own keys and hashes
+ * (kvtier_engine_key_chain, kvtier_vllm_block_hashes,
+ * kvtier_sglang_page_hashes).
  */
 #ifndef KVTIER_KVTIER_C_H_
 #define KVTIER_KVTIER_C_H_
