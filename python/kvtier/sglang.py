@@ -28,6 +28,7 @@ import dataclasses
 import logging
 
 from .errors import Error
+from .options import _flatten
 from .store import Store
 
 try:  # the factory requires a subclass of SGLang's own base class
@@ -108,7 +109,8 @@ class KvtierHiCacheStorage(_Base):
         base.setdefault("rank", (config.pp_rank * cp_size + cp_rank) * tp_size + tp)
         stores = {"kv": Store(base)}
         for pool, overrides in (extra.get("kvtier_pools") or {}).items():
-            stores[_pool_name(pool)] = Store({**base, **overrides})
+            # flat, so a nested "layout" adds to the base layout, not replaces it
+            stores[_pool_name(pool)] = Store({**base, **_flatten(dict(overrides))})
         return stores
 
     def close(self):

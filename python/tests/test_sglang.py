@@ -54,7 +54,7 @@ def indices(slots, page_size=PAGE):
 
 
 def config(**extra):
-    kv = dict(LAYOUT, host_capacity_bytes=1 << 20, host_lock_memory=False)
+    kv = {"layout": dict(LAYOUT), "host_capacity_bytes": 1 << 20, "host_lock_memory": False}
     kv.update(extra.pop("kvtier", {}))
     extra_config = {"backend_name": "kvtier", "module_path": "kvtier.sglang",
                     "class_name": "KvtierHiCacheStorage", "interface_v1": 1, "kvtier": kv}
@@ -156,6 +156,20 @@ class V1Test(unittest.TestCase):
         b.close()
 
 
+class RankTest(unittest.TestCase):
+    def test_model_and_rank_default_to_the_workers_position_mla_ranks_share(self):
+        cfg = config()
+        cfg.tp_rank, cfg.tp_size, cfg.pp_rank, cfg.pp_size = 1, 2, 1, 2
+        b = KvtierHiCacheStorage(cfg, {})
+        self.assertEqual(b._stores["kv"].options["rank"], 3)  # (pp 1 * tp 2) + tp 1
+        self.assertEqual(b._stores["kv"].options["model_id"], "org/model")
+        b.close()
+        cfg.is_mla_model = True
+        b = KvtierHiCacheStorage(cfg, {})
+        self.assertEqual(b._stores["kv"].options["rank"], 1)  # pp 1 only
+        b.close()
+
+
 class CorruptTest(unittest.TestCase):
     def test_a_corrupt_page_on_nvme_is_a_miss(self):
         with tempfile.TemporaryDirectory(dir=os.environ.get("TMPDIR", "/var/tmp")) as d:
@@ -195,7 +209,7 @@ def corrupt_slot_files(directory):
 
 class V2Test(unittest.TestCase):
     def setUp(self):
-        self.b = KvtierHiCacheStorage(config(kvtier_pools={"swa": {"num_layers": 1}}), {})
+        self.b = KvtierHiCacheStorage(config(kvtier_pools={"swa": {"layout": {"num_layers": 1}}}), {})
         self.kv, self.swa = HostPool(), HostPool(layers=1)
         self.b.register_mem_host_pool_v2(self.kv, sg.PoolName.KV)
         self.b.register_mem_host_pool_v2(self.swa, sg.PoolName.SWA)
