@@ -201,7 +201,7 @@ class KvtierHiCacheStorage(_Base):
                 raise NotImplementedError(
                     f"kvtier.sglang: pool {name!r} has page pieces of {size} bytes, not a "
                     f"multiple of the store's {seg}-byte segments")
-            segments += [(ptr + off, seg) for off in range(0, size, seg)]
+            segments += [(int(ptr) + off, seg) for off in range(0, size, seg)]
         if len(segments) != pages * store.segments_per_block:
             raise NotImplementedError(
                 f"kvtier.sglang: a page of pool {name!r} is "
