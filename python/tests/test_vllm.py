@@ -95,6 +95,10 @@ def test_stored_blocks_load_back_byte_for_byte(store):
     assert result.success and result.transfer_size == 4 * store.block_bytes
     assert manager.lookup(hashes) == 4
     assert manager.lookup(hashes[:2] + block_hashes(2, salt=9)) == 2
+    stored = bytearray(4 * store.block_bytes)  # kvtier's layout: a block's segments in order
+    assert store.load(store.engine_key_chain(hashes, profile="vllm"), stored) == 4
+    assert bytes(stored) == b"".join(engine[s][b].tobytes() for b in [5, 2, 7, 0]
+                                     for s in range(store.segments_per_block))
 
     fresh = gpu_tensors(store)
     loader = kv.KvtierOffloadingHandler(store, fresh)
