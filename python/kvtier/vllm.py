@@ -7,11 +7,16 @@ commit kvtier's engine-hash profile matched, 001cabc1be16a59a70d720ed61a1
   OffloadingManager, LoadStoreSpec, PrepareStoreOutput, OffloadingEvent.
 - vllm/v1/kv_offload/worker/worker.py at 06bb4a63a14b5b1f34ad9455e8e4aa017ee6e0f3:
   OffloadingHandler, TransferSpec, TransferResult.
+- vllm/v1/kv_offload/tiering/base.py at 041410b9b13a5e762e6bfce4a0ce39574def5919
+  (the tiering spec): SecondaryTierManager, JobMetadata, JobResult; keys
+  are vLLM's OffloadKey (block hash + 4-byte big-endian KV-group index).
 
 KvtierOffloadingManager runs in the scheduler: lookup, prepare/complete
 load and store, take_events. KvtierOffloadingHandler runs in the worker:
 transfer_async starts kvtier begin_save/begin_load between the engine's KV
-blocks and the store, get_finished reports (job_id, success). Blocks are
+blocks and the store, get_finished reports (job_id, success).
+KvtierSecondaryTier serves the tiering spec: kvtier behind vLLM's CPU tier,
+copying between the CPU tier's slots and the store without blocking. Blocks are
 named by vLLM's own block hashes and KV-group index (Store.engine_key_chain,
 profile "vllm"). Both sides share one kvtier.Store, so they must run in one
 process (vLLM's single-process executor) until kvtier's scheduler/worker
@@ -65,6 +70,17 @@ except ImportError:
         transfer_size: int = None  # bytes
         transfer_time: float = None
         transfer_type: tuple = None
+
+try:  # the tiering spec's secondary tiers (newer vLLM)
+    from vllm.v1.kv_offload.tiering.base import JobResult
+    from vllm.v1.kv_offload.tiering.base import SecondaryTierManager as _TierBase
+except ImportError:
+    _TierBase = object
+
+    @dataclass
+    class JobResult:
+        job_id: int
+        success: bool
 
 MEDIUM = "KVTIER"
 SUPPORTED_KV_SPECS = ("FullAttentionSpec",)
@@ -193,7 +209,7 @@ class _Job:
         self.transfer_type = transfer_type
 
     def succeeded(self):
-        return all(self.transfer.outcome(b) == "done" for b in range(len(self.transfer)))
+        return _all_done(self.transfer)
 
 
 class KvtierOffloadingHandler(_HandlerBase):
@@ -263,3 +279,113 @@ class KvtierOffloadingHandler(_HandlerBase):
             job.transfer.cancel()
             job.transfer.close()
         self._jobs.clear()
+
+
+def split_offload_key(key):
+    """vLLM's OffloadKey -> (block hash, KV-group index)."""
+    key = bytes(key)
+    return key[:-4], int.from_bytes(key[-4:], "big", signed=False)
+
+
+class KvtierSecondaryTier(_TierBase):
+    """The tiering spec's SecondaryTierManager over a kvtier.Store.
+
+    primary_kv_view: the CPU tier's KV, slot i at bytes [i * block_bytes,
+    (i + 1) * block_bytes), block_bytes the store's. `store`: the kvtier.Store
+    (default: opened from the spec's extra_config["kvtier"] options).
+    lookup answers None while a job of this tier holds the key, until
+    get_finished has reported that job."""
+
+    def __init__(self, offloading_spec, primary_kv_view, tier_type, store=None):
+        if _TierBase is not object:
+            super().__init__(offloading_spec, primary_kv_view, tier_type)
+        from .store import Store
+        self._primary = memoryview(primary_kv_view).cast("B")
+        self.tier_type = tier_type
+        self._store = store if store is not None else Store(
+            offloading_spec.extra_config["kvtier"])
+        self._busy = {}  # key -> jobs holding it
+        self._jobs = {}  # job id -> (transfers, keys)
+
+    def _chain(self, hashes, group):
+        return self._store.engine_key_chain(hashes, profile="vllm", group=group)
+
+    def _segments(self, block_ids):
+        seg, per_block = self._store.segment_bytes, self._store.segments_per_block
+        return [self._primary[(b * per_block + s) * seg:(b * per_block + s + 1) * seg]
+                for b in block_ids for s in range(per_block)]
+
+    def lookup(self, key, req_context):
+        key = bytes(key)
+        if key in self._busy:
+            return None
+        block_hash, group = split_offload_key(key)
+        return self._store.lookup(self._chain([block_hash], group)) == 1
+
+    def _by_group(self, keys, block_ids):
+        groups = {}
+        for key, block_id in zip(keys, block_ids):
+            block_hash, group = split_offload_key(key)
+            hashes, ids = groups.setdefault(group, ([], []))
+            hashes.append(block_hash)
+            ids.append(int(block_id))
+        return groups
+
+    def _submit(self, job_id, keys, block_ids, begin):
+        transfers = [] if len(keys) == len(block_ids) else [None]
+        try:
+            for group, (hashes, ids) in self._by_group(keys, block_ids).items():
+                transfers.append(begin(self._chain(hashes, group), self._segments(ids)))
+        except (Error, ValueError):
+            transfers.append(None)  # reported as a failed job
+        for key in keys:
+            self._busy[key] = self._busy.get(key, 0) + 1
+        self._jobs[job_id] = (transfers, keys)
+
+    def submit_store(self, job_metadata):
+        keys = [bytes(k) for k in job_metadata.keys]
+        pairs = [(k, b) for k, b in zip(keys, job_metadata.block_ids)
+                 if k not in self._busy and not self.lookup(k, None)]
+        self._submit(job_metadata.job_id, [k for k, _ in pairs], [b for _, b in pairs],
+                     self._store.begin_save)
+
+    def submit_load(self, job_metadata):
+        keys = [bytes(k) for k in job_metadata.keys]
+        self._submit(job_metadata.job_id, keys, list(job_metadata.block_ids),
+                     self._store.begin_load)
+
+    def get_finished(self):
+        results = []
+        for job_id, (transfers, keys) in list(self._jobs.items()):
+            if any(t is not None and not t.done() for t in transfers):
+                continue
+            ok = all(t is not None and _all_done(t) for t in transfers)
+            for t in transfers:
+                if t is not None:
+                    t.close()
+            for key in keys:
+                left = self._busy.pop(key) - 1
+                if left:
+                    self._busy[key] = left
+            del self._jobs[job_id]
+            results.append(JobResult(job_id=job_id, success=ok))
+        return results
+
+    def touch(self, keys, req_context):
+        return  # kvtier tracks recency on its own loads and saves
+
+    def request_finished(self, req_context):
+        return
+
+    def shutdown(self):
+        for transfers, _ in self._jobs.values():
+            for t in transfers:
+                if t is not None:
+                    t.cancel()
+                    t.close()
+        self._jobs.clear()
+        self._busy.clear()
+
+
+def _all_done(transfer):
+    return all(transfer.outcome(b) == "done" for b in range(len(transfer)))

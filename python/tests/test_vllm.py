@@ -193,3 +193,86 @@ def test_kv_groups_name_different_blocks(store):
     store_blocks(group0, handler, hashes, [0, 1], job_id=1)
     assert group0.lookup(hashes) == 2
     assert group1.lookup(hashes) == 0
+
+
+# -- the tiering spec's secondary tier -------------------------------------
+def secondary(store, slots=8):
+    primary = np.zeros(slots * store.block_bytes, np.uint8)
+    return kv.KvtierSecondaryTier(None, memoryview(primary), "kvtier", store=store), primary
+
+
+def job(job_id, keys, slots):
+    return standin.JobMetadata(job_id, keys, np.array(slots), False,
+                               standin.ReqContext("r1"))
+
+
+def finish_tier(tier, job_id, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        done = list(tier.get_finished())
+        if done:
+            assert [r.job_id for r in done] == [job_id]
+            return done[0]
+        time.sleep(0.001)
+    raise AssertionError(f"job {job_id} did not finish")
+
+
+def slot(primary, store, i):
+    return primary[i * store.block_bytes:(i + 1) * store.block_bytes]
+
+
+def test_secondary_tier_has_the_interfaces_signatures():
+    for name, fn in inspect.getmembers(standin.SecondaryTierManager, inspect.isfunction):
+        got = inspect.signature(getattr(kv.KvtierSecondaryTier, name)).parameters
+        want = inspect.signature(fn).parameters
+        assert list(want) == list(got)[:len(want)], name
+    assert [f.name for f in fields(kv.JobResult)] == [f.name for f in fields(standin.JobResult)]
+
+
+def test_secondary_tier_stores_and_loads_primary_slots_byte_for_byte(store):
+    tier, primary = secondary(store)
+    primary[:] = np.random.default_rng(8).integers(0, 256, primary.size, dtype=np.uint8)
+    ctx = standin.ReqContext("r1")
+    keys = [standin.make_offload_key(h, 0) for h in block_hashes(3)]
+    assert [tier.lookup(k, ctx) for k in keys] == [False] * 3
+    tier.submit_store(job(1, keys, [6, 1, 3]))
+    assert tier.lookup(keys[0], ctx) is None  # in flight: retry
+    assert finish_tier(tier, 1).success
+    assert [tier.lookup(k, ctx) for k in keys] == [True] * 3
+    other_group = standin.make_offload_key(block_hashes(1)[0], 1)
+    assert tier.lookup(other_group, ctx) is False
+    stored = bytearray(3 * store.block_bytes)  # kvtier's layout: the slots' bytes in order
+    assert store.load(store.engine_key_chain(block_hashes(3), profile="vllm"), stored) == 3
+    assert bytes(stored) == b"".join(slot(primary, store, i).tobytes() for i in (6, 1, 3))
+
+    expected = [slot(primary, store, i).copy() for i in (6, 1, 3)]
+    primary[:] = 0
+    tier.submit_load(job(2, keys, [0, 2, 4]))
+    assert tier.lookup(keys[2], ctx) is None
+    assert finish_tier(tier, 2).success
+    for want, i in zip(expected, (0, 2, 4)):
+        assert np.array_equal(slot(primary, store, i), want)
+
+
+def test_secondary_tier_store_skips_present_blocks_and_a_missing_load_fails(store):
+    tier, primary = secondary(store)
+    keys = [standin.make_offload_key(h, 0) for h in block_hashes(2)]
+    tier.submit_store(job(1, keys[:1], [0]))
+    finish_tier(tier, 1)
+    tier.submit_store(job(2, keys, [0, 1]))
+    assert tier._jobs[2][1] == keys[1:]  # only the block not yet stored
+    finish_tier(tier, 2)
+    store.erase(store.engine_key_chain(block_hashes(2)[1:], profile="vllm"))
+    tier.submit_load(job(3, keys, [4, 5]))
+    assert not finish_tier(tier, 3).success
+    tier.submit_load(job(4, keys, [4]))  # keys and slots disagree
+    assert not finish_tier(tier, 4).success
+
+
+def test_secondary_tier_keys_carry_the_kv_group_big_endian(store):
+    tier, primary = secondary(store)
+    hashes = block_hashes(1)
+    tier.submit_store(job(1, [standin.make_offload_key(hashes[0], 3)], [0]))
+    assert finish_tier(tier, 1).success
+    assert store.lookup(store.engine_key_chain(hashes, profile="vllm", group=3)) == 1
+    assert store.lookup(store.engine_key_chain(hashes, profile="vllm", group=0)) == 0

@@ -136,3 +136,71 @@ class FullAttentionSpec:
 class SlidingWindowSpec:
     block_size: int
     sliding_window: int
+
+
+# -- vllm/v1/kv_offload/base.py (newer vLLM: keys carry the KV group) -----
+# and vllm/v1/kv_offload/tiering/base.py at
+# 041410b9b13a5e762e6bfce4a0ce39574def5919 (the tiering spec's secondary
+# tiers; OffloadingSpec and RequestOffloadingContext left out).
+OffloadKey = bytes  # vLLM: NewType("OffloadKey", bytes)
+JobId = int
+
+
+def make_offload_key(block_hash: bytes, group_idx: int) -> OffloadKey:
+    return OffloadKey(block_hash + group_idx.to_bytes(4, "big", signed=False))
+
+
+@dataclass
+class ReqContext:
+    req_id: str
+    kv_transfer_params: dict[str, Any] | None = None
+
+
+@dataclass
+class JobMetadata:
+    job_id: JobId
+    keys: Any  # Collection[OffloadKey]
+    block_ids: Any  # np.ndarray of primary-tier slots
+    is_promotion: bool
+    req_context: ReqContext
+
+
+@dataclass
+class JobResult:
+    job_id: JobId
+    success: bool
+
+
+class SecondaryTierManager(ABC):
+    """A non-primary tier; every method runs in the scheduler and must not
+    block: submit_* start async jobs, get_finished polls them."""
+
+    def __init__(self, offloading_spec, primary_kv_view: memoryview, tier_type: str) -> None:
+        self._offloading_spec = offloading_spec
+        self._primary_kv_view = primary_kv_view
+        self.tier_type = tier_type
+
+    @abstractmethod
+    def lookup(self, key: OffloadKey, req_context: ReqContext) -> bool | None:
+        """True present and ready, False not found, None in transfer (retry)."""
+
+    @abstractmethod
+    def submit_store(self, job_metadata: JobMetadata) -> None:
+        """Primary slots block_ids -> this tier; filters blocks present."""
+
+    @abstractmethod
+    def submit_load(self, job_metadata: JobMetadata) -> None:
+        """This tier -> primary slots block_ids."""
+
+    @abstractmethod
+    def get_finished(self) -> Iterable[JobResult]:
+        """Jobs (loads and stores) finished since the last call."""
+
+    def touch(self, keys, req_context: ReqContext):
+        return
+
+    def request_finished(self, req_context: ReqContext) -> None:
+        return
+
+    def shutdown(self) -> None:
+        return
