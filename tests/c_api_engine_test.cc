@@ -10,6 +10,7 @@
 #include "kvtier/engine_keys.h"
 #include "kvtier/kvtier_c.h"
 #include "lib/c_api/c_api_support.h"
+#include "tests/c_api_test_support.h"
 #include "tests/golden_support.h"
 
 namespace {
@@ -18,28 +19,12 @@ using kvtier::testing::DigestOfHex;
 using kvtier::testing::EngineHashesGolden;
 using kvtier::testing::HexOf;
 
-struct CStore {
-  CStore() {
-    kvtier_options o;
-    kvtier_options_init(&o);
-    o.num_layers = 2;
-    o.kv_heads = 2;
-    o.head_dim = 8;
-    o.block_tokens = 4;
-    o.model_id = "c-engine@1";
-    o.host_capacity_bytes = 1 << 20;
-    o.host_lock_memory = 0;
-    REQUIRE(kvtier_open(&o, &store, &err) == KVTIER_OK);
-  }
-  ~CStore() { kvtier_close(store); }
-  kvtier_store* store = nullptr;
-  kvtier_error err{};
-};
+using kvtier::testing::CheckNames;
 
-void CheckNames(const kvtier_error& err, const std::string& field) {
-  INFO(err.message);
-  CHECK(std::string(err.message).find(field) != std::string::npos);
-}
+// Its own model id: the engine keys' golden names depend on the namespace.
+struct CStore : kvtier::testing::CStore {
+  CStore() : kvtier::testing::CStore("c-engine@1") {}
+};
 
 // `n` SGLang-looking keys: 64 hex digits each, end to end.
 std::string SglangKeys(size_t n, char first) {

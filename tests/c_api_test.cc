@@ -8,36 +8,14 @@
 #include <vector>
 
 #include "kvtier/kvtier_c.h"
+#include "tests/c_api_test_support.h"
 
 namespace {
 
-kvtier_options SmallOptions() {
-  kvtier_options o;
-  kvtier_options_init(&o);
-  o.num_layers = 2;
-  o.kv_heads = 2;
-  o.head_dim = 8;
-  o.block_tokens = 4;
-  o.model_id = "c-api-model@1";
-  o.host_capacity_bytes = 1 << 20;
-  o.host_lock_memory = 0;
-  return o;
-}
+using kvtier::testing::CheckNames;
+using kvtier::testing::CStore;
 
-struct CStore {
-  CStore() {
-    kvtier_options o = SmallOptions();
-    REQUIRE(kvtier_open(&o, &store, &err) == KVTIER_OK);
-  }
-  ~CStore() { kvtier_close(store); }
-  kvtier_store* store = nullptr;
-  kvtier_error err{};
-};
-
-void CheckNames(const kvtier_error& err, const std::string& field) {
-  INFO(err.message);
-  CHECK(std::string(err.message).find(field) != std::string::npos);
-}
+kvtier_options SmallOptions() { return kvtier::testing::SmallCOptions(); }
 
 TEST_CASE("c api: null arguments are INVALID_ARGUMENT naming the argument", "[c_api]") {
   CStore s;
