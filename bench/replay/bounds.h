@@ -21,6 +21,7 @@
 
 #include <cstdint>
 
+#include "bench/replay/block_numbers.h"
 #include "bench/replay/trace.h"
 
 namespace kvtier::replay {
@@ -30,6 +31,12 @@ struct BoundHits {
   uint64_t prefix_hits = 0;
 };
 
+// `numbers`: NumberBlocks(trace), computed once for every bound of a trace.
+// Cost: Ceiling O(references); Belady O(references * log capacity), with
+// memory of 8 bytes per reference plus 12 per distinct block.
+uint64_t CeilingHits(const Trace& trace, const BlockNumbers& numbers);
+BoundHits BeladyHits(const Trace& trace, const BlockNumbers& numbers, uint64_t capacity);
+// The same, numbering the blocks first.
 uint64_t CeilingHits(const Trace& trace);
 BoundHits BeladyHits(const Trace& trace, uint64_t capacity);
 

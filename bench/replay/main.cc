@@ -5,6 +5,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <iostream>
 #include <optional>
 #include <string>
@@ -12,6 +13,7 @@
 
 #include "bench/common/progress.h"
 #include "bench/replay/args.h"
+#include "bench/replay/block_numbers.h"
 #include "bench/replay/bounds.h"
 #include "bench/replay/real_mode.h"
 #include "bench/replay/report.h"
@@ -26,23 +28,31 @@ namespace {
 
 using bench::ProgressLine;
 
-Report BaseReport(const Args& a, const Trace& trace) {
+using Clock = std::chrono::steady_clock;
+
+double SecondsSince(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+Report BaseReport(const Args& a, const Trace& trace, const BlockNumbers& numbers) {
   Report r;
   r.trace = a.trace;
   r.format = a.format;
   r.block_tokens = trace.block_tokens;
   r.block_bytes = a.real ? RealBlockBytes(trace.block_tokens)
                          : a.kv_bytes_per_token * trace.block_tokens;
-  r.distinct_blocks = trace.distinct_references();
+  r.distinct_blocks = numbers.distinct_references;
   r.bad_lines = trace.bad_lines;
   if (a.price_hit) r.prices = Prices{*a.price_hit, *a.price_miss};
   return r;
 }
 
-int RunSweepMode(const Args& a, const Trace& trace, Report base) {
+int RunSweepMode(const Args& a, const Trace& trace, const BlockNumbers& numbers,
+                 Report base) {
   ProgressLine line("sweep runs", !a.no_progress);
-  const std::vector<Report> rows = RunSweep(
-      trace, base, a.points, a.policies, [&](size_t d, size_t t) { line.Update(d, t); });
+  const std::vector<Report> rows =
+      RunSweep(trace, numbers, base, a.points, a.policies,
+               [&](size_t d, size_t t) { line.Update(d, t); });
   const std::string title = std::filesystem::path(a.trace).filename().string();
   const auto write = [](const std::string& path, const auto& write_to) {
     std::ofstream out(path);
@@ -88,7 +98,8 @@ int RealError(const Status& s) {
 }
 
 // One replay into r.sim; with trimming, the untrimmed one too.
-int Replay(const Args& a, const Trace& trace, Report& r, const ProgressFn& progress) {
+int Replay(const Args& a, const Trace& trace, uint64_t distinct, Report& r,
+           const ProgressFn& progress) {
   const bool trims = r.config.trim.on();
   if (trims) {
     r.trimming = TrimFigures{a.window_tokens, *a.sliding_share, r.config.trim, {}, {}};
@@ -139,8 +150,7 @@ int Replay(const Args& a, const Trace& trace, Report& r, const ProgressFn& progr
   }
   if (trims) {
     // Unlimited room: every distinct block fits whole, so nothing is evicted.
-    const uint64_t room =
-        trace.distinct_references() + trace.distinct_references() / 8 + 8;
+    const uint64_t room = distinct + distinct / 8 + 8;
     SimConfig unlimited{room, 0, a.policies[0], r.config.trim};
     const SimResult ceiling = Simulate(trace, unlimited);
     // Reported only when the room really was unlimited.
@@ -151,20 +161,47 @@ int Replay(const Args& a, const Trace& trace, Report& r, const ProgressFn& progr
   return 0;
 }
 
-int RunOne(const Args& a, const Trace& trace, Report r,
-           std::chrono::steady_clock::time_point start) {
+// The ceiling and Belady at `capacity` blocks, timed.
+struct Bounds {
+  uint64_t ceiling = 0;
+  BoundHits belady;
+  double seconds = 0;
+};
+
+Bounds ComputeBounds(const Trace& trace, const BlockNumbers& numbers, uint64_t capacity) {
+  const auto start = Clock::now();
+  Bounds b{CeilingHits(trace, numbers), BeladyHits(trace, numbers, capacity), 0};
+  b.seconds = SecondsSince(start);
+  return b;
+}
+
+int RunOne(const Args& a, const Trace& trace, const BlockNumbers& numbers, Report r,
+           Clock::time_point start) {
   r.config = SimConfig{a.host_blocks, a.nvme_blocks, a.policies[0], TrimOf(a, trace)};
   r.policy = EvictionPolicyName(a.policies[0]);
+  // The bounds need only the trace: computed on a second core meanwhile.
+  // Real mode learns the NVMe tier's size in blocks from the store, so
+  // there they follow the replay.
+  std::future<Bounds> bounds;
+  if (!a.real) {
+    bounds = std::async(std::launch::async, ComputeBounds, std::cref(trace),
+                        std::cref(numbers), r.config.host_blocks + r.config.nvme_blocks);
+  }
+  const auto replay_start = Clock::now();
   {
     ProgressLine line("replay requests", !a.no_progress);
     const ProgressFn progress = [&](size_t d, size_t t) { line.Update(d, t); };
-    if (int rc = Replay(a, trace, r, progress); rc != 0) return rc;
+    if (int rc = Replay(a, trace, numbers.distinct_references, r, progress); rc != 0)
+      return rc;
   }
-  r.ceiling_hits = CeilingHits(trace);
-  // Real mode learns the NVMe tier's size in blocks from the store.
-  r.belady = BeladyHits(trace, r.config.host_blocks + r.config.nvme_blocks);
-  r.seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  r.replay_seconds = SecondsSince(replay_start);
+  const Bounds b =
+      a.real ? ComputeBounds(trace, numbers, r.config.host_blocks + r.config.nvme_blocks)
+             : bounds.get();
+  r.ceiling_hits = b.ceiling;
+  r.belady = b.belady;
+  r.bounds_seconds = b.seconds;
+  r.seconds = SecondsSince(start);
   PrintTable(r, std::cout);
   if (a.json) std::cout << ToJson(r).dump() << std::endl;
   return 0;
@@ -174,7 +211,7 @@ int Main(int argc, char** argv) {
   Args a;
   if (auto rc = ParseReplayArgs(argc, argv, &a)) return *rc;
 
-  const auto start = std::chrono::steady_clock::now();
+  const auto start = Clock::now();
   Result<Trace> trace =
       ReadTrace(a.trace, ReadOptions{a.trace_format, a.block_tokens, a.skip_bad});
   if (!trace.ok()) {
@@ -184,9 +221,11 @@ int Main(int argc, char** argv) {
   if (trace->bad_lines > 0) {
     std::cerr << "kvtier-replay: skipped " << trace->bad_lines << " malformed records\n";
   }
-  Report base = BaseReport(a, *trace);
-  if (!a.sweep.empty()) return RunSweepMode(a, *trace, std::move(base));
-  return RunOne(a, *trace, std::move(base), start);
+  const BlockNumbers numbers = NumberBlocks(*trace);
+  Report base = BaseReport(a, *trace, numbers);
+  base.read_seconds = SecondsSince(start);
+  if (!a.sweep.empty()) return RunSweepMode(a, *trace, numbers, std::move(base));
+  return RunOne(a, *trace, numbers, std::move(base), start);
 }
 
 }  // namespace

@@ -45,7 +45,12 @@ struct Report {
   uint64_t ceiling_hits = 0;
   BoundHits belady;
   std::optional<Prices> prices;
-  double seconds = 0;               // the whole replay, bounds included
+  double seconds = 0;  // the whole replay, bounds included
+  // Wall seconds of its parts: reading the trace, the replay, and the bounds
+  // (ceiling and Belady, computed on another thread during the replay).
+  double read_seconds = 0;
+  double replay_seconds = 0;
+  double bounds_seconds = 0;
   std::optional<double> real_gbps;  // real mode: bytes loaded+saved per second
   std::optional<double> real_requests_per_s;
   std::optional<TrimFigures> trimming;

@@ -1,9 +1,12 @@
 // Sweep: the runs and their CSV. The SVG plot is in sweep_plot.cc.
 #include "bench/replay/sweep.h"
 
+#include <atomic>
 #include <charconv>
 #include <cstdio>
 #include <map>
+#include <mutex>
+#include <thread>
 
 #include "lib/index/eviction_order.h"
 
@@ -42,29 +45,56 @@ std::optional<std::vector<SweepPoint>> ParseSweep(std::string_view text) {
   return points;
 }
 
-std::vector<Report> RunSweep(const Trace& trace, const Report& base,
-                             const std::vector<SweepPoint>& points,
+std::vector<Report> RunSweep(const Trace& trace, const BlockNumbers& numbers,
+                             const Report& base, const std::vector<SweepPoint>& points,
                              const std::vector<EvictionPolicy>& policies,
                              const ProgressFn& progress) {
-  const uint64_t ceiling = CeilingHits(trace);
+  const uint64_t ceiling = CeilingHits(trace, numbers);
+  // Tasks: one Belady run per distinct capacity, then one replay per row.
   std::map<uint64_t, BoundHits> belady;  // by total capacity
+  for (const SweepPoint& p : points) belady[p.host_blocks + p.nvme_blocks] = {};
+  std::vector<uint64_t> capacities;
+  for (const auto& [capacity, hits] : belady) capacities.push_back(capacity);
   std::vector<Report> rows;
-  const size_t runs = points.size() * policies.size();
   for (const SweepPoint& p : points) {
-    const uint64_t capacity = p.host_blocks + p.nvme_blocks;
-    if (!belady.contains(capacity)) belady[capacity] = BeladyHits(trace, capacity);
     for (const EvictionPolicy policy : policies) {
       Report r = base;
       r.config = SimConfig{p.host_blocks, p.nvme_blocks, policy};
       r.policy = EvictionPolicyName(policy);
-      r.sim = Simulate(trace, r.config);
       r.ceiling_hits = ceiling;
-      r.belady = belady[capacity];
-      rows.push_back(r);
-      if (progress) progress(rows.size(), runs);
+      rows.push_back(std::move(r));
     }
   }
+  std::vector<BoundHits> bounds(capacities.size());
+  const size_t tasks = capacities.size() + rows.size();
+  std::atomic<size_t> next{0};
+  std::mutex progress_mu;
+  size_t done = 0;
+  const auto work = [&] {
+    for (size_t t = next++; t < tasks; t = next++) {
+      if (t < capacities.size()) {
+        bounds[t] = BeladyHits(trace, numbers, capacities[t]);
+        continue;
+      }
+      Report& r = rows[t - capacities.size()];
+      r.sim = Simulate(trace, r.config);
+      std::lock_guard lock(progress_mu);
+      if (progress) progress(++done, rows.size());
+    }
+  };
+  std::thread helper(work);
+  work();
+  helper.join();
+  for (size_t c = 0; c < capacities.size(); ++c) belady[capacities[c]] = bounds[c];
+  for (Report& r : rows) r.belady = belady[r.config.host_blocks + r.config.nvme_blocks];
   return rows;
+}
+
+std::vector<Report> RunSweep(const Trace& trace, const Report& base,
+                             const std::vector<SweepPoint>& points,
+                             const std::vector<EvictionPolicy>& policies,
+                             const ProgressFn& progress) {
+  return RunSweep(trace, NumberBlocks(trace), base, points, policies, progress);
 }
 
 void WriteSweepCsv(const std::vector<Report>& rows, std::ostream& out) {

@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "bench/replay/block_numbers.h"
 #include "bench/replay/report.h"
 #include "bench/replay/simulator.h"
 #include "bench/replay/trace.h"
@@ -26,6 +27,13 @@ struct SweepPoint {
 std::optional<std::vector<SweepPoint>> ParseSweep(std::string_view text);
 
 // One Report per (point, policy), points in the order given, policies inner.
+// The runs and the bounds (one Belady run per distinct capacity) are spread
+// over two threads; `progress` is called from either, one call at a time.
+std::vector<Report> RunSweep(const Trace& trace, const BlockNumbers& numbers,
+                             const Report& base, const std::vector<SweepPoint>& points,
+                             const std::vector<EvictionPolicy>& policies,
+                             const ProgressFn& progress = nullptr);
+// The same, numbering the trace's blocks first.
 std::vector<Report> RunSweep(const Trace& trace, const Report& base,
                              const std::vector<SweepPoint>& points,
                              const std::vector<EvictionPolicy>& policies,
