@@ -14,21 +14,23 @@
 namespace kvtier::internal {
 
 LoadResult StoreImpl::LoadAny(std::span<const BlockHash> chain,
-                              std::span<const Segment> dst, uint64_t lease,
+                              std::span<const Segment> dst, const LoadOptions& options,
                               LoadOrder order, TransferHandle::State* state) {
-  if (DevicePath::AnyDevice(dst)) return RunDeviceLoad(chain, dst, lease, state);
-  return RunLoad(chain, dst, lease, order, state);
+  if (DevicePath::AnyDevice(dst)) return RunDeviceLoad(chain, dst, options, state);
+  return RunLoad(chain, dst, options, order, state);
 }
 
 SaveResult StoreImpl::SaveAny(std::span<const BlockHash> chain,
                               std::span<const Segment> src, size_t first_block,
-                              TransferHandle::State* state) {
-  if (DevicePath::AnyDevice(src)) return RunDeviceSave(chain, src, first_block, state);
-  return RunSave(chain, src, first_block, state);
+                              const SaveOptions& options, TransferHandle::State* state) {
+  if (DevicePath::AnyDevice(src))
+    return RunDeviceSave(chain, src, first_block, options, state);
+  return RunSave(chain, src, first_block, options, state);
 }
 
 LoadResult StoreImpl::RunDeviceLoad(std::span<const BlockHash> chain,
-                                    std::span<const Segment> dst, uint64_t lease,
+                                    std::span<const Segment> dst,
+                                    const LoadOptions& options,
                                     TransferHandle::State* state) {
   Result<Staged> staged = device_->StageForLoad(dst);
   if (!staged.ok()) {
@@ -44,7 +46,7 @@ LoadResult StoreImpl::RunDeviceLoad(std::span<const BlockHash> chain,
   // skips it.
   TransferHandle::State host(chain.size(), layout().num_layers);
   if (state != nullptr && state->cancelled()) host.cancel.store(true);
-  const LoadResult read = RunLoad(chain, staged->segments, lease, LoadOrder::kByBlock,
+  const LoadResult read = RunLoad(chain, staged->segments, options, LoadOrder::kByBlock,
                                   &host, MemoryKind::kDevice);
   // With sliding-window layers, only the segments the served prefix needs
   // were written (Store::Load): only those are copied.
@@ -75,6 +77,7 @@ LoadResult StoreImpl::RunDeviceLoad(std::span<const BlockHash> chain,
 
 SaveResult StoreImpl::RunDeviceSave(std::span<const BlockHash> chain,
                                     std::span<const Segment> src, size_t first_block,
+                                    const SaveOptions& options,
                                     TransferHandle::State* state) {
   const size_t blocks = chain.size() - first_block;
   Result<Staged> staged = device_->StageFromEngine(src);
@@ -87,7 +90,7 @@ SaveResult StoreImpl::RunDeviceSave(std::span<const BlockHash> chain,
     return r;
   }
   const SaveResult r =
-      RunSave(chain, staged->segments, first_block, state, MemoryKind::kDevice);
+      RunSave(chain, staged->segments, first_block, options, state, MemoryKind::kDevice);
   device_->Release(*staged);
   return r;
 }

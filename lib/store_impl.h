@@ -86,10 +86,10 @@ class StoreImpl final : public Store {
                                    std::span<const Segment> dst,
                                    const LoadOptions& options) override;
   Result<SaveResult> Save(std::span<const BlockHash> chain, std::span<const Segment> src,
-                          size_t first_block) override;
+                          size_t first_block, const SaveOptions& options) override;
   Result<TransferHandle> BeginSave(std::span<const BlockHash> chain,
-                                   std::span<const Segment> src,
-                                   size_t first_block) override;
+                                   std::span<const Segment> src, size_t first_block,
+                                   const SaveOptions& options) override;
   PrefetchHandle Prefetch(std::span<const BlockHash> chain) override;
   Result<EraseResult> Erase(std::span<const BlockHash> chain) override;
   Result<EraseResult> Clear() override;
@@ -105,9 +105,10 @@ class StoreImpl final : public Store {
                    size_t first_block) const;
   Status Reject(Status status);  // counts invalid calls
   // Check a call's arguments and count it (or the rejection).
-  Status AcceptLoad(std::span<const BlockHash> chain, std::span<const Segment> dst);
+  Status AcceptLoad(std::span<const BlockHash> chain, std::span<const Segment> dst,
+                    const LoadOptions& options);
   Status AcceptSave(std::span<const BlockHash> chain, std::span<const Segment> src,
-                    size_t first_block);
+                    size_t first_block, const SaveOptions& options);
   LookupResult ToResult(const PrefixInfo& info) const;
   // The blocks after the local prefix `local` that the shared tier holds,
   // without a gap (one batched ask of the tier); empty without one.
@@ -120,21 +121,24 @@ class StoreImpl final : public Store {
   // `kind`: the memory the engine's segments are in, which decides the tier
   // saves go to and loads promote into (Placement::EngineTier).
   LoadResult RunLoad(std::span<const BlockHash> chain, std::span<const Segment> dst,
-                     uint64_t lease, LoadOrder order, TransferHandle::State* state,
-                     MemoryKind kind = MemoryKind::kHost);
+                     const LoadOptions& options, LoadOrder order,
+                     TransferHandle::State* state, MemoryKind kind = MemoryKind::kHost);
   SaveResult RunSave(std::span<const BlockHash> chain, std::span<const Segment> src,
-                     size_t first_block, TransferHandle::State* state,
-                     MemoryKind kind = MemoryKind::kHost);
+                     size_t first_block, const SaveOptions& options,
+                     TransferHandle::State* state, MemoryKind kind = MemoryKind::kHost);
   // Calls with device segments: staged through pinned host memory on the
   // store's streams, then RunLoad/RunSave (store_device.cc).
   LoadResult RunDeviceLoad(std::span<const BlockHash> chain, std::span<const Segment> dst,
-                           uint64_t lease, TransferHandle::State* state);
+                           const LoadOptions& options, TransferHandle::State* state);
   SaveResult RunDeviceSave(std::span<const BlockHash> chain, std::span<const Segment> src,
-                           size_t first_block, TransferHandle::State* state);
+                           size_t first_block, const SaveOptions& options,
+                           TransferHandle::State* state);
   LoadResult LoadAny(std::span<const BlockHash> chain, std::span<const Segment> dst,
-                     uint64_t lease, LoadOrder order, TransferHandle::State* state);
+                     const LoadOptions& options, LoadOrder order,
+                     TransferHandle::State* state);
   SaveResult SaveAny(std::span<const BlockHash> chain, std::span<const Segment> src,
-                     size_t first_block, TransferHandle::State* state);
+                     size_t first_block, const SaveOptions& options,
+                     TransferHandle::State* state);
   size_t RunPrefetch(std::span<const BlockHash> chain);
   void RunWriteDowns(std::span<const WriteDownJob> jobs);
   void QueueWriteDowns(const std::vector<WriteDownJob>& jobs);

@@ -18,9 +18,13 @@ void StoreImpl::Forget(const Plan& plan, const std::vector<SlotRelease>& more) {
 // ---- Load -------------------------------------------------------------------------
 
 Status StoreImpl::AcceptLoad(std::span<const BlockHash> chain,
-                             std::span<const Segment> dst) {
+                             std::span<const Segment> dst, const LoadOptions& options) {
   if (Status s = CheckSegments(dst, chain.size(), "load.dst"); !s.ok()) {
     return Reject(std::move(s));
+  }
+  if (const char* field = InvalidRequestContextField(options.context)) {
+    return Reject(InvalidArgument(std::string("load.context.") + field +
+                                  ": out of range (request_context.h)"));
   }
   loads_.fetch_add(1, std::memory_order_relaxed);
   load_blocks_.fetch_add(chain.size(), std::memory_order_relaxed);
@@ -31,19 +35,19 @@ Result<LoadResult> StoreImpl::Load(std::span<const BlockHash> chain,
                                    std::span<const Segment> dst,
                                    const LoadOptions& options) {
   LatencyTimer timer(load_latency_);
-  if (Status s = AcceptLoad(chain, dst); !s.ok()) return s;
-  return LoadAny(chain, dst, options.lease, LoadOrder::kByBlock, nullptr);
+  if (Status s = AcceptLoad(chain, dst, options); !s.ok()) return s;
+  return LoadAny(chain, dst, options, LoadOrder::kByBlock, nullptr);
 }
 
 Result<TransferHandle> StoreImpl::BeginLoad(std::span<const BlockHash> chain,
                                             std::span<const Segment> dst,
                                             const LoadOptions& options) {
-  if (Status s = AcceptLoad(chain, dst); !s.ok()) return s;
+  if (Status s = AcceptLoad(chain, dst, options); !s.ok()) return s;
   transfers_started_.fetch_add(1, std::memory_order_relaxed);
   auto state = std::make_shared<TransferHandle::State>(chain.size(), layout().num_layers);
-  transfers_->Submit([this, state, dst, lease = options.lease,
+  transfers_->Submit([this, state, dst, options,
                       c = std::vector<BlockHash>(chain.begin(), chain.end())] {
-    const LoadResult r = LoadAny(c, dst, lease, LoadOrder::kByLayer, state.get());
+    const LoadResult r = LoadAny(c, dst, options, LoadOrder::kByLayer, state.get());
     if (state->cancelled()) transfers_cancelled_.fetch_add(1, std::memory_order_relaxed);
     state->FinishLoad(r);
   });
@@ -57,7 +61,7 @@ Result<TransferHandle> StoreImpl::BeginLoad(std::span<const BlockHash> chain,
 // `state` as blocks land, except with sliding layers, where it is reported
 // once the load settled.
 LoadResult StoreImpl::RunLoad(std::span<const BlockHash> chain,
-                              std::span<const Segment> dst, uint64_t lease,
+                              std::span<const Segment> dst, const LoadOptions& options,
                               LoadOrder order, TransferHandle::State* state,
                               MemoryKind kind) {
   constexpr int kMaxAttempts = 3;
@@ -68,11 +72,11 @@ LoadResult StoreImpl::RunLoad(std::span<const BlockHash> chain,
   const SharedRun shared =
       shared_tier_ ? AskShared(chain, placement_.Lookup(chain).blocks) : SharedRun{};
   for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
-    const Plan plan = placement_.PlanLoad(chain.first(limit), attempt == 0 ? lease : 0,
-                                          kind, shared);
+    const Plan plan = placement_.PlanLoad(chain.first(limit),
+                                          attempt == 0 ? options.lease : 0, kind, shared);
     const std::vector<Status> results = mover_.Run(plan, {dst, 0}, order, live);
     std::vector<SlotRelease> releases;
-    const LoadCommit c = placement_.CommitLoad(plan, results, &releases);
+    const LoadCommit c = placement_.CommitLoad(plan, results, &releases, options.context);
     Forget(plan, releases);
     loaded = c.loaded;
     if (!c.partial || !window_.trims()) break;
@@ -95,30 +99,37 @@ LoadResult StoreImpl::RunLoad(std::span<const BlockHash> chain,
 // ---- Save -------------------------------------------------------------------------
 
 Status StoreImpl::AcceptSave(std::span<const BlockHash> chain,
-                             std::span<const Segment> src, size_t first_block) {
+                             std::span<const Segment> src, size_t first_block,
+                             const SaveOptions& options) {
   if (Status s = CheckSave(chain, src, first_block); !s.ok()) return Reject(std::move(s));
+  if (const char* field = InvalidRequestContextField(options.context)) {
+    return Reject(InvalidArgument(std::string("save.context.") + field +
+                                  ": out of range (request_context.h)"));
+  }
   saves_.fetch_add(1, std::memory_order_relaxed);
   save_blocks_.fetch_add(chain.size() - first_block, std::memory_order_relaxed);
   return Status::Ok();
 }
 
 Result<SaveResult> StoreImpl::Save(std::span<const BlockHash> chain,
-                                   std::span<const Segment> src, size_t first_block) {
+                                   std::span<const Segment> src, size_t first_block,
+                                   const SaveOptions& options) {
   LatencyTimer timer(save_latency_);
-  if (Status s = AcceptSave(chain, src, first_block); !s.ok()) return s;
-  return SaveAny(chain, src, first_block, nullptr);
+  if (Status s = AcceptSave(chain, src, first_block, options); !s.ok()) return s;
+  return SaveAny(chain, src, first_block, options, nullptr);
 }
 
 Result<TransferHandle> StoreImpl::BeginSave(std::span<const BlockHash> chain,
                                             std::span<const Segment> src,
-                                            size_t first_block) {
-  if (Status s = AcceptSave(chain, src, first_block); !s.ok()) return s;
+                                            size_t first_block,
+                                            const SaveOptions& options) {
+  if (Status s = AcceptSave(chain, src, first_block, options); !s.ok()) return s;
   transfers_started_.fetch_add(1, std::memory_order_relaxed);
   auto state = std::make_shared<TransferHandle::State>(chain.size() - first_block,
                                                        layout().num_layers);
-  transfers_->Submit([this, state, src, first_block,
+  transfers_->Submit([this, state, src, first_block, options,
                       c = std::vector<BlockHash>(chain.begin(), chain.end())] {
-    const SaveResult r = SaveAny(c, src, first_block, state.get());
+    const SaveResult r = SaveAny(c, src, first_block, options, state.get());
     if (state->cancelled()) transfers_cancelled_.fetch_add(1, std::memory_order_relaxed);
     state->FinishSave(r);
   });
@@ -127,7 +138,8 @@ Result<TransferHandle> StoreImpl::BeginSave(std::span<const BlockHash> chain,
 
 SaveResult StoreImpl::RunSave(std::span<const BlockHash> chain,
                               std::span<const Segment> src, size_t first_block,
-                              TransferHandle::State* state, MemoryKind kind) {
+                              const SaveOptions& options, TransferHandle::State* state,
+                              MemoryKind kind) {
   const auto source = [&](size_t b) {
     return src.subspan((b - first_block) * segments_per_block_, segments_per_block_);
   };
@@ -161,7 +173,7 @@ SaveResult StoreImpl::RunSave(std::span<const BlockHash> chain,
       mover_.Run(plan, {src, first_block}, LoadOrder::kByBlock, state);
   std::vector<SlotRelease> releases;
   const std::vector<WriteDownJob> owed =
-      placement_.CommitSave(plan, results, &result, &releases);
+      placement_.CommitSave(plan, results, &result, &releases, options.context);
   Forget(plan, releases);
   CountTrimming(plan, results);
   QueueWriteDowns(owed);

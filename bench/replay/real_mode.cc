@@ -1,5 +1,6 @@
 // RunReal: the trace through a real Store: Lookup -> Load(prefix) ->
-// Save(chain, first_block = hit), as an engine calls it.
+// Save(chain, first_block = hit), as an engine calls it, with the request's
+// context (Trace::ContextOf) on the Load and the Save.
 #include "bench/replay/real_mode.h"
 
 #include <chrono>
@@ -163,15 +164,18 @@ Status RunReal(const Trace& trace, const RealConfig& config, Report& r,
   for (size_t q = 0; q < trace.requests(); ++q) {
     const std::span<const BlockHash> chain = trace.chain(q);
     const size_t hit = store.Lookup(chain).blocks;
+    const RequestContext context = trace.ContextOf(q);
     buffers.Poison(hit);
-    Result<LoadResult> loaded = store.Load(chain.first(hit), buffers.blocks(0, hit));
+    Result<LoadResult> loaded =
+        store.Load(chain.first(hit), buffers.blocks(0, hit), LoadOptions{0, context});
     if (!loaded.ok()) return loaded.status();
     const size_t k = loaded->blocks;
     for (size_t b = 0; b < k; ++b) corrupt += !buffers.Holds(b, k, chain[b]);
     r.sim.hit_blocks += k;
     if (config.record_hits) r.sim.hit_lengths.push_back(static_cast<uint32_t>(k));
     for (size_t b = k; b < chain.size(); ++b) buffers.Fill(b, chain[b]);
-    Result<SaveResult> saved = store.Save(chain, buffers.blocks(k, chain.size() - k), k);
+    Result<SaveResult> saved =
+        store.Save(chain, buffers.blocks(k, chain.size() - k), k, SaveOptions{context});
     if (!saved.ok()) return saved.status();
     if (config.wait == WriteDownWait::kEachRequest) store.Flush();
     if (progress && (q + 1) % 1024 == 0) progress(q + 1, trace.requests());

@@ -69,7 +69,9 @@ class Simulator {
         placement_(StackOf(config), config.policy, window_, /*gate=*/nullptr),
         record_hits_(config.record_hits) {}
 
-  void Request(std::span<const BlockHash> chain, SimResult& r) {
+  // One request of the engine's `context` (the Store's Load and Save carry it).
+  void Request(std::span<const BlockHash> chain, const RequestContext& context,
+               SimResult& r) {
     const internal::PrefixInfo info = placement_.Lookup(chain);
     const size_t k = info.blocks;
     r.hit_blocks += k;
@@ -77,14 +79,14 @@ class Simulator {
     std::vector<internal::SlotRelease> releases;
     if (k > 0) {
       const Plan load = placement_.PlanLoad(chain.first(k), 0, MemoryKind::kHost);
-      placement_.CommitLoad(load, AllOk(load), &releases);
+      placement_.CommitLoad(load, AllOk(load), &releases, context);
     }
     forms_.resize(chain.size() - k);
     for (size_t i = k; i < chain.size(); ++i)
       forms_[i - k] = window_.SaveForm(i, chain.size());
     SaveResult saved;
     const Plan save = placement_.PlanSave(chain, forms_, k, MemoryKind::kHost, &saved);
-    WriteDown(placement_.CommitSave(save, AllOk(save), &saved, &releases));
+    WriteDown(placement_.CommitSave(save, AllOk(save), &saved, &releases, context));
   }
 
   void Report(SimResult& r) const {
@@ -149,7 +151,7 @@ SimResult Simulate(const Trace& trace, const SimConfig& config,
   }
   Simulator sim(config);
   for (size_t q = 0; q < trace.requests(); ++q) {
-    sim.Request(trace.chain(q), r);
+    sim.Request(trace.chain(q), trace.ContextOf(q), r);
     if (progress && (q + 1) % kProgressEvery == 0) progress(q + 1, trace.requests());
   }
   sim.Report(r);

@@ -502,6 +502,47 @@ KVTIER_EXPORT kvtier_code kvtier_load_leased(kvtier_store* store,
                                              size_t n_segments, uint64_t lease,
                                              size_t* loaded, kvtier_error* err);
 
+/* ---- The engine's request context (kvtier/request_context.h) ------------ */
+
+typedef enum kvtier_session_state {
+  KVTIER_SESSION_UNKNOWN = 0,
+  KVTIER_SESSION_OPEN = 1,   /* more requests of this session may follow */
+  KVTIER_SESSION_CLOSED = 2  /* this is the session's last request */
+} kvtier_session_state;
+
+/* What the engine knows of a request beyond its tokens; see
+ * kvtier::RequestContext. Fill with kvtier_request_context_init, then set
+ * fields. A session-aware eviction order (KVTIER_EVICTION_SESSION) files the
+ * blocks under their session and sends a closed session's own blocks to the
+ * cold end; the other orders ignore it. */
+typedef struct kvtier_request_context {
+  size_t struct_size;
+  uint64_t session_id;    /* conversation, agent or sub-agent; 0 = unknown */
+  int32_t session_state;  /* a kvtier_session_state */
+  uint8_t priority;       /* > 0: kept as if reused; 0 = normal */
+  double ttl_s;           /* expected re-send within, seconds; 0 = unknown; >= 0 */
+} kvtier_request_context;
+
+/* Unknown everything, struct_size = sizeof. */
+KVTIER_EXPORT void kvtier_request_context_init(kvtier_request_context* context);
+
+/* kvtier_load_leased and kvtier_save with the request's context (NULL = none,
+ * as the calls without it). KVTIER_INVALID_ARGUMENT names a bad field
+ * ("context.struct_size", "load.context.session", "save.context.ttl_s"). A
+ * request's load and save should carry the same context. */
+KVTIER_EXPORT kvtier_code kvtier_load_in_context(kvtier_store* store,
+                                                 const kvtier_block_hash* chain,
+                                                 size_t n_blocks, const kvtier_segment* dst,
+                                                 size_t n_segments, uint64_t lease,
+                                                 const kvtier_request_context* context,
+                                                 size_t* loaded, kvtier_error* err);
+KVTIER_EXPORT kvtier_code kvtier_save_in_context(kvtier_store* store,
+                                                 const kvtier_block_hash* chain,
+                                                 size_t n_blocks, size_t first_block,
+                                                 const kvtier_segment* src, size_t n_segments,
+                                                 const kvtier_request_context* context,
+                                                 size_t* stored, kvtier_error* err);
+
 /* ---- Asynchronous transfers (kvtier/transfer.h) -------------------------- */
 
 /* A load or save in flight. The memory dst/src point at stays borrowed

@@ -6,6 +6,8 @@
 
 #include <cstdint>
 
+#include "kvtier/export.h"
+
 namespace kvtier {
 
 enum class SessionState : uint8_t {
@@ -28,8 +30,14 @@ struct RequestContext {
   // reused (a frequency-aware order protects them). 0 = normal.
   uint8_t priority = 0;
   // Seconds the engine expects to re-send this prefix within; 0 = unknown.
-  // Carried for the policies to come; no order uses it yet.
+  // Carried for the policies to come; no order uses it yet. Must be finite
+  // and >= 0.
   double ttl_s = 0;
 };
+
+// nullptr when `context` is valid, else the name of the field that is not
+// ("session": not a SessionState; "ttl_s": negative, NaN or infinite). The
+// Store checks it on Load and Save.
+KVTIER_EXPORT const char* InvalidRequestContextField(const RequestContext& context);
 
 }  // namespace kvtier

@@ -68,6 +68,7 @@
 #include "kvtier/hash.h"
 #include "kvtier/layout.h"
 #include "kvtier/options.h"
+#include "kvtier/request_context.h"
 #include "kvtier/stats.h"
 #include "kvtier/status.h"
 #include "kvtier/transfer.h"
@@ -107,6 +108,16 @@ struct LoadOptions {
   // ends the lease. An unknown or expired lease is ignored: the load plans
   // afresh. 0 = none.
   uint64_t lease = 0;
+  // What the engine knows of the request (kvtier/request_context.h): a
+  // session-aware eviction order (EvictionPolicy::kSession) files the
+  // served blocks under its session. Default: unknown, as without one.
+  RequestContext context;
+};
+
+struct SaveOptions {
+  // As LoadOptions::context, for the saved and refreshed blocks. A
+  // request's Load and Save should carry the same context.
+  RequestContext context;
 };
 
 struct LoadResult {
@@ -170,8 +181,10 @@ class KVTIER_EXPORT Store {
   // such that every block before P keeps its full-attention layers and the
   // blocks covering the last `window` tokens before P (the last
   // ceil(window / block_tokens) blocks; the largest window when layers
-  // differ) keep their sliding ones. Touches nothing. Cost: one hash-map
-  // probe per block under a shared lock.
+  // differ) keep their sliding ones. Touches nothing, so it takes no
+  // RequestContext: the engine's context is told where blocks are used
+  // (LoadOptions, SaveOptions). Cost: one hash-map probe per block under a
+  // shared lock.
   virtual LookupResult Lookup(std::span<const BlockHash> chain) = 0;
 
   // Lookup that also pins the prefix it reports for up to `lease_ms`
@@ -198,7 +211,8 @@ class KVTIER_EXPORT Store {
   // does not attend to them), except that a block failing verification moves
   // the prefix back, and the first attempt may have written segments of
   // blocks the shorter prefix does not need.
-  // InvalidArgument for a null or mis-sized segment or a wrong count.
+  // InvalidArgument for a null or mis-sized segment or a wrong count, or a
+  // bad context field ("load.context.session").
   virtual Result<LoadResult> Load(std::span<const BlockHash> chain,
                                   std::span<const Segment> dst,
                                   const LoadOptions& options = {}) = 0;
@@ -223,9 +237,10 @@ class KVTIER_EXPORT Store {
   // for that block; the block is then kept trimmed (never a full-attention
   // segment: InvalidArgument). Only the segments kept are read.
   // Full tiers evict in Options::eviction's order, chain tails first.
+  // InvalidArgument names a bad context field ("save.context.ttl_s").
   virtual Result<SaveResult> Save(std::span<const BlockHash> chain,
-                                  std::span<const Segment> src,
-                                  size_t first_block = 0) = 0;
+                                  std::span<const Segment> src, size_t first_block = 0,
+                                  const SaveOptions& options = {}) = 0;
 
   // Save, asynchronously: returns at once (errors as Save); the handle is
   // done when `src` has been read into the fastest tier, and the engine may
@@ -234,7 +249,8 @@ class KVTIER_EXPORT Store {
   // what Save would have.
   virtual Result<TransferHandle> BeginSave(std::span<const BlockHash> chain,
                                            std::span<const Segment> src,
-                                           size_t first_block = 0) = 0;
+                                           size_t first_block = 0,
+                                           const SaveOptions& options = {}) = 0;
 
   // Starts moving the blocks of the longest loadable prefix of `chain` that
   // only NVMe holds up to the host tier, on the store's transfer threads,
@@ -253,8 +269,9 @@ class KVTIER_EXPORT Store {
   // milliseconds). Blocks saved again after Erase began may stay. A shared
   // remote tier (Redis) keeps its copies, so a later Lookup may find them
   // there again: other stores share them, and Redis evicts on its own
-  // (options.remote.ttl_seconds). Unknown hashes are ignored. Unavailable, with what it could erase erased, when
-  // some blocks are still in use after 10 s (a transfer that never ends).
+  // (options.remote.ttl_seconds). Unknown hashes are ignored. Unavailable, with what it
+  // could erase erased, when some blocks are still in use after 10 s (a transfer that
+  // never ends).
   virtual Result<EraseResult> Erase(std::span<const BlockHash> chain) = 0;
   // Erases every block of this store's namespace (model, layout, codecs,
   // rank, tenant), in every tier, as Erase does.

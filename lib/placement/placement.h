@@ -145,8 +145,10 @@ class Placement {
                 SharedRun shared = {}) ABSL_LOCKS_EXCLUDED(mu_);
   // `results[i]` is moves[i]'s. Hits are not counted for a sliding-window
   // attempt that stopped short: it is planned again (its window moved).
+  // `context`: the engine's, told to the eviction orders with the touch.
   LoadCommit CommitLoad(const Plan& plan, std::span<const Status> results,
-                        std::vector<SlotRelease>* releases) ABSL_LOCKS_EXCLUDED(mu_);
+                        std::vector<SlotRelease>* releases,
+                        const RequestContext& context = {}) ABSL_LOCKS_EXCLUDED(mu_);
   // The blocks of the servable prefix only slower tiers hold, to be copied
   // into the engine's tier (tier -> tier moves).
   Plan PlanPrefetch(std::span<const BlockHash> chain, MemoryKind kind)
@@ -163,9 +165,11 @@ class Placement {
       ABSL_LOCKS_EXCLUDED(mu_);
   // Returns the write-downs now owed (their sources pinned): the caller
   // queues them, and gives back those it cannot queue (AbandonWriteDowns).
+  // `context`: as CommitLoad's.
   std::vector<WriteDownJob> CommitSave(const Plan& plan, std::span<const Status> results,
                                        SaveResult* result,
-                                       std::vector<SlotRelease>* releases)
+                                       std::vector<SlotRelease>* releases,
+                                       const RequestContext& context = {})
       ABSL_LOCKS_EXCLUDED(mu_);
   // Admits each job's block to the tier below its source (tier -> tier
   // moves); a job whose block that tier already covers, or cannot take, is

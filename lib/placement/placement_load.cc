@@ -109,7 +109,8 @@ void Placement::UnpinSources(const Plan& plan, size_t reads) {
 }
 
 LoadCommit Placement::CommitLoad(const Plan& plan, std::span<const Status> results,
-                                 std::vector<SlotRelease>* releases) {
+                                 std::vector<SlotRelease>* releases,
+                                 const RequestContext& context) {
   size_t reads = 0;
   while (reads < plan.moves.size() && plan.moves[reads].to.engine()) ++reads;
   LoadCommit c;
@@ -132,7 +133,7 @@ LoadCommit Placement::CommitLoad(const Plan& plan, std::span<const Status> resul
       DropLocked(bad.from.tier, h, *releases);
     }
   }
-  index_.TouchChain(std::span(plan.chain).first(c.loaded), /*hit=*/true);
+  index_.TouchChain(std::span(plan.chain).first(c.loaded), /*hit=*/true, context);
   if (reads < plan.moves.size()) {
     std::vector<size_t> promotions;
     for (size_t k = reads; k < plan.moves.size(); ++k) promotions.push_back(k);

@@ -93,7 +93,8 @@ size_t Placement::Publish(const Plan& plan, std::span<const size_t> moves,
 std::vector<WriteDownJob> Placement::CommitSave(const Plan& plan,
                                                 std::span<const Status> results,
                                                 SaveResult* result,
-                                                std::vector<SlotRelease>* releases) {
+                                                std::vector<SlotRelease>* releases,
+                                                const RequestContext& context) {
   std::vector<size_t> all(plan.moves.size()), stored;
   for (size_t k = 0; k < all.size(); ++k) all[k] = k;
   std::vector<WriteDownJob> jobs;
@@ -101,7 +102,7 @@ std::vector<WriteDownJob> Placement::CommitSave(const Plan& plan,
   const size_t ok = Publish(plan, all, results, *releases);
   result->stored += ok;
   result->skipped += plan.moves.size() - ok;
-  index_.TouchChain(plan.chain);
+  index_.TouchChain(plan.chain, /*hit=*/false, context);
   for (size_t k = 0; k < all.size(); ++k) {
     if (results[k].ok()) stored.push_back(k);
   }

@@ -17,9 +17,11 @@ from ._capi import lib as _lib
 from .engine_hashes import sglang_page_hashes, vllm_block_hashes, vllm_none_hash
 from .errors import Error
 from .options import Options
+from .request_context import RequestContext
 from .store import Chain, MetricsServer, Prefetch, Store
 from .transfer import Transfer
 
 __version__ = _lib.kvtier_version().decode()
-__all__ = ["Chain", "Error", "MetricsServer", "Options", "Prefetch", "Store", "Transfer",
+__all__ = ["Chain", "Error", "MetricsServer", "Options", "Prefetch", "RequestContext",
+           "Store", "Transfer",
            "__version__", "sglang_page_hashes", "vllm_block_hashes", "vllm_none_hash"]

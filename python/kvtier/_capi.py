@@ -29,6 +29,12 @@ class Segment(ctypes.Structure):
     _fields_ = [("data", c_void_p), ("bytes", c_size_t), ("device", c_int)]
 
 
+class RequestContext(ctypes.Structure):
+    _fields_ = [("struct_size", c_size_t), ("session_id", c_uint64),
+                ("session_state", ctypes.c_int32), ("priority", ctypes.c_uint8),
+                ("ttl_s", ctypes.c_double)]
+
+
 class Options(ctypes.Structure):
     _fields_ = [
         ("struct_size", c_size_t),
@@ -185,6 +191,13 @@ _sigs = {
     "kvtier_release_lease": (c_int, [c_void_p, c_uint64, P(c_int), P(Error)]),
     "kvtier_load_leased": (c_int, [c_void_p, P(BlockHash), c_size_t, P(Segment), c_size_t,
                                    c_uint64, P(c_size_t), P(Error)]),
+    "kvtier_request_context_init": (None, [P(RequestContext)]),
+    "kvtier_load_in_context": (c_int, [c_void_p, P(BlockHash), c_size_t, P(Segment),
+                                       c_size_t, c_uint64, P(RequestContext), P(c_size_t),
+                                       P(Error)]),
+    "kvtier_save_in_context": (c_int, [c_void_p, P(BlockHash), c_size_t, c_size_t,
+                                       P(Segment), c_size_t, P(RequestContext),
+                                       P(c_size_t), P(Error)]),
     "kvtier_load_start": (c_int, [c_void_p, P(BlockHash), c_size_t, P(Segment), c_size_t,
                                   c_uint64, P(c_void_p), P(Error)]),
     "kvtier_save_start": (c_int, [c_void_p, P(BlockHash), c_size_t, c_size_t, P(Segment),

@@ -9,6 +9,7 @@ import ctypes
 from . import _capi
 from .errors import Error, INVALID_ARGUMENT
 from .options import LOG_LEVELS, Options
+from .request_context import RequestContext
 from .transfer import Transfer
 
 _LEVEL_NAMES = {v: k for k, v in LOG_LEVELS.items()}
@@ -18,6 +19,16 @@ _TIERS = {"gpu": 0, "host": 1, "nvme": 2, "remote": 3}
 def _check(code, err):
     if code != 0:
         raise Error(code, err.message.decode(errors="replace"))
+
+
+def _context(context):
+    """The C struct of a RequestContext, or None (no context)."""
+    if context is None:
+        return None
+    if not isinstance(context, RequestContext):
+        raise TypeError("context: a kvtier.RequestContext or None, not "
+                        + type(context).__name__)
+    return ctypes.byref(context._c())
 
 
 class Chain:
@@ -263,19 +274,21 @@ class Store:
                                               ctypes.byref(err)), err)
         return bool(released.value)
 
-    def load(self, chain, dst, lease=0):
+    def load(self, chain, dst, lease=0, context=None):
         """Writes a prefix of `chain` into dst: one writable buffer of
         len(chain) blocks (numpy array, bytearray, memoryview...), or a list of
         segments (buffers or (pointer, size) pairs). `lease`: from
-        lookup_and_lease. Returns blocks loaded."""
+        lookup_and_lease. `context`: the request's RequestContext (None:
+        unknown). Returns blocks loaded."""
+        c = _context(context)
         segs = _Segments(dst, len(chain) * self.segments_per_block, self.segment_bytes,
                          writable=True)
         try:
             loaded = ctypes.c_size_t()
             err = _capi.Error()
-            _check(_capi.lib.kvtier_load_leased(self._handle(), chain._ptr(), len(chain),
-                                                segs.array, segs.count, lease,
-                                                ctypes.byref(loaded), ctypes.byref(err)), err)
+            _check(_capi.lib.kvtier_load_in_context(
+                self._handle(), chain._ptr(), len(chain), segs.array, segs.count, lease, c,
+                ctypes.byref(loaded), ctypes.byref(err)), err)
             return loaded.value
         finally:
             segs.release()
@@ -307,18 +320,21 @@ class Store:
             raise
         return Transfer(handle.value, segs, self)
 
-    def save(self, chain, src, first_block=0):
+    def save(self, chain, src, first_block=0, context=None):
         """Stores blocks first_block.. of `chain` from src (as load's dst, but
-        read-only buffers are fine). Returns blocks stored for the first time."""
+        read-only buffers are fine). `context`: as load's (a request's load
+        and save should carry the same). Returns blocks stored for the first
+        time."""
+        c = _context(context)
         blocks = len(chain) - first_block if first_block <= len(chain) else 0
         segs = _Segments(src, blocks * self.segments_per_block, self.segment_bytes,
                          writable=False)
         try:
             stored = ctypes.c_size_t()
             err = _capi.Error()
-            _check(_capi.lib.kvtier_save(self._handle(), chain._ptr(), len(chain),
-                                         first_block, segs.array, segs.count,
-                                         ctypes.byref(stored), ctypes.byref(err)), err)
+            _check(_capi.lib.kvtier_save_in_context(
+                self._handle(), chain._ptr(), len(chain), first_block, segs.array,
+                segs.count, c, ctypes.byref(stored), ctypes.byref(err)), err)
             return stored.value
         finally:
             segs.release()
