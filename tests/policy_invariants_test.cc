@@ -1,4 +1,5 @@
-// Every eviction order (LRU, SLRU, freq) under the index's rules, on a
+// Every eviction order (LRU, SLRU, freq, session with the trace's contexts)
+// under the index's rules, on a
 // generated mixed trace: never above Belady's bound on the same trace,
 // capacity never exceeded, never a block ready without its prefix (a parent
 // is not evicted while a child it holds is resident). And FrequencyOrder's
@@ -9,6 +10,7 @@
 #include <vector>
 
 #include "bench/replay/bounds.h"
+#include "bench/replay/real_mode.h"
 #include "bench/replay/simulator.h"
 #include "bench/replay/trace_gen.h"
 #include "bench/replay/trace_gen_writer.h"
@@ -30,7 +32,8 @@ using kvtier::testing::TempDir;
 using replay::Trace;
 
 constexpr EvictionPolicy kPolicies[] = {EvictionPolicy::kLru, EvictionPolicy::kSlru,
-                                        EvictionPolicy::kFrequency};
+                                        EvictionPolicy::kFrequency,
+                                        EvictionPolicy::kSession};
 
 // A small mixed trace: chats, document questions and one-shot prompts.
 Trace MixedTrace(const TempDir& dir) {
@@ -60,10 +63,12 @@ TEST_CASE("policies: no policy's hit rate exceeds Belady's bound on the same tra
 }
 
 // The Store's sequence on one tier: Lookup, TouchChain(hit), Save of the
-// missed blocks (MakeRoom + AddPending + MarkReady), TouchChain.
-void Request(BlockIndex& index, std::span<const BlockHash> chain) {
+// missed blocks (MakeRoom + AddPending + MarkReady), TouchChain; both
+// touches with the request's context.
+void Request(BlockIndex& index, std::span<const BlockHash> chain,
+             const RequestContext& context) {
   const size_t k = index.LongestPrefix(chain).blocks;
-  index.TouchChain(chain.first(k), /*hit=*/true);
+  index.TouchChain(chain.first(k), /*hit=*/true, context);
   std::vector<BlockHash> added;
   for (size_t i = k; i < chain.size(); ++i) {
     if (index.IsPresent(chain[i], Tier::kHost)) continue;
@@ -73,7 +78,7 @@ void Request(BlockIndex& index, std::span<const BlockHash> chain) {
     added.push_back(chain[i]);
   }
   for (const BlockHash& h : added) index.MarkReady(Tier::kHost, h);
-  index.TouchChain(chain);
+  index.TouchChain(chain, /*hit=*/false, context);
 }
 
 TEST_CASE("policies: capacity is never exceeded and every ready block has its prefix",
@@ -88,7 +93,7 @@ TEST_CASE("policies: capacity is never exceeded and every ready block has its pr
     BlockIndex index(budgets, p);
     size_t broken = 0, over = 0;
     for (size_t q = 0; q < t.requests(); ++q) {
-      Request(index, t.chain(q));
+      Request(index, t.chain(q), t.ContextOf(q));
       over += index.used_units(Tier::kHost) > kCapacity;
       // The chains of the last 50 requests: a ready block's parent is ready.
       for (size_t back = q >= 50 ? q - 50 : 0; back <= q; ++back) {
@@ -103,6 +108,29 @@ TEST_CASE("policies: capacity is never exceeded and every ready block has its pr
     CHECK(broken == 0);
     CHECK(index.blocks_in(Tier::kHost) == kCapacity);  // it filled up
   }
+}
+
+// The simulator and a real Store give the same hits with the engine's
+// contexts too: the Store's Load and Save carry them to the same placement
+// code (a context dropped on either side shows as a different count).
+TEST_CASE("policies: a real store with request contexts gives the simulator's hits",
+          "[policy][replay][session]") {
+  TempDir dir;
+  const Trace t = MixedTrace(dir);
+  for (const EvictionPolicy p : {EvictionPolicy::kSlru, EvictionPolicy::kSession}) {
+    const replay::SimResult sim = replay::Simulate(t, replay::SimConfig{200, 0, p});
+    replay::Report real;
+    REQUIRE(replay::RunReal(t, replay::RealConfig{200, 0, "", p}, real).ok());
+    INFO(EvictionPolicyName(p));
+    CHECK(sim.hit_blocks > 0);
+    CHECK(real.sim.hit_blocks == sim.hit_blocks);
+    CHECK(real.sim.tiers[static_cast<int>(Tier::kHost)].evictions ==
+          sim.tiers[static_cast<int>(Tier::kHost)].evictions);
+  }
+  // The contexts matter on this trace: session differs from SLRU.
+  CHECK(replay::Simulate(t, replay::SimConfig{200, 0, EvictionPolicy::kSession})
+            .hit_blocks !=
+        replay::Simulate(t, replay::SimConfig{200, 0, EvictionPolicy::kSlru}).hit_blocks);
 }
 
 const auto kAny = [](EntryId) { return true; };

@@ -126,7 +126,7 @@ void PrintSweepTable(const std::vector<Report>& rows, std::ostream& out) {
       lru[r.config.host_blocks + r.config.nvme_blocks] = HitRateBlocks(r);
   }
   char line[256];
-  std::snprintf(line, sizeof line, "%12s %12s %-6s %10s %10s %10s %12s\n", "host blocks",
+  std::snprintf(line, sizeof line, "%12s %12s %-7s %10s %10s %10s %12s\n", "host blocks",
                 "nvme blocks", "policy", "hit rate", "belady", "ceiling", "gap closed");
   out << line;
   for (const Report& r : rows) {
@@ -140,7 +140,7 @@ void PrintSweepTable(const std::vector<Report>& rows, std::ostream& out) {
           100 * (HitRateBlocks(r) - base->second) / (BeladyRate(r) - base->second));
       closed = text;
     }
-    std::snprintf(line, sizeof line, "%12llu %12llu %-6s %9.2f%% %9.2f%% %9.2f%% %12s\n",
+    std::snprintf(line, sizeof line, "%12llu %12llu %-7s %9.2f%% %9.2f%% %9.2f%% %12s\n",
                   static_cast<unsigned long long>(r.config.host_blocks),
                   static_cast<unsigned long long>(r.config.nvme_blocks), r.policy.c_str(),
                   100 * HitRateBlocks(r), 100 * BeladyRate(r), 100 * CeilingRate(r),
