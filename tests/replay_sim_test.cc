@@ -2,6 +2,7 @@
 // compute by hand, and the same trace through a real Store.
 #include <catch2/catch.hpp>
 
+#include <map>
 #include <random>
 #include <sstream>
 
@@ -62,8 +63,9 @@ TEST_CASE("hand trace: lru, belady and ceiling hit rates match the hand computat
 // saving 3 may not evict 2 (its own parent: 3 would be an orphan) nor 1 (2's
 // parent, 2 is resident), so 3 is rejected. r2 hits 1,2 again and 3 is
 // rejected again: the hit prefix is never traded for a block nobody can use.
-TEST_CASE("a save never evicts its own block's parent and a block it cannot admit ends it",
-          "[replay][sim]") {
+TEST_CASE(
+    "a save never evicts its own block's parent and a block it cannot admit ends it",
+    "[replay][sim]") {
   TempDir dir;
   const Trace t = ReadOk(WriteFile(dir, "r.jsonl",
                                    "{\"input_length\": 8, \"hash_ids\": [1, 2]}\n"
@@ -130,6 +132,66 @@ Trace RandomChats(const TempDir& dir, int requests, uint32_t seed) {
     text += "]}\n";
   }
   return ReadOk(WriteFile(dir, "chats.jsonl", text), TraceFormat::kMooncake);
+}
+
+// Belady's MIN written the plain way: the resident set scanned for the
+// largest (next use, depth, id) on every miss. BeladyHits' indexed heap must
+// give the same hits and prefix hits.
+BoundHits NaiveBelady(const Trace& t, uint64_t capacity) {
+  constexpr uint64_t kNever = UINT32_MAX;
+  std::vector<uint64_t> next(t.blocks.size(), kNever);
+  std::map<std::pair<uint64_t, uint64_t>, uint64_t> seen_at;  // block -> request
+  for (size_t q = t.requests(); q-- > 0;) {
+    for (uint64_t p = t.offsets[q]; p < t.offsets[q + 1]; ++p) {
+      const auto it = seen_at.find({t.blocks[p].lo, t.blocks[p].hi});
+      if (it != seen_at.end()) next[p] = it->second;
+    }
+    for (uint64_t p = t.offsets[q]; p < t.offsets[q + 1]; ++p)
+      seen_at[{t.blocks[p].lo, t.blocks[p].hi}] = q;
+  }
+  const BlockNumbers numbers = NumberBlocks(t);
+  std::map<uint32_t, uint64_t> resident;  // id -> key
+  BoundHits bound;
+  for (size_t q = 0; q < t.requests(); ++q) {
+    uint64_t p = t.offsets[q];
+    while (p < t.offsets[q + 1] && resident.contains(numbers.ids[p])) ++p;
+    bound.prefix_hits += p - t.offsets[q];
+    for (p = t.offsets[q]; p < t.offsets[q + 1]; ++p) {
+      const uint32_t id = numbers.ids[p];
+      const uint64_t key = next[p] << 20 | (p - t.offsets[q]);
+      if (resident.contains(id)) {
+        ++bound.hits;
+        resident[id] = key;
+        continue;
+      }
+      if (next[p] == kNever || capacity == 0) continue;
+      if (resident.size() < capacity) {
+        resident[id] = key;
+        continue;
+      }
+      std::pair<uint64_t, uint32_t> farthest{0, 0};
+      for (const auto& [rid, rkey] : resident) farthest = std::max(farthest, {rkey, rid});
+      if (farthest.first <= key) continue;
+      resident.erase(farthest.second);
+      resident[id] = key;
+    }
+  }
+  return bound;
+}
+
+TEST_CASE("belady: the indexed heap gives plain MIN's hits on random chats",
+          "[replay][sim]") {
+  TempDir dir;
+  for (const uint32_t seed : {1u, 2u, 3u}) {
+    const Trace t = RandomChats(dir, 300, seed);
+    for (const uint64_t capacity : {0u, 1u, 3u, 10u, 40u, 150u}) {
+      const BoundHits fast = BeladyHits(t, capacity);
+      const BoundHits plain = NaiveBelady(t, capacity);
+      INFO("seed " << seed << " capacity " << capacity);
+      CHECK(fast.hits == plain.hits);
+      CHECK(fast.prefix_hits == plain.prefix_hits);
+    }
+  }
 }
 
 TEST_CASE("bounds order every policy: hit rate <= belady <= ceiling", "[replay][sim]") {
