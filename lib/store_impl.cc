@@ -22,6 +22,14 @@ std::vector<TierBackend*> StackBackends(const TierBackends& backends) {
 // batch and takes the next, the other's writes keep the device queue busy.
 constexpr size_t kWriteBatchesInFlight = 2;
 
+std::array<Codec, kNumTiers> CodecsOf(const TierBackends& backends) {
+  std::array<Codec, kNumTiers> codecs{};
+  for (int t = 0; t < kNumTiers; ++t) {
+    if (backends[t]) codecs[t] = backends[t]->codec();
+  }
+  return codecs;
+}
+
 std::optional<size_t> SharedTier(const Placement& placement) {
   for (size_t p = 0; p < placement.tiers().size(); ++p) {
     if (placement.Shared(p)) return p;
@@ -51,7 +59,8 @@ StoreImpl::StoreImpl(const Options& options, TierBackends backends,
       gate_(StackBackends(backends_)),
       placement_(StackOf(options, backends_), options.eviction, window_, &gate_),
       mover_(placement_.tiers(), StackBackends(backends_), options.layout, window_),
-      shared_tier_(SharedTier(placement_)) {
+      shared_tier_(SharedTier(placement_)),
+      shadow_(options.shadow, options.layout, CodecsOf(backends_), Logger::For(options)) {
   IndexRecovered();
   if (placement_.tiers().size() > 1 && !placement_.Shared(1)) {
     const WriteBehind::Shape shape{.capacity = options.nvme.write_queue_blocks,
@@ -275,7 +284,23 @@ StoreStats StoreImpl::Stats() const {
     s.remote.write_blocks = c.inserts;
     s.remote.write_dropped = c.write_dropped;
   }
+  shadow_.ReportStats(&s);
   return s;
+}
+
+// ---- Shadow verification ----------------------------------------------------------
+
+std::vector<size_t> StoreImpl::ShadowSampled(std::span<const BlockHash> chain) {
+  return shadow_.Sampled(chain);
+}
+
+Result<ShadowResult> StoreImpl::ShadowVerify(const BlockHash& block,
+                                             std::span<const Segment> recomputed) {
+  Result<ShadowResult> r = shadow_.Verify(block, recomputed);
+  if (!r.ok() && r.status().code() == StatusCode::kInvalidArgument) {
+    return Reject(r.status());
+  }
+  return r;
 }
 
 }  // namespace kvtier::internal

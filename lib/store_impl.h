@@ -23,6 +23,7 @@
 #include "lib/move/executor.h"
 #include "lib/move/mover.h"
 #include "lib/placement/placement.h"
+#include "lib/shadow/shadow_verifier.h"
 #include "lib/sliding_window.h"
 #include "lib/tier_backend.h"
 #include "lib/write_behind.h"
@@ -95,6 +96,9 @@ class StoreImpl final : public Store {
   Result<EraseResult> Clear() override;
   void Flush() override;
   StoreStats Stats() const override;
+  std::vector<size_t> ShadowSampled(std::span<const BlockHash> chain) override;
+  Result<ShadowResult> ShadowVerify(const BlockHash& block,
+                                    std::span<const Segment> recomputed) override;
 
  private:
   // `sliding_may_be_null`: Save's sources, where a null sliding-window
@@ -139,6 +143,8 @@ class StoreImpl final : public Store {
   void RunWriteDowns(std::span<const WriteDownJob> jobs);
   void QueueWriteDowns(const std::vector<WriteDownJob>& jobs);
   void CountTrimming(const Plan& plan, std::span<const Status> results);
+  // The blocks of `plan` (a load) delivered to the engine, below `loaded`.
+  std::vector<ServedBlock> ServedBy(const Plan& plan, size_t loaded) const;
   void Forget(const Plan& plan, const std::vector<SlotRelease>& more);
   // Runs `pass` (a Placement erase) until no block it names is in use, or
   // the wait runs out (store_erase.cc).
@@ -158,6 +164,7 @@ class StoreImpl final : public Store {
   const Mover mover_;
   // Stack position of the shared tier (Authority::kShared), if any.
   const std::optional<size_t> shared_tier_;
+  ShadowVerifier shadow_;
 
   std::atomic<uint64_t> lookups_{0}, lookup_blocks_{0}, lookup_hit_blocks_{0};
   std::atomic<uint64_t> loads_{0}, load_blocks_{0}, load_hit_blocks_{0};

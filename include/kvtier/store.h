@@ -63,11 +63,13 @@
 #include <cstdint>
 #include <memory>
 #include <span>
+#include <vector>
 
 #include "kvtier/export.h"
 #include "kvtier/hash.h"
 #include "kvtier/layout.h"
 #include "kvtier/options.h"
+#include "kvtier/shadow.h"
 #include "kvtier/stats.h"
 #include "kvtier/status.h"
 #include "kvtier/transfer.h"
@@ -266,6 +268,29 @@ class KVTIER_EXPORT Store {
   virtual void Flush() = 0;
 
   virtual StoreStats Stats() const = 0;
+
+  // Shadow verification (options.shadow, kvtier/shadow.h). Of `chain`, the
+  // blocks a load sampled and whose served bytes kvtier still holds, as
+  // ascending indices into `chain`: recompute those and pass each to
+  // ShadowVerify. Empty when sampling is off. Cost: one probe per block
+  // under a short lock.
+  virtual std::vector<size_t> ShadowSampled(std::span<const BlockHash> /*chain*/) {
+    return {};
+  }
+  // Compares the engine's recomputation of a sampled block (`recomputed`:
+  // layout.SegmentsPerBlock() segments in host memory, as a Load's dst for
+  // one block, borrowed for the call) with what kvtier served, counts the
+  // check and any divergence on the serving tier (TierStats::shadow_checked,
+  // shadow_diverged; logged as a warning, rate-limited) and forgets the
+  // sample. NotFound when the block is not sampled (never served sampled,
+  // already verified, or aged out); InvalidArgument naming
+  // shadow.recomputed[i] for a null, mis-sized or device segment; a
+  // segment the load did not write (a sliding-window layer outside its
+  // prefix's window) is not compared and may be null.
+  virtual Result<ShadowResult> ShadowVerify(const BlockHash& /*block*/,
+                                            std::span<const Segment> /*recomputed*/) {
+    return NotSupported("shadow verification: not offered by this store");
+  }
 
  protected:
   Store(KvLayout layout, PrefixHasher hasher)
