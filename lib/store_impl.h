@@ -18,6 +18,7 @@
 
 #include "backends/nvme/open_nvme.h"
 #include "kvtier/store.h"
+#include "lib/cost/load_cost_model.h"
 #include "lib/metrics/latency_recorder.h"
 #include "lib/move/device_path.h"
 #include "lib/move/executor.h"
@@ -100,6 +101,10 @@ class StoreImpl final : public Store {
   Result<ShadowResult> ShadowVerify(const BlockHash& block,
                                     std::span<const Segment> recomputed) override;
 
+  // The load-cost model its tiers' reads feed (options.load_cost): the seam
+  // where tests inject measurements.
+  LoadCostModel& load_cost() { return load_cost_; }
+
  private:
   // `sliding_may_be_null`: Save's sources, where a null sliding-window
   // segment means the engine no longer holds that layer.
@@ -118,6 +123,9 @@ class StoreImpl final : public Store {
   SharedRun AskShared(std::span<const BlockHash> chain, size_t local) const;
   // Adds the shared tier's run to a lookup's answer.
   void Extend(std::span<const BlockHash> chain, LookupResult& r) const;
+  // Load or recompute (options.load_cost): Lookup's answer for `chain`
+  // capped where loading stops paying off (the rest counted as capped).
+  LookupResult CostCappedLookup(std::span<const BlockHash> chain);
   void IndexRecovered();
 
   // The transfers, on whichever thread runs them (store_transfer.cc).
@@ -165,6 +173,9 @@ class StoreImpl final : public Store {
   // Stack position of the shared tier (Authority::kShared), if any.
   const std::optional<size_t> shared_tier_;
   ShadowVerifier shadow_;
+  LoadCostModel load_cost_;
+  std::array<uint64_t, kNumTiers> stored_block_bytes_{};  // a whole block, per Tier
+  std::atomic<uint64_t> lookup_capped_{0};
 
   std::atomic<uint64_t> lookups_{0}, lookup_blocks_{0}, lookup_hit_blocks_{0};
   std::atomic<uint64_t> loads_{0}, load_blocks_{0}, load_hit_blocks_{0};

@@ -258,22 +258,27 @@ struct ShadowOptions {
 
 // Load or recompute: Lookup (and LookupAndLease) offer a prefix only as far
 // as loading it pays off against the engine recomputing it. Each tier's
-// load bandwidth and per-batch latency are measured online from its reads
-// (an exponentially weighted least-squares fit of batch time on bytes);
-// a prefix of k blocks is estimated to arrive after the sum, over the tiers
-// serving it, of latency + bytes / bandwidth, and to be recomputable in
-// k * block_tokens / prefill_tokens_per_second. Lookup offers the k that
-// saves the most time (ties to the longest): blocks past it would arrive
-// later than the engine could compute them. A tier not measured yet is
-// assumed free (its blocks are offered). Capped blocks are counted
-// (Stats().lookup_capped_blocks).
+// load cost is measured online from its completed reads (every Read and
+// read batch: stored bytes and time, verification and decode included),
+// fitted as seconds = latency + bytes / bandwidth by least squares over
+// exponentially weighted sums (a batch of one size only gives bandwidth).
+// Loading the first k blocks of a prefix is estimated at each tier's
+// latency once (its blocks go in one batch) plus their stored bytes over
+// its bandwidth, each block counted at the fastest tier holding it;
+// recomputing them at k * block_tokens / prefill_tokens_per_second.
+// Lookup offers the k that saves the most time (ties to the longer): the
+// blocks past it would arrive later than the engine could compute them. A
+// tier not measured yet is assumed free (its blocks are offered). Capped
+// blocks are counted (Stats().lookup_capped_blocks). Load still serves
+// whatever prefix it is asked for. Cost when on: one more index probe per
+// block in Lookup.
 struct LoadCostOptions {
   // The engine's prefill speed in tokens per second for this model on this
-  // device, > 0; 0 = off (the default: Lookup offers every servable block).
+  // device, >= 0 and finite; 0 = off (the default: Lookup offers every
+  // servable block).
   double prefill_tokens_per_second = 0;
-  // Weight of a new measurement in the running fit, in (0, 1]: higher
-  // follows changes faster, lower smooths noise. Reads smaller than a block
-  // are not measured.
+  // Weight of a new read in the running fit, in (0, 1]: higher follows a
+  // tier that changed speed faster, lower smooths noise.
   double measurement_weight = 0.1;
 };
 

@@ -172,14 +172,18 @@ class KVTIER_EXPORT Store {
   // such that every block before P keeps its full-attention layers and the
   // blocks covering the last `window` tokens before P (the last
   // ceil(window / block_tokens) blocks; the largest window when layers
-  // differ) keep their sliding ones. Touches nothing. Cost: one hash-map
-  // probe per block under a shared lock.
+  // differ) keep their sliding ones. With options.load_cost on, the prefix
+  // also stops where loading the next blocks would take longer than the
+  // engine recomputing them (LoadCostOptions; Stats().lookup_capped_blocks).
+  // Touches nothing. Cost: one hash-map probe per block under a shared
+  // lock (two with load_cost on).
   virtual LookupResult Lookup(std::span<const BlockHash> chain) = 0;
 
   // Lookup that also pins the prefix it reports for up to `lease_ms`
   // milliseconds (1..kMaxLeaseMs), so a Load passing result.lease soon after
-  // serves all of it. The lease ends with that load, ReleaseLease, or
-  // expiry (Stats().leases_expired). Pinned blocks are not evicted: keep
+  // serves all of it (with options.load_cost on, the prefix Lookup would
+  // offer: only that is pinned). The lease ends with that load, ReleaseLease,
+  // or expiry (Stats().leases_expired). Pinned blocks are not evicted: keep
   // leases short. Cost: Lookup plus one pin per block, under the exclusive
   // lock. InvalidArgument for lease_ms out of range.
   virtual Result<LookupResult> LookupAndLease(std::span<const BlockHash> chain,
