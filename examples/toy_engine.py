@@ -17,7 +17,10 @@ Each request runs the engine's own loop through the adapter:
   sglang  kvtier.sglang: HiCacheStorage.batch_exists, batch_get_v1 into a
           page_first host pool (numpy), batch_set_v1 of the new pages.
 Every block loaded is compared with the model's recomputation; any difference
-is reported and makes the exit status 1. vLLM and SGLang are not installed
+is reported and makes the exit status 1. The vLLM engine also hands a sampled
+share of its hits (--shadow-rate) to kvtier's shadow verification
+(Store.shadow_sampled / shadow_verify), which compares them with what it
+served and counts divergences per tier. vLLM and SGLang are not installed
 here: the adapters run over python/tests/*_standin.py, copies of their
 interfaces.
 
@@ -97,6 +100,7 @@ class Tally:
     def __init__(self, name):
         self.name = name
         self.blocks = self.hits = self.loaded = self.mismatched = 0
+        self.shadow_checked = self.shadow_diverged = 0
         self.seconds = 0.0
 
     def check(self, got, want, request, block):
@@ -111,13 +115,16 @@ class Tally:
         print(f"{self.name:6s}: {self.blocks} blocks asked, {self.hits} offered, "
               f"{self.loaded} loaded and verified ({self.mismatched} differ): "
               f"hit rate {rate:.3f}, {self.seconds:.2f} s")
+        if self.shadow_checked:
+            print(f"        shadow verification: {self.shadow_checked} hits recomputed "
+                  f"and compared by kvtier, {self.shadow_diverged} diverged")
 
 
-def store_options(args):
+def store_options(args, shadow_rate=0.0):
     return {"layout": {"num_layers": LAYERS, "kv_heads": HEADS, "head_dim": DIM,
                        "dtype": "fp16", "block_tokens": BLOCK},
             "model_id": "toy-model@1", "host_capacity_bytes": args.host_bytes,
-            "host_lock_memory": False}
+            "host_lock_memory": False, "shadow": {"sample_rate": shadow_rate}}
 
 
 # -- vLLM: scheduler-side manager, worker-side handler, "GPU" block tensors --
@@ -139,7 +146,7 @@ def run_vllm(requests, model, args):
     tally = Tally("vllm")
     gpu_blocks = max(full for _, full in requests) or 1
     none_hash = kvtier.vllm_none_hash("0")
-    with kvtier.Store(store_options(args)) as store:
+    with kvtier.Store(store_options(args, args.shadow_rate)) as store:
         gpu = [np.zeros((gpu_blocks, store.segment_bytes), np.uint8)
                for _ in range(store.segments_per_block)]
         manager = kv_vllm.KvtierOffloadingManager(store, block_size=BLOCK)
@@ -164,6 +171,7 @@ def run_vllm(requests, model, args):
                 got = [seg[b] for seg in gpu]
                 tally.check(np.concatenate(got), np.concatenate(vllm_segment_rows(want[b])),
                             r, b)
+            shadow_verify(store, hashes[:loaded], want, tally)
             for b in range(loaded, full):  # prefill: the engine computes the rest
                 for seg, row in zip(gpu, vllm_segment_rows(want[b])):
                     seg[b] = row
@@ -176,7 +184,23 @@ def run_vllm(requests, model, args):
                 manager.complete_store(out.block_hashes_to_store, ok)
         tally.seconds = time.monotonic() - start
         handler.shutdown()
+        host = store.stats()["host"]
+        assert (host["shadow_checked"], host["shadow_diverged"]) == (
+            tally.shadow_checked, tally.shadow_diverged)
     return tally
+
+
+def shadow_verify(store, hashes, want, tally):
+    """The blocks of this load kvtier sampled: recomputed (here: the model's
+    KV, already at hand) and handed back for kvtier to compare."""
+    if not hashes:
+        return
+    chain = store.engine_key_chain(hashes, profile="vllm")
+    for i in store.shadow_sampled(chain):
+        recomputed = b"".join(row.tobytes() for row in vllm_segment_rows(want[i]))
+        result = store.shadow_verify(chain, i, recomputed)
+        tally.shadow_checked += 1
+        tally.shadow_diverged += result["diverged"]
 
 
 # -- SGLang: HiCache storage over a page_first host pool --------------------
@@ -248,6 +272,9 @@ def main():
     parser.add_argument("--trace", default=TRACE, help="Mooncake-format JSON lines")
     parser.add_argument("--host-bytes", type=int, default=128 << 20,
                         help="host tier capacity in bytes (default 128 MiB: ~4000 blocks)")
+    parser.add_argument("--shadow-rate", type=float, default=0.1,
+                        help="share of the vLLM engine's hits verified through kvtier's "
+                             "shadow verification (default 0.1)")
     parser.add_argument("--engines", default="vllm,sglang",
                         help="adapters to run, comma-separated (vllm, sglang)")
     args = parser.parse_args()
@@ -262,10 +289,11 @@ def main():
     tallies = [engines[e](requests, ToyModel(), args) for e in chosen]
     for t in tallies:
         t.report()
-    bad = [t for t in tallies if t.mismatched or t.loaded == 0]
+    bad = [t for t in tallies if t.mismatched or t.loaded == 0 or t.shadow_diverged]
     if bad:
         print("FAILED: " + ", ".join(f"{t.name} ({t.mismatched} blocks differ, "
-                                     f"{t.loaded} loaded)" for t in bad), file=sys.stderr)
+                                     f"{t.loaded} loaded, {t.shadow_diverged} shadow "
+                                     "divergences)" for t in bad), file=sys.stderr)
         return 1
     return 0
 
