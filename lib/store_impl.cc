@@ -7,6 +7,9 @@
 #include <string>
 #include <utility>
 
+#include "lib/codec/block_codec.h"
+#include "lib/stored_block.h"
+
 namespace kvtier::internal {
 namespace {
 
@@ -21,6 +24,14 @@ std::vector<TierBackend*> StackBackends(const TierBackends& backends) {
 // Two write-down batches on the device at once: while one writer commits its
 // batch and takes the next, the other's writes keep the device queue busy.
 constexpr size_t kWriteBatchesInFlight = 2;
+
+std::array<Codec, kNumTiers> CodecsOf(const TierBackends& backends) {
+  std::array<Codec, kNumTiers> codecs{};
+  for (int t = 0; t < kNumTiers; ++t) {
+    if (backends[t]) codecs[t] = backends[t]->codec();
+  }
+  return codecs;
+}
 
 std::optional<size_t> SharedTier(const Placement& placement) {
   for (size_t p = 0; p < placement.tiers().size(); ++p) {
@@ -51,7 +62,15 @@ StoreImpl::StoreImpl(const Options& options, TierBackends backends,
       gate_(StackBackends(backends_)),
       placement_(StackOf(options, backends_), options.eviction, window_, &gate_),
       mover_(placement_.tiers(), StackBackends(backends_), options.layout, window_),
-      shared_tier_(SharedTier(placement_)) {
+      shared_tier_(SharedTier(placement_)),
+      shadow_(options.shadow, options.layout, CodecsOf(backends_), Logger::For(options)),
+      load_cost_(options.load_cost) {
+  for (int t = 0; t < kNumTiers; ++t) {
+    if (!backends_[t]) continue;
+    stored_block_bytes_[t] =
+        StoredBlockBytes(StoredPayloadBytes(options.layout, backends_[t]->codec()));
+    if (load_cost_.enabled()) backends_[t]->set_read_observer(&load_cost_);
+  }
   IndexRecovered();
   if (placement_.tiers().size() > 1 && !placement_.Shared(1)) {
     const WriteBehind::Shape shape{.capacity = options.nvme.write_queue_blocks,
@@ -191,10 +210,30 @@ void StoreImpl::Extend(std::span<const BlockHash> chain, LookupResult& r) const 
       shared.blocks;
 }
 
+LookupResult StoreImpl::CostCappedLookup(std::span<const BlockHash> chain) {
+  std::vector<Tier> tiers;
+  LookupResult r = ToResult(placement_.LookupTiers(chain, &tiers));
+  Extend(chain, r);
+  if (shared_tier_) {  // the shared tier's run follows the local prefix
+    tiers.resize(r.blocks, placement_.tiers()[*shared_tier_].id);
+  }
+  const size_t k = load_cost_.Offer(tiers, stored_block_bytes_, layout().block_tokens);
+  if (k >= r.blocks) return r;
+  lookup_capped_.fetch_add(r.blocks - k, std::memory_order_relaxed);
+  LookupResult capped = ToResult(PrefixInfo{k, {}});
+  for (size_t i = 0; i < k; ++i) ++capped.blocks_per_tier[static_cast<int>(tiers[i])];
+  return capped;
+}
+
 LookupResult StoreImpl::Lookup(std::span<const BlockHash> chain) {
   LatencyTimer timer(lookup_latency_);
-  LookupResult r = ToResult(placement_.Lookup(chain));
-  Extend(chain, r);
+  LookupResult r;
+  if (load_cost_.enabled()) {
+    r = CostCappedLookup(chain);
+  } else {
+    r = ToResult(placement_.Lookup(chain));
+    Extend(chain, r);
+  }
   lookups_.fetch_add(1, std::memory_order_relaxed);
   lookup_blocks_.fetch_add(chain.size(), std::memory_order_relaxed);
   lookup_hit_blocks_.fetch_add(r.blocks, std::memory_order_relaxed);
@@ -208,12 +247,16 @@ Result<LookupResult> StoreImpl::LookupAndLease(std::span<const BlockHash> chain,
     return Reject(InvalidArgument("lookup.lease_ms: " + std::to_string(lease_ms) +
                                   ", must be 1.." + std::to_string(kMaxLeaseMs)));
   }
+  std::span<const BlockHash> offered = chain;
+  if (load_cost_.enabled()) {  // lease only what loading pays for
+    offered = chain.first(CostCappedLookup(chain).blocks);
+  }
   uint64_t lease = 0;
   const PrefixInfo info = placement_.LookupWithLease(
-      chain, LeaseClock::now() + std::chrono::milliseconds(lease_ms), &lease);
+      offered, LeaseClock::now() + std::chrono::milliseconds(lease_ms), &lease);
   LookupResult r = ToResult(info);
   r.lease = lease;
-  Extend(chain, r);  // past the leased (pinned) prefix
+  Extend(offered, r);  // past the leased (pinned) prefix
   lookups_.fetch_add(1, std::memory_order_relaxed);
   lookup_blocks_.fetch_add(chain.size(), std::memory_order_relaxed);
   lookup_hit_blocks_.fetch_add(r.blocks, std::memory_order_relaxed);
@@ -275,7 +318,24 @@ StoreStats StoreImpl::Stats() const {
     s.remote.write_blocks = c.inserts;
     s.remote.write_dropped = c.write_dropped;
   }
+  shadow_.ReportStats(&s);
+  s.lookup_capped_blocks = lookup_capped_.load(std::memory_order_relaxed);
   return s;
+}
+
+// ---- Shadow verification ----------------------------------------------------------
+
+std::vector<size_t> StoreImpl::ShadowSampled(std::span<const BlockHash> chain) {
+  return shadow_.Sampled(chain);
+}
+
+Result<ShadowResult> StoreImpl::ShadowVerify(const BlockHash& block,
+                                             std::span<const Segment> recomputed) {
+  Result<ShadowResult> r = shadow_.Verify(block, recomputed);
+  if (!r.ok() && r.status().code() == StatusCode::kInvalidArgument) {
+    return Reject(r.status());
+  }
+  return r;
 }
 
 }  // namespace kvtier::internal

@@ -18,11 +18,13 @@
 
 #include "backends/nvme/open_nvme.h"
 #include "kvtier/store.h"
+#include "lib/cost/load_cost_model.h"
 #include "lib/metrics/latency_recorder.h"
 #include "lib/move/device_path.h"
 #include "lib/move/executor.h"
 #include "lib/move/mover.h"
 #include "lib/placement/placement.h"
+#include "lib/shadow/shadow_verifier.h"
 #include "lib/sliding_window.h"
 #include "lib/tier_backend.h"
 #include "lib/write_behind.h"
@@ -95,6 +97,13 @@ class StoreImpl final : public Store {
   Result<EraseResult> Clear() override;
   void Flush() override;
   StoreStats Stats() const override;
+  std::vector<size_t> ShadowSampled(std::span<const BlockHash> chain) override;
+  Result<ShadowResult> ShadowVerify(const BlockHash& block,
+                                    std::span<const Segment> recomputed) override;
+
+  // The load-cost model its tiers' reads feed (options.load_cost): the seam
+  // where tests inject measurements.
+  LoadCostModel& load_cost() { return load_cost_; }
 
  private:
   // `sliding_may_be_null`: Save's sources, where a null sliding-window
@@ -115,6 +124,9 @@ class StoreImpl final : public Store {
   SharedRun AskShared(std::span<const BlockHash> chain, size_t local) const;
   // Adds the shared tier's run to a lookup's answer.
   void Extend(std::span<const BlockHash> chain, LookupResult& r) const;
+  // Load or recompute (options.load_cost): Lookup's answer for `chain`
+  // capped where loading stops paying off (the rest counted as capped).
+  LookupResult CostCappedLookup(std::span<const BlockHash> chain);
   void IndexRecovered();
 
   // The transfers, on whichever thread runs them (store_transfer.cc).
@@ -143,6 +155,8 @@ class StoreImpl final : public Store {
   void RunWriteDowns(std::span<const WriteDownJob> jobs);
   void QueueWriteDowns(const std::vector<WriteDownJob>& jobs);
   void CountTrimming(const Plan& plan, std::span<const Status> results);
+  // The blocks of `plan` (a load) delivered to the engine, below `loaded`.
+  std::vector<ServedBlock> ServedBy(const Plan& plan, size_t loaded) const;
   void Forget(const Plan& plan, const std::vector<SlotRelease>& more);
   // Runs `pass` (a Placement erase) until no block it names is in use, or
   // the wait runs out (store_erase.cc).
@@ -162,6 +176,10 @@ class StoreImpl final : public Store {
   const Mover mover_;
   // Stack position of the shared tier (Authority::kShared), if any.
   const std::optional<size_t> shared_tier_;
+  ShadowVerifier shadow_;
+  LoadCostModel load_cost_;
+  std::array<uint64_t, kNumTiers> stored_block_bytes_{};  // a whole block, per Tier
+  std::atomic<uint64_t> lookup_capped_{0};
 
   std::atomic<uint64_t> lookups_{0}, lookup_blocks_{0}, lookup_hit_blocks_{0};
   std::atomic<uint64_t> loads_{0}, load_blocks_{0}, load_hit_blocks_{0};

@@ -111,6 +111,8 @@ Status ValidateOptions(const Options& o) {
     return s;
   }
   if (Status s = ValidateRemoteOptions(o); !s.ok()) return s;
+  if (Status s = ValidateShadowOptions(o.shadow); !s.ok()) return s;
+  if (Status s = ValidateLoadCostOptions(o.load_cost); !s.ok()) return s;
   if (o.transfer_threads == 0 || o.transfer_threads > 64) {
     return InvalidArgument("options.transfer_threads: " +
                            std::to_string(o.transfer_threads) + ", must be 1..64");

@@ -71,9 +71,10 @@ LoadResult StoreImpl::RunLoad(std::span<const BlockHash> chain,
   // differ a little: PlanLoad uses the run only where that prefix ends).
   const SharedRun shared =
       shared_tier_ ? AskShared(chain, placement_.Lookup(chain).blocks) : SharedRun{};
+  Plan plan;
   for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
-    const Plan plan = placement_.PlanLoad(chain.first(limit),
-                                          attempt == 0 ? options.lease : 0, kind, shared);
+    plan = placement_.PlanLoad(chain.first(limit), attempt == 0 ? options.lease : 0, kind,
+                               shared);
     const std::vector<Status> results = mover_.Run(plan, {dst, 0}, order, live);
     std::vector<SlotRelease> releases;
     const LoadCommit c = placement_.CommitLoad(plan, results, &releases, options.context);
@@ -93,7 +94,23 @@ LoadResult StoreImpl::RunLoad(std::span<const BlockHash> chain,
     }
   }
   load_hit_blocks_.fetch_add(loaded, std::memory_order_relaxed);
+  if (shadow_.enabled()) shadow_.Capture(chain, dst, ServedBy(plan, loaded));
   return LoadResult{loaded};
+}
+
+std::vector<ServedBlock> StoreImpl::ServedBy(const Plan& plan, size_t loaded) const {
+  std::vector<ServedBlock> served;
+  for (const Move& m : plan.moves) {
+    if (!m.to.engine() || m.from.engine() || m.block >= loaded) continue;
+    ServedBlock b{m.block, placement_.tiers()[m.from.tier].id, {}};
+    if (m.need == BlockForm::kTrimmed) {  // the load wrote no sliding-window segment
+      b.written.resize(segments_per_block_);
+      for (size_t s = 0; s < segments_per_block_; ++s)
+        b.written[s] = !window_.IsSliding(s);
+    }
+    served.push_back(std::move(b));
+  }
+  return served;
 }
 
 // ---- Save -------------------------------------------------------------------------

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <string>
 
+#include "lib/cost/load_cost_model.h"
 #include "lib/stored_block.h"
 
 namespace kvtier::internal {
@@ -127,8 +128,13 @@ Status TierBackend::Read(uint32_t slot, const BlockHash& hash,
     ReadBatchImpl({&io, 1}, {});
     return io.status;
   }
+  const Clock::time_point start = Clock::now();
   Status s = ReadImpl(slot, hash, dst);
   Count(s, logical, stored, /*write=*/false);
+  if (s.ok() && read_observer_ != nullptr) {
+    read_observer_->Observe(tier_, stored,
+                            std::chrono::duration<double>(Clock::now() - start).count());
+  }
   return s;
 }
 
@@ -216,6 +222,17 @@ void TierBackend::CountBatch(std::span<const BlockIo> requests, const BatchCount
   }
 }
 
+void TierBackend::ObserveReads(std::span<const BlockIo> requests, const BatchCounts& c,
+                               Clock::time_point start) const {
+  if (read_observer_ == nullptr) return;
+  uint64_t bytes = 0;
+  for (size_t i = 0; i < requests.size(); ++i) {
+    if (c.checked[i] && requests[i].status.ok()) bytes += c.stored[i];
+  }
+  read_observer_->Observe(tier_, bytes,
+                          std::chrono::duration<double>(Clock::now() - start).count());
+}
+
 void TierBackend::WriteBatch(std::span<BlockIo> requests) {
   LatencyTimer timer(write_latency_);
   const std::shared_ptr<BatchCounts> c = CheckWrites(requests);
@@ -225,9 +242,11 @@ void TierBackend::WriteBatch(std::span<BlockIo> requests) {
 
 void TierBackend::ReadBatch(std::span<BlockIo> requests, const ReadDone& on_done) {
   LatencyTimer timer(read_latency_);
+  const Clock::time_point start = Clock::now();
   const std::shared_ptr<BatchCounts> c = CheckReads(requests);
   ReadBatchImpl(requests, on_done);
   CountBatch(requests, *c, /*write=*/false);
+  ObserveReads(requests, *c, start);
 }
 
 void TierBackend::SubmitWriteBatch(std::span<BlockIo> requests, ReadDone on_done,
@@ -242,10 +261,12 @@ void TierBackend::SubmitWriteBatch(std::span<BlockIo> requests, ReadDone on_done
 
 void TierBackend::SubmitReadBatch(std::span<BlockIo> requests, ReadDone on_done,
                                   BatchDone on_batch_done) {
+  const Clock::time_point start = Clock::now();
   std::shared_ptr<BatchCounts> c = CheckReads(requests);
   SubmitReadBatchImpl(requests, std::move(on_done),
-                      [this, requests, c, done = std::move(on_batch_done)] {
+                      [this, requests, c, start, done = std::move(on_batch_done)] {
                         CountBatch(requests, *c, /*write=*/false);
+                        ObserveReads(requests, *c, start);
                         if (done) done();
                       });
 }

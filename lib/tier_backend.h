@@ -11,6 +11,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -67,6 +68,8 @@ struct RecoveredBlock {
   uint32_t slot = 0;
   BlockForm form = BlockForm::kWhole;  // from the stored block's size
 };
+
+class ReadObserver;  // lib/cost/load_cost_model.h
 
 using ReadDone = std::function<void(size_t request)>;
 using BatchDone = std::function<void()>;
@@ -167,6 +170,11 @@ class TierBackend {
   // Where checksum and I/O failures are reported (rate-limited); stderr
   // at KVTIER_LOG's level until set. Call before the tier is shared.
   void set_logger(const Logger& logger) { logger_ = logger; }
+  // Where each completed read (a Read, or a batch) reports the stored bytes
+  // it read and verified and the time it took (the Store's load-cost model,
+  // options.load_cost); null = nobody. Borrowed; call before the tier is
+  // shared.
+  void set_read_observer(ReadObserver* observer) { read_observer_ = observer; }
 
   // A shared tier (Authority::kShared) is not in the index, so Lookup and
   // Load ask it: which of `hashes` it holds now, in one batch. A failure is
@@ -218,6 +226,9 @@ class TierBackend {
   void CountBatch(std::span<const BlockIo> requests, const BatchCounts& counts,
                   bool write);
   void DeliverStored(BlockIo& r);
+  using Clock = std::chrono::steady_clock;
+  void ObserveReads(std::span<const BlockIo> requests, const BatchCounts& counts,
+                    Clock::time_point start) const;
 
   // Counts one finished request of `logical` engine bytes and `stored`
   // stored-block bytes (header included).
@@ -236,6 +247,7 @@ class TierBackend {
   LatencyRecorder read_latency_;
   LatencyRecorder write_latency_;
   Logger logger_;
+  ReadObserver* read_observer_ = nullptr;
   RateLimitedLog failure_log_;  // a failing device would log once per block
 };
 

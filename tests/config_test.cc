@@ -69,6 +69,31 @@ TEST_CASE("config: a bad variable or value is an error naming it, options unchan
   CHECK_THAT(s.message(), Catch::Contains("KVTIER_NVME_DIRS"));
 }
 
+TEST_CASE("config: shadow and load-cost options from variables and JSON", "[config]") {
+  Options o;
+  REQUIRE(ApplyEnvironment({{"KVTIER_SHADOW_SAMPLE_RATE", "0.01"},
+                            {"KVTIER_SHADOW_MAX_PENDING_BLOCKS", "128"},
+                            {"KVTIER_PREFILL_TOKENS_PER_SECOND", "12000"}},
+                           &o)
+              .ok());
+  CHECK(o.shadow.sample_rate == 0.01);
+  CHECK(o.shadow.max_pending_blocks == 128);
+  CHECK(o.load_cost.prefill_tokens_per_second == 12000);
+  REQUIRE(ApplyConfigJson(R"({"shadow": {"sample_rate": 0.5},
+                              "load_cost": {"prefill_tokens_per_second": 8000,
+                                            "measurement_weight": 0.25}})",
+                          &o)
+              .ok());
+  CHECK(o.shadow.sample_rate == 0.5);
+  CHECK(o.load_cost.prefill_tokens_per_second == 8000);
+  CHECK(o.load_cost.measurement_weight == 0.25);
+  Status s = ApplyEnvironment({{"KVTIER_SHADOW_SAMPLE_RATE", "often"}}, &o);
+  CHECK_THAT(s.message(),
+             Catch::Contains("KVTIER_SHADOW_SAMPLE_RATE") && Catch::Contains("often"));
+  s = ApplyConfigJson(R"({"load_cost": {"prefill_tokens_per_second": "fast"}})", &o);
+  CHECK_THAT(s.message(), Catch::Contains("load_cost.prefill_tokens_per_second"));
+}
+
 TEST_CASE("config: sizes take binary suffixes", "[config]") {
   uint64_t v = 0;
   for (const auto& [text, bytes] : std::vector<std::pair<std::string, uint64_t>>{

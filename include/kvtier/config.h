@@ -49,6 +49,10 @@
 //   eviction                    KVTIER_EVICTION                  lru|slru
 //   swa_checkpoint_blocks       KVTIER_SWA_CHECKPOINT_BLOCKS     integer
 //   log_level                   KVTIER_LOG debug|info|warning|error|off
+//   shadow.sample_rate          KVTIER_SHADOW_SAMPLE_RATE        number (0..1)
+//   shadow.max_pending_blocks   KVTIER_SHADOW_MAX_PENDING_BLOCKS integer
+//   load_cost.prefill_tokens_per_second KVTIER_PREFILL_TOKENS_PER_SECOND number
+//   load_cost.measurement_weight KVTIER_LOAD_COST_MEASUREMENT_WEIGHT number (0..1]
 //
 // A size is bytes, optionally with a binary suffix: 512MiB, 8GiB, 1TiB (K,
 // M, G, T and KB..TB mean the same powers of 1024); JSON also takes a

@@ -189,6 +189,13 @@ typedef struct kvtier_options {
   const char* nvme_checksum_key;        /* NULL: none; else >= 16 bytes */
   const char* nvme_checksum_key_file;   /* NULL: none; a private file holding it */
   int nvme_create_checksum_key_file;    /* nonzero: create that file (0600) if missing */
+  /* ---- shadow verification and load-or-recompute; see kvtier::ShadowOptions
+     and kvtier::LoadCostOptions. A caller whose struct_size ends before a
+     field gets its default (off). */
+  double shadow_sample_rate;            /* share of served blocks sampled, 0..1 (0) */
+  uint32_t shadow_max_pending_blocks;   /* samples held at once, 1..65536 (64) */
+  double load_cost_prefill_tokens_per_second; /* > 0 caps Lookup by cost; 0 off (0) */
+  double load_cost_measurement_weight;  /* weight of a new measurement, (0, 1] (0.1) */
 } kvtier_options;
 
 /* sizeof(kvtier_options) in kvtier 0.1, the smallest struct_size accepted. */
@@ -237,6 +244,9 @@ typedef struct kvtier_tier_stats {
   uint64_t bytes_read;
   uint64_t logical_bytes_written;
   uint64_t logical_bytes_read;
+  /* Since 0.3: shadow verification of blocks this tier served. */
+  uint64_t shadow_checked;
+  uint64_t shadow_diverged;
 } kvtier_tier_stats;
 
 /* The NVMe tier's own figures (kvtier::NvmeStats); all zero when it is off. */
@@ -283,6 +293,10 @@ typedef struct kvtier_call_stats {
   uint64_t leases_active;
   uint64_t transfers_started;
   uint64_t transfers_cancelled;
+  /* Since 0.3: shadow verification and load-or-recompute. */
+  uint64_t shadow_sampled;
+  uint64_t shadow_expired;
+  uint64_t lookup_capped_blocks;
 } kvtier_call_stats;
 
 typedef struct kvtier_store kvtier_store;
@@ -467,6 +481,28 @@ KVTIER_EXPORT void kvtier_metrics_server_stop(kvtier_metrics_server* server);
 KVTIER_EXPORT kvtier_code kvtier_open_configured(const kvtier_options* options,
                                                  const char* config_file, int flags,
                                                  kvtier_store** out, kvtier_error* err);
+
+/* Shadow verification (kvtier::Store::ShadowSampled / ShadowVerify,
+ * kvtier/shadow.h; on with options.shadow_sample_rate > 0). */
+/* The blocks of the chain a load sampled and kvtier still holds, as
+ * ascending indices into it: *count of them, the first `capacity` written to
+ * indices (NULL with capacity 0 to ask the count). */
+KVTIER_EXPORT kvtier_code kvtier_shadow_sampled(kvtier_store* store,
+                                                const kvtier_block_hash* chain,
+                                                size_t n_blocks, size_t* indices,
+                                                size_t capacity, size_t* count,
+                                                kvtier_error* err);
+/* Compares the engine's recomputation of a sampled block (segments_per_block
+ * host segments) with what kvtier served and counts it on the serving tier.
+ * *diverged = 1 when they differ (beyond the codec's bound for an 8-bit
+ * tier), else 0; *tier = the tier that served it; relative_rms (may be NULL)
+ * = the relative RMS error. KVTIER_NOT_FOUND when the block is not sampled. */
+KVTIER_EXPORT kvtier_code kvtier_shadow_verify(kvtier_store* store,
+                                               const kvtier_block_hash* block,
+                                               const kvtier_segment* recomputed,
+                                               size_t n_segments, int* diverged,
+                                               kvtier_tier* tier, double* relative_rms,
+                                               kvtier_error* err);
 
 /* Waits until every background write-down queued so far is done or dropped. */
 KVTIER_EXPORT kvtier_code kvtier_flush(kvtier_store* store, kvtier_error* err);

@@ -238,6 +238,50 @@ struct RemoteTierOptions {
   uint32_t exists_cache_ms = 200;
 };
 
+// Shadow verification (Store::ShadowSampled, Store::ShadowVerify;
+// kvtier/shadow.h). Checksums prove a block is the bytes saved under its
+// hash, not that those bytes are the right KV: a block saved from the wrong
+// buffer, a model revision served under an old model_id, or a codec that
+// loses too much all load "verified". An engine that recomputes a sampled
+// share of its hits and hands the result back finds them.
+struct ShadowOptions {
+  // Share of served blocks kvtier samples, 0..1 (0 = off: no copy, no
+  // cost). Each block a Load serves is sampled with this probability; its
+  // served bytes (after decode: what the engine received) are copied and
+  // kept until ShadowVerify names it or it ages out. Cost per sampled
+  // block: one memcpy of the block and its bytes held meanwhile.
+  double sample_rate = 0;
+  // Sampled blocks held at once, 1..65536; beyond it the oldest is dropped
+  // (Stats().shadow_expired). Memory: up to this many blocks of engine bytes.
+  uint32_t max_pending_blocks = 64;
+};
+
+// Load or recompute: Lookup (and LookupAndLease) offer a prefix only as far
+// as loading it pays off against the engine recomputing it. Each tier's
+// load cost is measured online from its completed reads (every Read and
+// read batch: stored bytes and time, verification and decode included),
+// fitted as seconds = latency + bytes / bandwidth by least squares over
+// exponentially weighted sums (a batch of one size only gives bandwidth).
+// Loading the first k blocks of a prefix is estimated at each tier's
+// latency once (its blocks go in one batch) plus their stored bytes over
+// its bandwidth, each block counted at the fastest tier holding it;
+// recomputing them at k * block_tokens / prefill_tokens_per_second.
+// Lookup offers the k that saves the most time (ties to the longer): the
+// blocks past it would arrive later than the engine could compute them. A
+// tier not measured yet is assumed free (its blocks are offered). Capped
+// blocks are counted (Stats().lookup_capped_blocks). Load still serves
+// whatever prefix it is asked for. Cost when on: one more index probe per
+// block in Lookup.
+struct LoadCostOptions {
+  // The engine's prefill speed in tokens per second for this model on this
+  // device, >= 0 and finite; 0 = off (the default: Lookup offers every
+  // servable block).
+  double prefill_tokens_per_second = 0;
+  // Weight of a new read in the running fit, in (0, 1]: higher follows a
+  // tier that changed speed faster, lower smooths noise.
+  double measurement_weight = 0.1;
+};
+
 struct Options {
   KvLayout layout;
 
@@ -269,6 +313,9 @@ struct Options {
   // Threads that run asynchronous transfers (BeginLoad, BeginSave,
   // Prefetch), 1..64. Each copies at about memcpy speed while it runs.
   uint32_t transfer_threads = 2;
+
+  ShadowOptions shadow;
+  LoadCostOptions load_cost;
 
   // Where warnings go (e.g. "memlock refused"); nullptr = stderr. Kept for
   // callers built before `logging`, which supersedes it when its sink is set.

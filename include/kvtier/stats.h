@@ -47,6 +47,11 @@ struct TierStats {
   // (about 0.52 for int8/fp8 over fp16 with head_dim 128; 1 + header for raw).
   uint64_t logical_bytes_written = 0;
   uint64_t logical_bytes_read = 0;
+  // Shadow verification (Store::ShadowVerify) of blocks this tier served:
+  // checked, and of those, different from the engine's recomputation
+  // (beyond the codec's bound for 8-bit tiers; kvtier/shadow.h).
+  uint64_t shadow_checked = 0;
+  uint64_t shadow_diverged = 0;
   // Each Read/Write call and each batch of them (one sample per batch).
   LatencyHistogram read_latency;
   LatencyHistogram write_latency;
@@ -130,6 +135,14 @@ struct StoreStats {
   // Copies between the engine's device memory and the store that failed
   // (the blocks were served as misses, or not saved).
   uint64_t device_copy_errors = 0;
+  // Shadow verification (options.shadow): blocks sampled at load, and
+  // samples dropped unverified (max_pending_blocks reached, or the same
+  // block sampled again before it was verified).
+  uint64_t shadow_sampled = 0;
+  uint64_t shadow_expired = 0;
+  // Load or recompute (options.load_cost): blocks Lookup could serve but did
+  // not offer, because loading them was estimated slower than recomputing.
+  uint64_t lookup_capped_blocks = 0;
   NvmeStats nvme;      // all zero/false when the tier is off
   RemoteStats remote;  // all zero when the tier is off
   // Per call of Lookup, Load and Save.

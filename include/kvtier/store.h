@@ -63,12 +63,14 @@
 #include <cstdint>
 #include <memory>
 #include <span>
+#include <vector>
 
 #include "kvtier/export.h"
 #include "kvtier/hash.h"
 #include "kvtier/layout.h"
 #include "kvtier/options.h"
 #include "kvtier/request_context.h"
+#include "kvtier/shadow.h"
 #include "kvtier/stats.h"
 #include "kvtier/status.h"
 #include "kvtier/transfer.h"
@@ -181,16 +183,19 @@ class KVTIER_EXPORT Store {
   // such that every block before P keeps its full-attention layers and the
   // blocks covering the last `window` tokens before P (the last
   // ceil(window / block_tokens) blocks; the largest window when layers
-  // differ) keep their sliding ones. Touches nothing, so it takes no
-  // RequestContext: the engine's context is told where blocks are used
-  // (LoadOptions, SaveOptions). Cost: one hash-map probe per block under a
-  // shared lock.
+  // differ) keep their sliding ones. With options.load_cost on, the prefix
+  // also stops where loading the next blocks would take longer than the
+  // engine recomputing them (LoadCostOptions; Stats().lookup_capped_blocks).
+  // Touches nothing, so it takes no RequestContext: the engine's context is
+  // told where blocks are used (LoadOptions, SaveOptions). Cost: one
+  // hash-map probe per block under a shared lock (two with load_cost on).
   virtual LookupResult Lookup(std::span<const BlockHash> chain) = 0;
 
   // Lookup that also pins the prefix it reports for up to `lease_ms`
   // milliseconds (1..kMaxLeaseMs), so a Load passing result.lease soon after
-  // serves all of it. The lease ends with that load, ReleaseLease, or
-  // expiry (Stats().leases_expired). Pinned blocks are not evicted: keep
+  // serves all of it (with options.load_cost on, the prefix Lookup would
+  // offer: only that is pinned). The lease ends with that load, ReleaseLease,
+  // or expiry (Stats().leases_expired). Pinned blocks are not evicted: keep
   // leases short. Cost: Lookup plus one pin per block, under the exclusive
   // lock. InvalidArgument for lease_ms out of range.
   virtual Result<LookupResult> LookupAndLease(std::span<const BlockHash> chain,
@@ -283,6 +288,29 @@ class KVTIER_EXPORT Store {
   virtual void Flush() = 0;
 
   virtual StoreStats Stats() const = 0;
+
+  // Shadow verification (options.shadow, kvtier/shadow.h). Of `chain`, the
+  // blocks a load sampled and whose served bytes kvtier still holds, as
+  // ascending indices into `chain`: recompute those and pass each to
+  // ShadowVerify. Empty when sampling is off. Cost: one probe per block
+  // under a short lock.
+  virtual std::vector<size_t> ShadowSampled(std::span<const BlockHash> /*chain*/) {
+    return {};
+  }
+  // Compares the engine's recomputation of a sampled block (`recomputed`:
+  // layout.SegmentsPerBlock() segments in host memory, as a Load's dst for
+  // one block, borrowed for the call) with what kvtier served, counts the
+  // check and any divergence on the serving tier (TierStats::shadow_checked,
+  // shadow_diverged; logged as a warning, rate-limited) and forgets the
+  // sample. NotFound when the block is not sampled (never served sampled,
+  // already verified, or aged out); InvalidArgument naming
+  // shadow.recomputed[i] for a null, mis-sized or device segment; a
+  // segment the load did not write (a sliding-window layer outside its
+  // prefix's window) is not compared and may be null.
+  virtual Result<ShadowResult> ShadowVerify(const BlockHash& /*block*/,
+                                            std::span<const Segment> /*recomputed*/) {
+    return NotSupported("shadow verification: not offered by this store");
+  }
 
  protected:
   Store(KvLayout layout, PrefixHasher hasher)

@@ -70,6 +70,10 @@ kvtier_options Widen(const kvtier_options& c) {
   KVTIER_C_FIELD(nvme_checksum_key);
   KVTIER_C_FIELD(nvme_checksum_key_file);
   KVTIER_C_FIELD(nvme_create_checksum_key_file);
+  KVTIER_C_FIELD(shadow_sample_rate);
+  KVTIER_C_FIELD(shadow_max_pending_blocks);
+  KVTIER_C_FIELD(load_cost_prefill_tokens_per_second);
+  KVTIER_C_FIELD(load_cost_measurement_weight);
 #undef KVTIER_C_FIELD
   w.struct_size = sizeof(w);
   return w;
@@ -167,6 +171,10 @@ Options OptionsFromC(const kvtier_options& caller, kvtier_c_log_target* log) {
   }
   o.eviction = static_cast<EvictionPolicy>(c.eviction);
   o.swa_checkpoint_blocks = c.swa_checkpoint_blocks;
+  o.shadow.sample_rate = c.shadow_sample_rate;
+  o.shadow.max_pending_blocks = c.shadow_max_pending_blocks;
+  o.load_cost.prefill_tokens_per_second = c.load_cost_prefill_tokens_per_second;
+  o.load_cost.measurement_weight = c.load_cost_measurement_weight;
   if (c.log != nullptr) {
     log->fn = c.log;
     log->user_data = c.log_user_data;
@@ -251,6 +259,10 @@ void InitWhole(kvtier_options* options) {
   options->remote_kind = static_cast<kvtier_remote_kind>(d.remote.kind);
   options->remote_queue_blocks = d.remote.queue_blocks;
   options->remote_exists_cache_ms = d.remote.exists_cache_ms;
+  options->shadow_sample_rate = d.shadow.sample_rate;
+  options->shadow_max_pending_blocks = d.shadow.max_pending_blocks;
+  options->load_cost_prefill_tokens_per_second = d.load_cost.prefill_tokens_per_second;
+  options->load_cost_measurement_weight = d.load_cost.measurement_weight;
 }
 
 }  // namespace

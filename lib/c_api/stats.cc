@@ -49,6 +49,8 @@ kvtier_tier_stats TierStatsOf(const kvtier::TierStats& t) {
   c.bytes_read = t.bytes_read;
   c.logical_bytes_written = t.logical_bytes_written;
   c.logical_bytes_read = t.logical_bytes_read;
+  c.shadow_checked = t.shadow_checked;
+  c.shadow_diverged = t.shadow_diverged;
   return c;
 }
 
@@ -96,6 +98,9 @@ kvtier_call_stats CallStatsOf(const kvtier::StoreStats& s) {
   c.leases_active = s.leases_active;
   c.transfers_started = s.transfers_started;
   c.transfers_cancelled = s.transfers_cancelled;
+  c.shadow_sampled = s.shadow_sampled;
+  c.shadow_expired = s.shadow_expired;
+  c.lookup_capped_blocks = s.lookup_capped_blocks;
   return c;
 }
 
@@ -139,7 +144,9 @@ kvtier_code kvtier_tier_stats_get(const kvtier_store* store, kvtier_tier tier,
         err);
   }
   return CGuarded(err, [&] {
-    return CopyOut("tier_stats", TierStatsOf(store->store->Stats().tiers[t]), out, err);
+    // A caller built before the shadow counters gets the rest.
+    return CopyOut("tier_stats", TierStatsOf(store->store->Stats().tiers[t]), out, err,
+                   offsetof(kvtier_tier_stats, shadow_checked));
   });
 }
 

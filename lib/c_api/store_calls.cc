@@ -169,6 +169,43 @@ kvtier_code kvtier_erase(kvtier_store* store, const kvtier_block_hash* chain,
   });
 }
 
+kvtier_code kvtier_shadow_sampled(kvtier_store* store, const kvtier_block_hash* chain,
+                                  size_t n_blocks, size_t* indices, size_t capacity,
+                                  size_t* count, kvtier_error* err) {
+  if (store == nullptr) return CNull("store", err);
+  if (chain == nullptr && n_blocks > 0) return CNull("chain", err);
+  if (indices == nullptr && capacity > 0) return CNull("indices", err);
+  if (count == nullptr) return CNull("count", err);
+  *count = 0;
+  return CGuarded(err, [&] {
+    const std::vector<size_t> sampled =
+        store->store->ShadowSampled(ChainOf(chain, n_blocks));
+    for (size_t i = 0; i < sampled.size() && i < capacity; ++i) indices[i] = sampled[i];
+    *count = sampled.size();
+    return KVTIER_OK;
+  });
+}
+
+kvtier_code kvtier_shadow_verify(kvtier_store* store, const kvtier_block_hash* block,
+                                 const kvtier_segment* recomputed, size_t n_segments,
+                                 int* diverged, kvtier_tier* tier, double* relative_rms,
+                                 kvtier_error* err) {
+  if (store == nullptr) return CNull("store", err);
+  if (block == nullptr) return CNull("block", err);
+  if (recomputed == nullptr && n_segments > 0) return CNull("recomputed", err);
+  if (diverged == nullptr) return CNull("diverged", err);
+  if (tier == nullptr) return CNull("tier", err);
+  return CGuarded(err, [&] {
+    auto r = store->store->ShadowVerify(ChainOf(block, 1)[0],
+                                        SegmentsOf(recomputed, n_segments));
+    if (!r.ok()) return CFail(r.status(), err);
+    *diverged = r->diverged ? 1 : 0;
+    *tier = static_cast<kvtier_tier>(r->tier);
+    if (relative_rms != nullptr) *relative_rms = r->relative_rms;
+    return KVTIER_OK;
+  });
+}
+
 kvtier_code kvtier_clear(kvtier_store* store, size_t* erased, kvtier_error* err) {
   if (store == nullptr) return CNull("store", err);
   if (erased != nullptr) *erased = 0;

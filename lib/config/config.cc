@@ -39,7 +39,7 @@ const OptionField* FieldByJson(std::string_view key) {
 
 bool IsNestedObject(std::string_view key) {
   return key == "layout" || key == "gpu" || key == "host" || key == "nvme" ||
-         key == "remote";
+         key == "remote" || key == "shadow" || key == "load_cost";
 }
 
 // A JSON value as the text SetFromText parses, or InvalidArgument.
@@ -74,7 +74,7 @@ Status JsonText(const OptionField& f, const std::string& name, const Json& v,
     *text = v.get<bool>() ? "true" : "false";
     return Status::Ok();
   }
-  if (v.is_number_integer()) {
+  if (v.is_number_integer() || (v.is_number() && f.kind == FieldKind::kDouble)) {
     *text = v.dump();
     return Status::Ok();
   }

@@ -90,6 +90,14 @@ const OptionField kFields[] = {
     {"swa_checkpoint_blocks", "KVTIER_SWA_CHECKPOINT_BLOCKS", FieldKind::kU32,
      KVTIER_MEMBER(swa_checkpoint_blocks)},
     {"log_level", "KVTIER_LOG", FieldKind::kLogLevel, KVTIER_MEMBER(logging.level)},
+    {"shadow.sample_rate", "KVTIER_SHADOW_SAMPLE_RATE", FieldKind::kDouble,
+     KVTIER_MEMBER(shadow.sample_rate)},
+    {"shadow.max_pending_blocks", "KVTIER_SHADOW_MAX_PENDING_BLOCKS", FieldKind::kU32,
+     KVTIER_MEMBER(shadow.max_pending_blocks)},
+    {"load_cost.prefill_tokens_per_second", "KVTIER_PREFILL_TOKENS_PER_SECOND",
+     FieldKind::kDouble, KVTIER_MEMBER(load_cost.prefill_tokens_per_second)},
+    {"load_cost.measurement_weight", "KVTIER_LOAD_COST_MEASUREMENT_WEIGHT",
+     FieldKind::kDouble, KVTIER_MEMBER(load_cost.measurement_weight)},
 };
 
 #undef KVTIER_MEMBER
@@ -179,6 +187,10 @@ Status SetFromText(const OptionField& field, std::string_view name, std::string_
                  : Bad(name, text, "an integer");
     case FieldKind::kBytes:
       return ParseBytes(name, text, static_cast<uint64_t*>(member));
+    case FieldKind::kDouble:
+      return ParseUnsigned(text, static_cast<double*>(member))
+                 ? Status::Ok()
+                 : Bad(name, text, "a number (e.g. 0.01)");
     case FieldKind::kBool: {
       static const char* const kBools[] = {"false", "true", "0",   "1",
                                            "no",    "yes",  "off", "on"};

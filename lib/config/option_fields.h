@@ -30,6 +30,7 @@ enum class FieldKind : uint8_t {
   kPathList,
   kEndpointList,  // "host:port,host:port"
   kRemoteKind,
+  kDouble,
 };
 
 struct OptionField {

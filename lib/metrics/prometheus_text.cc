@@ -109,6 +109,14 @@ void TierFamilies(Writer& w, const StoreStats& s) {
           [](T t) { return t.checksum_errors; });
   PerTier(w, s, "kvtier_tier_io_errors_total", "counter",
           "Failed reads or writes (served as misses).", [](T t) { return t.io_errors; });
+  PerTier(
+      w, s, "kvtier_tier_shadow_checked_blocks_total", "counter",
+      "Served blocks the engine recomputed and kvtier compared (shadow verification).",
+      [](T t) { return t.shadow_checked; });
+  PerTier(
+      w, s, "kvtier_tier_shadow_diverged_blocks_total", "counter",
+      "Of those, blocks that differed from the recomputation beyond the codec's bound.",
+      [](T t) { return t.shadow_diverged; });
   w.Family("kvtier_tier_stored_bytes_total", "counter",
            "Stored bytes moved (after the codec, headers included).");
   w.Family("kvtier_tier_logical_bytes_total", "counter",
@@ -166,6 +174,13 @@ void CallFamilies(Writer& w, const StoreStats& s) {
        s.trim_bytes_saved},
       {"kvtier_save_upgraded_blocks_total", "Trimmed blocks a later Save stored whole.",
        s.save_upgraded_blocks},
+      {"kvtier_shadow_sampled_blocks_total",
+       "Served blocks sampled for shadow verification.", s.shadow_sampled},
+      {"kvtier_shadow_expired_blocks_total",
+       "Samples dropped before the engine verified them.", s.shadow_expired},
+      {"kvtier_lookup_capped_blocks_total",
+       "Blocks Lookup did not offer: loading them was estimated slower than recomputing.",
+       s.lookup_capped_blocks},
   };
   for (const auto& c : counters) {
     w.Family(c.name, "counter", c.help);

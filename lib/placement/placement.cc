@@ -74,6 +74,17 @@ PrefixInfo Placement::Lookup(std::span<const BlockHash> chain) const {
   return index_.LongestPrefix(chain);
 }
 
+PrefixInfo Placement::LookupTiers(std::span<const BlockHash> chain,
+                                  std::vector<Tier>* tiers) const {
+  ReaderMutexLock lock(&mu_);
+  const PrefixInfo info = index_.LongestPrefix(chain);
+  tiers->clear();
+  for (size_t i = 0; i < info.blocks; ++i) {
+    tiers->push_back(index_.FastestReadyTier(chain[i]).value_or(Tier::kHost));
+  }
+  return info;
+}
+
 PrefixInfo Placement::LookupWithLease(std::span<const BlockHash> chain,
                                       LeaseClock::time_point expiry, uint64_t* lease) {
   MutexLock lock(&mu_);

@@ -123,6 +123,10 @@ class Placement {
 
   // ---- Lookup and leases ---------------------------------------------------
   PrefixInfo Lookup(std::span<const BlockHash> chain) const ABSL_LOCKS_EXCLUDED(mu_);
+  // Lookup, and in *tiers the fastest tier holding each block of the prefix
+  // it reports (in any form), for estimating what loading it costs.
+  PrefixInfo LookupTiers(std::span<const BlockHash> chain, std::vector<Tier>* tiers) const
+      ABSL_LOCKS_EXCLUDED(mu_);
   // Lookup that pins the prefix it reports until `expiry`, the load that
   // uses the lease, or ReleaseLease. Returns the lease id (0: nothing to pin).
   PrefixInfo LookupWithLease(std::span<const BlockHash> chain,

@@ -86,6 +86,10 @@ class Options(ctypes.Structure):
         ("nvme_checksum_key", c_char_p),
         ("nvme_checksum_key_file", c_char_p),
         ("nvme_create_checksum_key_file", c_int),
+        ("shadow_sample_rate", ctypes.c_double),
+        ("shadow_max_pending_blocks", ctypes.c_uint32),
+        ("load_cost_prefill_tokens_per_second", ctypes.c_double),
+        ("load_cost_measurement_weight", ctypes.c_double),
     ]
 
 
@@ -99,7 +103,8 @@ def _u64_struct(name, fields, ints=()):
 TIER_FIELDS = ["enabled", "codec", "capacity_bytes", "used_bytes", "slot_bytes", "blocks",
                "hits", "inserts", "evictions", "placement_evictions", "orphans_dropped",
                "rejected", "checksum_errors", "io_errors", "bytes_written", "bytes_read",
-               "logical_bytes_written", "logical_bytes_read"]
+               "logical_bytes_written", "logical_bytes_read", "shadow_checked",
+               "shadow_diverged"]
 TierStats = _u64_struct("TierStats", TIER_FIELDS, ints=("enabled", "codec"))
 NVME_FIELDS = ["io_uring", "fixed_buffers", "direct_io", "wiped_at_open",
                "recovered_blocks", "recovery_dropped", "recovery_micros", "full_events",
@@ -112,7 +117,8 @@ CALL_FIELDS = ["lookups", "lookup_blocks", "lookup_hit_blocks", "loads", "load_b
                "trim_bytes_saved", "save_upgraded_blocks", "host_memory_locked",
                "erased_blocks", "leases_granted", "leases_used", "leases_released",
                "leases_expired", "leases_active", "transfers_started",
-               "transfers_cancelled"]
+               "transfers_cancelled", "shadow_sampled", "shadow_expired",
+               "lookup_capped_blocks"]
 CallStats = _u64_struct("CallStats", CALL_FIELDS, ints=("host_memory_locked",))
 
 
@@ -186,6 +192,10 @@ _sigs = {
     "kvtier_prefetch_release": (None, [c_void_p]),
     "kvtier_flush": (c_int, [c_void_p, P(Error)]),
     "kvtier_erase": (c_int, [c_void_p, P(BlockHash), c_size_t, P(c_size_t), P(Error)]),
+    "kvtier_shadow_sampled": (c_int, [c_void_p, P(BlockHash), c_size_t, P(c_size_t),
+                                      c_size_t, P(c_size_t), P(Error)]),
+    "kvtier_shadow_verify": (c_int, [c_void_p, P(BlockHash), P(Segment), c_size_t, P(c_int),
+                                     P(c_int), P(ctypes.c_double), P(Error)]),
     "kvtier_lookup_and_lease": (c_int, [c_void_p, P(BlockHash), c_size_t, ctypes.c_uint32,
                                         P(c_size_t), P(c_uint64), P(Error)]),
     "kvtier_release_lease": (c_int, [c_void_p, c_uint64, P(c_int), P(Error)]),

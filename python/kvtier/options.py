@@ -31,11 +31,14 @@ _INTS = {"num_layers", "kv_heads", "head_dim", "block_tokens", "parts_per_layer"
          "swa_checkpoint_blocks", "nvme_queue_depth", "nvme_write_queue_blocks",
          "gpu_device", "remote_ttl_seconds", "remote_queue_blocks", "remote_exists_cache_ms"}
 _LISTS = {"layer_windows", "nvme_directories", "remote_endpoints"}
+_FLOATS = {"shadow_sample_rate", "load_cost_prefill_tokens_per_second",
+           "load_cost_measurement_weight"}
+_INTS |= {"shadow_max_pending_blocks"}
 # The C++/JSON nesting: {"layout": {...}} holds the layout's fields unprefixed;
 # {"host": {...}}, {"nvme": {...}}, {"gpu": {...}} their tier's, prefixed.
 _NESTED = {"layout": "", "host": "host_", "nvme": "nvme_", "gpu": "gpu_",
-           "remote": "remote_"}
-NAMES = _INTS | _BOOLS | _STRINGS | _LISTS | set(_ENUMS) | {"log"}
+           "remote": "remote_", "shadow": "shadow_", "load_cost": "load_cost_"}
+NAMES = _INTS | _BOOLS | _STRINGS | _LISTS | _FLOATS | set(_ENUMS) | {"log"}
 
 
 def _flatten(d):
@@ -79,6 +82,10 @@ class Options:
         elif name in _INTS:
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise _bad(name, f"{value!r}, expected a non-negative integer")
+        elif name in _FLOATS:
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise _bad(name, f"{value!r}, expected a number")
+            value = float(value)  # the range is checked by the library, naming the field
         elif name in _STRINGS:
             if not isinstance(value, str):
                 raise _bad(name, f"{value!r}, expected a string")

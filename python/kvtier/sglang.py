@@ -63,6 +63,18 @@ def _pool_name(name):
     return name
 
 
+def _per_rank(options):
+    """Options with "{rank}" in NVMe directories replaced by the store's rank:
+    every SGLang worker reads the same extra config, and a directory holds
+    one store."""
+    flat = _flatten(dict(options))
+    dirs = flat.get("nvme_directories")
+    if dirs:
+        dirs = [dirs] if isinstance(dirs, str) else dirs
+        flat["nvme_directories"] = [str(d).replace("{rank}", str(flat["rank"])) for d in dirs]
+    return flat
+
+
 def _index_list(indices):
     return indices.tolist() if hasattr(indices, "tolist") else list(indices)
 
@@ -83,7 +95,8 @@ class KvtierHiCacheStorage(_Base):
     "kvtier" (kvtier.Options as a dict: layout, tiers) and, for v2 pools other
     than "kv", "kvtier_pools": {pool: options merged over "kvtier"}. model_id
     defaults to model_name and rank to this worker's (pp, cp, tp) position (tp
-    left out for MLA, whose ranks hold the same KV). `stores`: {pool: Store}
+    left out for MLA, whose ranks hold the same KV); "{rank}" in an NVMe
+    directory becomes that rank, so each worker gets its own directory. `stores`: {pool: Store}
     instead of options. Thread-safe as kvtier.Store is.
     """
 
@@ -107,10 +120,10 @@ class KvtierHiCacheStorage(_Base):
         tp_size = 1 if config.is_mla_model else config.tp_size
         cp_rank, cp_size = getattr(config, "attn_cp_rank", 0), getattr(config, "attn_cp_size", 1)
         base.setdefault("rank", (config.pp_rank * cp_size + cp_rank) * tp_size + tp)
-        stores = {"kv": Store(base)}
+        stores = {"kv": Store(_per_rank(base))}
         for pool, overrides in (extra.get("kvtier_pools") or {}).items():
             # flat, so a nested "layout" adds to the base layout, not replaces it
-            stores[_pool_name(pool)] = Store({**base, **_flatten(dict(overrides))})
+            stores[_pool_name(pool)] = Store(_per_rank({**base, **_flatten(dict(overrides))}))
         return stores
 
     def close(self):

@@ -358,6 +358,42 @@ class Store:
                                       ctypes.byref(erased), ctypes.byref(err)), err)
         return erased.value
 
+    def shadow_sampled(self, chain):
+        """Shadow verification (option shadow.sample_rate): indices into
+        `chain` of the blocks a load sampled and the store still holds; pass
+        each one's recomputation to shadow_verify."""
+        count = ctypes.c_size_t()
+        err = _capi.Error()
+        while True:
+            capacity = count.value
+            out = (ctypes.c_size_t * max(capacity, 1))()
+            _check(_capi.lib.kvtier_shadow_sampled(self._handle(), chain._ptr(), len(chain),
+                                                   out, capacity, ctypes.byref(count),
+                                                   ctypes.byref(err)), err)
+            if count.value <= capacity:
+                return list(out[:count.value])
+
+    def shadow_verify(self, chain, index, recomputed):
+        """Compares the engine's recomputation of block chain[index] (one
+        block, as load's dst) with what the store served it; counted on the
+        serving tier. Returns {"diverged": bool, "tier": name, "relative_rms":
+        float}. kvtier.Error NOT_FOUND when that block is not sampled."""
+        segs = _Segments(recomputed, self.segments_per_block, self.segment_bytes,
+                         writable=False)
+        try:
+            block = chain[index:index + 1] if index >= 0 else chain[index:][:1]
+            diverged, tier, rms = ctypes.c_int(), ctypes.c_int(), ctypes.c_double()
+            err = _capi.Error()
+            _check(_capi.lib.kvtier_shadow_verify(self._handle(), block._ptr(), segs.array,
+                                                  segs.count, ctypes.byref(diverged),
+                                                  ctypes.byref(tier), ctypes.byref(rms),
+                                                  ctypes.byref(err)), err)
+            names = {v: k for k, v in _TIERS.items()}
+            return {"diverged": bool(diverged.value), "tier": names[tier.value],
+                    "relative_rms": rms.value}
+        finally:
+            segs.release()
+
     def clear(self):
         """Erases every block of the store's namespace; returns blocks removed."""
         erased = ctypes.c_size_t()

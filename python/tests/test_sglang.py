@@ -170,6 +170,31 @@ class RankTest(unittest.TestCase):
         b.close()
 
 
+class PerRankDirectoryTest(unittest.TestCase):
+    def test_rank_in_an_nvme_directory_gives_each_worker_its_own(self):
+        with tempfile.TemporaryDirectory(dir=os.environ.get("TMPDIR", "/var/tmp")) as d:
+            for rank in (0, 1):
+                os.mkdir(os.path.join(d, f"rank{rank}"), 0o700)
+            nvme = {"nvme_capacity_bytes": 64 * 4096,
+                    "nvme_directories": [os.path.join(d, "rank{rank}")]}
+            workers = []
+            try:
+                for tp in (0, 1):  # both open at once: one directory each
+                    cfg = config(kvtier=nvme)
+                    cfg.tp_rank, cfg.tp_size = tp, 2
+                    workers.append(KvtierHiCacheStorage(cfg, {}))
+            except kvtier.Error as e:
+                if e.code_name == "NOT_SUPPORTED":
+                    self.skipTest("no NVMe tier in this build")
+                raise
+            for tp, b in enumerate(workers):
+                self.assertEqual(b._stores["kv"].options["nvme_directories"],
+                                 [os.path.join(d, f"rank{tp}")])
+                self.assertTrue(os.path.exists(os.path.join(d, f"rank{tp}",
+                                                            "kvtier-nvme.cache")))
+                b.close()
+
+
 class CorruptTest(unittest.TestCase):
     def test_a_corrupt_page_on_nvme_is_a_miss(self):
         with tempfile.TemporaryDirectory(dir=os.environ.get("TMPDIR", "/var/tmp")) as d:
