@@ -17,9 +17,10 @@ from ._capi import lib as _lib
 from .engine_hashes import sglang_page_hashes, vllm_block_hashes, vllm_none_hash
 from .errors import Error
 from .options import Options
+from . import split
 from .store import Chain, MetricsServer, Prefetch, Store
 from .transfer import Transfer
 
 __version__ = _lib.kvtier_version().decode()
 __all__ = ["Chain", "Error", "MetricsServer", "Options", "Prefetch", "Store", "Transfer",
-           "__version__", "sglang_page_hashes", "vllm_block_hashes", "vllm_none_hash"]
+           "__version__", "split", "sglang_page_hashes", "vllm_block_hashes", "vllm_none_hash"]
