@@ -112,27 +112,28 @@ inline int RunWorkerProcess(int fd, const Options& options) {
     if (static_cast<Op>(op) == Op::kExit) return 0;
     const std::vector<BlockHash> mine = RankChain(chain, worker.rank());
     std::vector<uint8_t> verified;
-    Result<std::vector<std::byte>> result = Status::Ok();
-    switch (static_cast<Op>(op)) {
-      case Op::kSave: {
-        EngineBuffers src(layout, n - first);
-        src.FillFrom(std::span(mine).subspan(first));
-        result = worker.Execute(plan, src.all());
-        break;
+    const auto run = [&]() -> Result<std::vector<std::byte>> {
+      switch (static_cast<Op>(op)) {
+        case Op::kSave: {
+          EngineBuffers src(layout, n - first);
+          src.FillFrom(std::span(mine).subspan(first));
+          return worker.Execute(plan, src.all());
+        }
+        case Op::kLoad: {
+          EngineBuffers dst(layout, n);
+          std::vector<BlockHash> garbage(n, BlockHash{0xBAD, 0xBAD});
+          dst.FillFrom(garbage);
+          Result<std::vector<std::byte>> r = worker.Execute(plan, dst.all());
+          for (uint32_t b = 0; b < n; ++b) {
+            verified.push_back(dst.Matches(b, mine[b]) ? 1 : 0);
+          }
+          return r;
+        }
+        default:
+          return worker.Execute(plan, {});
       }
-      case Op::kLoad: {
-        EngineBuffers dst(layout, n);
-        std::vector<BlockHash> garbage(n, BlockHash{0xBAD, 0xBAD});
-        dst.FillFrom(garbage);
-        result = worker.Execute(plan, dst.all());
-        for (uint32_t b = 0; b < n; ++b)
-          verified.push_back(dst.Matches(b, mine[b]) ? 1 : 0);
-        break;
-      }
-      default:
-        result = worker.Execute(plan, {});
-        break;
-    }
+    };
+    Result<std::vector<std::byte>> result = run();
     internal::ByteWriter w;
     const std::vector<std::byte> bytes = result.ok() ? *result : std::vector<std::byte>{};
     w.Put(static_cast<uint64_t>(bytes.size()));
