@@ -51,6 +51,16 @@ struct GpuHooks {
   CopyEngine* engine = nullptr;
 };
 
+// The tiers Store::Open builds for `options` (validated first), before any
+// store is made over them: the split's workers run these without a Store.
+struct OpenedTiers {
+  std::unique_ptr<DevicePath> device;  // first: outlives the backends (GPU arena)
+  TierBackends backends;
+  bool host_memory_locked = true;
+};
+Result<OpenedTiers> OpenTiers(const Options& options, const NvmeHooks& hooks,
+                              const GpuHooks& gpu = {});
+
 // Store::Open with test seams for the NVMe tier's queues and the copy engine.
 Result<std::unique_ptr<Store>> OpenStore(const Options& options, const NvmeHooks& hooks,
                                          const GpuHooks& gpu = {});

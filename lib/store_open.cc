@@ -177,8 +177,8 @@ Result<std::unique_ptr<TierBackend>> OpenGpuTier(const Options& options,
   return std::unique_ptr<TierBackend>(std::move(tier).value());
 }
 
-Result<std::unique_ptr<Store>> OpenStore(const Options& options, const NvmeHooks& hooks,
-                                         const GpuHooks& gpu_hooks) {
+Result<OpenedTiers> OpenTiers(const Options& options, const NvmeHooks& hooks,
+                              const GpuHooks& gpu_hooks) {
   if (Status s = internal::ValidateOptions(options); !s.ok()) return s;
   internal::HostTierConfig host;
   host.capacity_bytes = options.host.capacity_bytes;
@@ -192,17 +192,19 @@ Result<std::unique_ptr<Store>> OpenStore(const Options& options, const NvmeHooks
   host.log = internal::Logger::For(options);
   Result<std::unique_ptr<internal::HostTier>> tier = internal::HostTier::Create(host);
   if (!tier.ok()) return tier.status();
-  const bool locked = (*tier)->locked();
+  OpenedTiers opened;
+  opened.host_memory_locked = (*tier)->locked();
   internal::EngineSource source;
   source.borrowed = gpu_hooks.engine;
   source.open = internal::OpenCudaCopyEngine;
   source.device = options.gpu.device;
   source.host_arena = (*tier)->arena();
-  auto device = std::make_unique<internal::DevicePath>(std::move(source), options.layout);
-  internal::TierBackends backends;
+  opened.device =
+      std::make_unique<internal::DevicePath>(std::move(source), options.layout);
+  internal::TierBackends& backends = opened.backends;
   if (options.gpu.capacity_bytes > 0) {
     Result<std::unique_ptr<internal::TierBackend>> gpu =
-        internal::OpenGpuTier(options, *device);
+        internal::OpenGpuTier(options, *opened.device);
     if (!gpu.ok()) return gpu.status();
     backends[static_cast<int>(Tier::kGpu)] = std::move(gpu).value();
   }
@@ -219,8 +221,16 @@ Result<std::unique_ptr<Store>> OpenStore(const Options& options, const NvmeHooks
     if (!remote.ok()) return remote.status();
     backends[static_cast<int>(Tier::kRemote)] = std::move(remote).value();
   }
-  return internal::OpenStoreWithTiers(options, std::move(backends), locked,
-                                      std::move(device));
+  return opened;
+}
+
+Result<std::unique_ptr<Store>> OpenStore(const Options& options, const NvmeHooks& hooks,
+                                         const GpuHooks& gpu_hooks) {
+  Result<OpenedTiers> opened = OpenTiers(options, hooks, gpu_hooks);
+  if (!opened.ok()) return opened.status();
+  return internal::OpenStoreWithTiers(options, std::move(opened->backends),
+                                      opened->host_memory_locked,
+                                      std::move(opened->device));
 }
 
 }  // namespace internal

@@ -7,6 +7,7 @@
 #include "kvtier/layout.h"
 #include "kvtier/options.h"
 #include "kvtier/stats.h"
+#include "kvtier/split.h"
 #include "kvtier/status.h"
 #include "kvtier/store.h"
 #include "kvtier/transfer.h"

@@ -34,6 +34,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <span>
 #include <vector>
@@ -195,6 +196,14 @@ class Placement {
   EraseCount Erase(std::span<const BlockHash> roots, std::vector<SlotRelease>* releases)
       ABSL_LOCKS_EXCLUDED(mu_);
   EraseCount EraseAll(std::vector<SlotRelease>* releases) ABSL_LOCKS_EXCLUDED(mu_);
+  // Removes from the tier at `tier` every ready, unpinned copy that
+  // `keep(hash, slot)` refuses (the split's reconciliation when a worker
+  // restarts: copies a rank lost). The block stays where other tiers hold
+  // it. Copies in use are left, counted busy and listed in `busy`.
+  EraseCount DropCopies(size_t tier,
+                        const std::function<bool(const BlockHash&, uint32_t)>& keep,
+                        std::vector<SlotRelease>* releases, std::vector<BlockHash>* busy)
+      ABSL_LOCKS_EXCLUDED(mu_);
 
   // ---- Recovery and figures -------------------------------------------------
   // Indexes blocks a persistent tier found at open, oldest first; a block

@@ -16,6 +16,25 @@ EraseCount Placement::EraseAll(std::vector<SlotRelease>* releases) {
   return EraseLocked(index_.AllBlocks(), *releases);
 }
 
+EraseCount Placement::DropCopies(
+    size_t tier, const std::function<bool(const BlockHash&, uint32_t)>& keep,
+    std::vector<SlotRelease>* releases, std::vector<BlockHash>* busy) {
+  MutexLock lock(&mu_);
+  const Tier id = IdAt(tier);
+  EraseCount count;
+  for (const BlockHash& hash : index_.AllBlocks()) {
+    if (!index_.IsPresent(hash, id) || keep(hash, index_.SlotOf(hash, id))) continue;
+    if (!index_.IsReady(hash, id) || index_.IsPinned(hash, id)) {
+      ++count.busy;
+      busy->push_back(hash);
+      continue;
+    }
+    DropLocked(tier, hash, *releases);
+    ++count.erased;
+  }
+  return count;
+}
+
 // `blocks` children first (BlockIndex::Subtrees).
 EraseCount Placement::EraseLocked(std::span<const BlockHash> blocks,
                                   std::vector<SlotRelease>& releases) {

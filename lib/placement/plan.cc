@@ -10,68 +10,33 @@
 
 #include <string>
 
+#include "lib/format/wire.h"
+
 namespace kvtier::internal {
 namespace {
 
 constexpr uint32_t kPlanMagic = 0x4C50564B;  // "KVPL"
 constexpr uint16_t kPlanVersion = 1;
 
-class Writer {
- public:
-  template <typename T>
-  void Put(T v) {
-    for (size_t i = 0; i < sizeof(T); ++i) {
-      out_.push_back(static_cast<std::byte>(static_cast<uint64_t>(v) >> (8 * i)));
-    }
-  }
-  void PutHash(const BlockHash& h) {
-    Put(h.lo);
-    Put(h.hi);
-  }
-  void PutEndpoint(const Endpoint& e) {
-    Put(static_cast<uint8_t>(e.kind));
-    Put(e.tier);
-    Put(e.slot);
-  }
-  std::vector<std::byte> Take() { return std::move(out_); }
+void PutEndpoint(ByteWriter& w, const Endpoint& e) {
+  w.Put(static_cast<uint8_t>(e.kind));
+  w.Put(e.tier);
+  w.Put(e.slot);
+}
 
- private:
-  std::vector<std::byte> out_;
-};
+bool GetEndpoint(ByteReader& r, Endpoint* e) {
+  uint8_t kind = 0;
+  if (!r.Get(&kind) || !r.Get(&e->tier) || !r.Get(&e->slot) || kind > 1) return false;
+  e->kind = static_cast<Endpoint::Kind>(kind);
+  return true;
+}
 
-class Reader {
- public:
-  explicit Reader(std::span<const std::byte> in) : in_(in) {}
-  template <typename T>
-  bool Get(T* v) {
-    if (in_.size() - pos_ < sizeof(T)) return false;
-    uint64_t x = 0;
-    for (size_t i = 0; i < sizeof(T); ++i) {
-      x |= static_cast<uint64_t>(in_[pos_ + i]) << (8 * i);
-    }
-    pos_ += sizeof(T);
-    *v = static_cast<T>(x);
-    return true;
-  }
-  bool GetHash(BlockHash* h) { return Get(&h->lo) && Get(&h->hi); }
-  bool GetEndpoint(Endpoint* e) {
-    uint8_t kind = 0;
-    if (!Get(&kind) || !Get(&e->tier) || !Get(&e->slot) || kind > 1) return false;
-    e->kind = static_cast<Endpoint::Kind>(kind);
-    return true;
-  }
-  bool GetForm(BlockForm* f) {
-    uint8_t v = 0;
-    if (!Get(&v) || v > 1) return false;
-    *f = static_cast<BlockForm>(v);
-    return true;
-  }
-  size_t left() const { return in_.size() - pos_; }
-
- private:
-  std::span<const std::byte> in_;
-  size_t pos_ = 0;
-};
+bool GetForm(ByteReader& r, BlockForm* f) {
+  uint8_t v = 0;
+  if (!r.Get(&v) || v > 1) return false;
+  *f = static_cast<BlockForm>(v);
+  return true;
+}
 
 Status Bad(const std::string& what) { return Corruption("plan: " + what); }
 
@@ -83,7 +48,7 @@ const BlockHash* Plan::ParentOf(size_t i) const {
 }
 
 std::vector<std::byte> SerializePlan(const Plan& plan) {
-  Writer w;
+  ByteWriter w;
   w.Put(kPlanMagic);
   w.Put(kPlanVersion);
   w.Put(static_cast<uint8_t>(plan.kind));
@@ -103,8 +68,8 @@ std::vector<std::byte> SerializePlan(const Plan& plan) {
     w.Put(m.block);
     w.Put(static_cast<uint8_t>(m.form));
     w.Put(static_cast<uint8_t>(m.need));
-    w.PutEndpoint(m.from);
-    w.PutEndpoint(m.to);
+    PutEndpoint(w, m.from);
+    PutEndpoint(w, m.to);
   }
   for (const SlotRelease& r : plan.releases) {
     w.Put(r.tier);
@@ -115,7 +80,7 @@ std::vector<std::byte> SerializePlan(const Plan& plan) {
 }
 
 Result<Plan> DeserializePlan(std::span<const std::byte> bytes) {
-  Reader r(bytes);
+  ByteReader r(bytes);
   uint32_t magic = 0, n_chain = 0, n_moves = 0, n_releases = 0, flags = 0;
   uint16_t version = 0;
   uint8_t kind = 0, reserved = 0;
@@ -143,19 +108,19 @@ Result<Plan> DeserializePlan(std::span<const std::byte> bytes) {
                std::to_string(need));
   }
   p.chain.resize(n_chain);
-  for (BlockHash& h : p.chain) r.GetHash(&h);
+  for (BlockHash& h : p.chain) (void)r.GetHash(&h);
   if (flags) {
     p.has_parent.resize(n_chain);
     p.parents.resize(n_chain);
     for (uint32_t i = 0; i < n_chain; ++i) {
-      r.Get(&p.has_parent[i]);
-      r.GetHash(&p.parents[i]);
+      (void)r.Get(&p.has_parent[i]);
+      (void)r.GetHash(&p.parents[i]);
     }
   }
   p.moves.resize(n_moves);
   for (Move& m : p.moves) {
-    if (!r.Get(&m.block) || !r.GetForm(&m.form) || !r.GetForm(&m.need) ||
-        !r.GetEndpoint(&m.from) || !r.GetEndpoint(&m.to)) {
+    if (!r.Get(&m.block) || !GetForm(r, &m.form) || !GetForm(r, &m.need) ||
+        !GetEndpoint(r, &m.from) || !GetEndpoint(r, &m.to)) {
       return Bad("a move has an unknown form or endpoint kind");
     }
     if (m.block >= n_chain) {
@@ -165,9 +130,9 @@ Result<Plan> DeserializePlan(std::span<const std::byte> bytes) {
   }
   p.releases.resize(n_releases);
   for (SlotRelease& rel : p.releases) {
-    r.Get(&rel.tier);
-    r.Get(&rel.slot);
-    r.Get(&rel.generation);
+    (void)r.Get(&rel.tier);
+    (void)r.Get(&rel.slot);
+    (void)r.Get(&rel.generation);
   }
   return p;
 }

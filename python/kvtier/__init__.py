@@ -18,10 +18,11 @@ from .engine_hashes import sglang_page_hashes, vllm_block_hashes, vllm_none_hash
 from .errors import Error
 from .options import Options
 from .request_context import RequestContext
+from . import split
 from .store import Chain, MetricsServer, Prefetch, Store
 from .transfer import Transfer
 
 __version__ = _lib.kvtier_version().decode()
 __all__ = ["Chain", "Error", "MetricsServer", "Options", "Prefetch", "RequestContext",
-           "Store", "Transfer",
-           "__version__", "sglang_page_hashes", "vllm_block_hashes", "vllm_none_hash"]
+           "Store", "Transfer", "__version__", "split", "sglang_page_hashes",
+           "vllm_block_hashes", "vllm_none_hash"]

@@ -35,6 +35,15 @@ class RequestContext(ctypes.Structure):
                 ("ttl_s", ctypes.c_double)]
 
 
+class Bytes(ctypes.Structure):
+    _fields_ = [("data", ctypes.POINTER(ctypes.c_uint8)), ("size", c_size_t)]
+
+
+class Plan(ctypes.Structure):
+    _fields_ = [("ticket", c_uint64), ("kind", c_int), ("blocks", c_size_t),
+                ("bytes", Bytes)]
+
+
 class Options(ctypes.Structure):
     _fields_ = [
         ("struct_size", c_size_t),
@@ -238,6 +247,26 @@ _sigs = {
     "kvtier_sglang_page_hashes": (c_int, [P(c_uint32), c_size_t, c_uint32, c_char_p,
                                           c_size_t, c_char_p, c_size_t, P(c_size_t),
                                           P(Error)]),
+    "kvtier_bytes_free": (None, [P(Bytes)]),
+    "kvtier_scheduler_open": (c_int, [P(Options), c_uint32, P(c_void_p), P(Error)]),
+    "kvtier_scheduler_close": (None, [c_void_p]),
+    "kvtier_scheduler_join": (c_int, [c_void_p, c_char_p, c_size_t, P(Bytes), P(Error)]),
+    "kvtier_scheduler_ready": (c_int, [c_void_p]),
+    "kvtier_scheduler_lookup": (c_int, [c_void_p, P(BlockHash), c_size_t, P(c_size_t),
+                                        P(Error)]),
+    "kvtier_scheduler_plan_load": (c_int, [c_void_p, P(BlockHash), c_size_t, P(Plan),
+                                           P(Error)]),
+    "kvtier_scheduler_plan_save": (c_int, [c_void_p, P(BlockHash), c_size_t, c_size_t,
+                                           P(Plan), P(Error)]),
+    "kvtier_scheduler_take_write_down": (c_int, [c_void_p, c_size_t, P(Plan), P(Error)]),
+    "kvtier_scheduler_commit": (c_int, [c_void_p, c_uint64, P(c_char_p), P(c_size_t),
+                                        c_size_t, P(c_size_t), P(c_size_t), P(Error)]),
+    "kvtier_worker_open": (c_int, [P(Options), P(c_void_p), P(Error)]),
+    "kvtier_worker_close": (None, [c_void_p]),
+    "kvtier_worker_hello": (c_int, [c_void_p, P(Bytes), P(Error)]),
+    "kvtier_worker_apply_join": (c_int, [c_void_p, c_char_p, c_size_t, P(Error)]),
+    "kvtier_worker_execute": (c_int, [c_void_p, c_char_p, c_size_t, P(Segment), c_size_t,
+                                      P(Bytes), P(Error)]),
 }
 CONFIG_ENV = 1
 for _name, (_res, _args) in _sigs.items():
