@@ -33,9 +33,9 @@ UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1" \
   ctest --test-dir build-asan --output-on-failure -j"$jobs" -E "$asan_excluded" "$@"
 
 echo "== TSAN =="
+# The TSAN build holds only the tests whose threads meet (tests/CMakeLists.txt,
+# KVTIER_THREADED_TESTS) and the crash tests (a store's background threads
+# under kills): the label "tsan".
 build build-tsan thread
-# The threaded tests: the [concurrency] tag, the trimmed churn through host
-# and NVMe, and the crash test (a store's background threads under kills).
-tsan_tests='threads|concurren|nvme_crash_short'
 TSAN_OPTIONS="halt_on_error=1:suppressions=$PWD/tests/tsan_suppressions.txt" \
-  ctest --test-dir build-tsan --output-on-failure -j"$jobs" -R "$tsan_tests" "$@"
+  ctest --test-dir build-tsan --output-on-failure -j"$jobs" -L tsan "$@"

@@ -5,8 +5,11 @@
 #      SIGKILLed at random moments; after each kill every block the index
 #      offers is loaded and checked byte for byte (also damaged slots: a
 #      checksum failure counts as "indexed but unloadable" and fails it);
-#   2. the threaded host + NVMe tests (Save/Load/evict/promote racing);
-#   3. disk full: kvtier-bench mixed on a small ext4 loop mount (root only)
+#   2. corruption: the same with 64 random bytes of the cache file flipped
+#      after each kill: still no wrong byte, and at most one block (with the
+#      rest of its chain) lost per flipped byte;
+#   3. the threaded host + NVMe tests (Save/Load/evict/promote racing);
+#   4. disk full: kvtier-bench mixed on a small ext4 loop mount (root only)
 #      with a capacity just past what fits, which must be refused cleanly
 #      (exit 1 with the capacity error, never a signal), then one that fits,
 #      which must run.
@@ -41,6 +44,12 @@ while [ $SECONDS -lt $end ]; do
   round=$((round + 1))
   echo "== soak round $round ($((end - SECONDS)) s left) =="
   build/bin/kvtier-nvme-crash --dir "$work/crash" --kills 20 --seed "$round"
+  # Every detected flip logs a warning: kept out of the soak's output.
+  build/bin/kvtier-nvme-crash --dir "$work/corrupt" --kills 5 --seed "$round" \
+    --corrupt-bytes 64 2>"$work/corrupt.log" || {
+    grep -v "served as a miss" "$work/corrupt.log" | tail -n 20
+    exit 1
+  }
   build/bin/kvtier-tests "[concurrency]" \
     "concurrent trimmed saves and loads through host and NVMe stay byte-exact" >/dev/null
   if [ -n "$small_fs" ]; then

@@ -152,6 +152,10 @@ TEST_CASE("the fake refuses a copy whose pointers are in the wrong memory",
   CHECK(s.message().find("destination in host memory") != std::string::npos);
   const CopyPiece d2d{device.data(), device.data() + 128, 64};
   CHECK(stream->Enqueue(CopyDirection::kDeviceToDevice, &d2d, 1).ok());
+  // The copy completes before `device` is freed (the fake's free does not
+  // wait for streams as cudaFree does: ASAN caught the copy writing freed
+  // memory here).
+  CHECK(stream->Wait(stream->Record().value()).ok());
 }
 
 TEST_CASE("without a device the CUDA engine says NotSupported with the runtime's reason",

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstring>
 #include <memory>
 #include <span>
 #include <string>
@@ -43,6 +44,18 @@ kvtier_code CNull(const char* field, kvtier_error* err);
 
 // Runs `body`, turning an escaping exception (std::bad_alloc,
 // std::length_error) into KVTIER_INTERNAL: none crosses into C.
+// An enum the C caller passed (a field or an argument) as the int it holds.
+// A C caller may store any int there; loading one that is none of the enum's
+// values as the enum type is undefined behaviour in C++ (UBSAN: "not a valid
+// value"), so its bytes are read as an int.
+template <typename E>
+int RawEnum(const E& value) {
+  static_assert(sizeof(E) == sizeof(int));
+  int raw;
+  std::memcpy(&raw, &value, sizeof(raw));
+  return raw;
+}
+
 template <typename Body>
 kvtier_code CGuarded(kvtier_error* err, Body&& body) noexcept {
   try {

@@ -18,6 +18,7 @@ using kvtier::Status;
 using kvtier::internal::CFail;
 using kvtier::internal::CGuarded;
 using kvtier::internal::CNull;
+using kvtier::internal::RawEnum;
 
 // The keys laid end to end, as views; InvalidArgument when the sizes do not
 // add up to `total` (each step compared, so a sum cannot wrap).
@@ -113,7 +114,8 @@ kvtier_code kvtier_engine_key_chain(const kvtier_store* store, kvtier_key_profil
       return CFail(s, err);
     }
     kvtier::EngineKeyMapper mapper(store->store->hasher().root(),
-                                   static_cast<kvtier::KeyProfile>(profile), group);
+                                   static_cast<kvtier::KeyProfile>(RawEnum(profile)),
+                                   group);
     std::span<kvtier::BlockHash> hashes(reinterpret_cast<kvtier::BlockHash*>(out), n_out);
     Status s = mapper.ChainInto(keys, hashes);
     return s.ok() ? KVTIER_OK : CFail(s, err);

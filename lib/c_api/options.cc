@@ -17,17 +17,6 @@ void LogToC(void* user_data, LogLevel level, const char* message) {
   target->fn(target->user_data, static_cast<kvtier_log_level>(level), message);
 }
 
-// An enum field of the caller's struct as the int it holds. A C caller may
-// store any int there; loading one that is none of the enum's values as the
-// enum type is undefined behaviour in C++ (UBSAN: "not a valid value").
-template <typename E>
-int RawEnum(const E& field) {
-  static_assert(sizeof(E) == sizeof(int));
-  int value;
-  std::memcpy(&value, &field, sizeof(value));
-  return value;
-}
-
 // The caller's options as this library's struct: its first struct_size
 // bytes, the fields past it (not whole within it) from kvtier_options_init.
 kvtier_options Widen(const kvtier_options& c) {

@@ -11,6 +11,7 @@ using kvtier::Status;
 using kvtier::internal::CFail;
 using kvtier::internal::CGuarded;
 using kvtier::internal::CNull;
+using kvtier::internal::RawEnum;
 
 // Copies the first out->struct_size bytes of `full` (struct_size set to the
 // caller's) into *out, after checking the size. Every struct here is new
@@ -137,7 +138,7 @@ kvtier_code kvtier_tier_stats_get(const kvtier_store* store, kvtier_tier tier,
                                   kvtier_tier_stats* out, kvtier_error* err) {
   if (store == nullptr) return CNull("store", err);
   if (out == nullptr) return CNull("out", err);
-  const int t = static_cast<int>(tier);
+  const int t = RawEnum(tier);
   if (t < 0 || t >= kvtier::kNumTiers) {
     return CFail(
         kvtier::InvalidArgument("tier: " + std::to_string(t) + " is not a kvtier_tier"),
