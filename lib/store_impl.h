@@ -20,6 +20,7 @@
 #include "kvtier/store.h"
 #include "lib/metrics/latency_recorder.h"
 #include "lib/move/device_path.h"
+#include "lib/move/device_transfer.h"
 #include "lib/move/executor.h"
 #include "lib/move/mover.h"
 #include "lib/placement/placement.h"
@@ -117,16 +118,18 @@ class StoreImpl final : public Store {
   void IndexRecovered();
 
   // The transfers, on whichever thread runs them (store_transfer.cc).
-  // `kind`: the memory the engine's segments are in, which decides the tier
-  // saves go to and loads promote into (Placement::EngineTier).
+  // `device`: set when the engine's segments include device memory (how
+  // they cross; it also makes the engine's tier the device one, which
+  // decides the tier saves go to and loads promote into:
+  // Placement::EngineTier).
   LoadResult RunLoad(std::span<const BlockHash> chain, std::span<const Segment> dst,
                      uint64_t lease, LoadOrder order, TransferHandle::State* state,
-                     MemoryKind kind = MemoryKind::kHost);
+                     DeviceTransfer* device = nullptr);
   SaveResult RunSave(std::span<const BlockHash> chain, std::span<const Segment> src,
                      size_t first_block, TransferHandle::State* state,
-                     MemoryKind kind = MemoryKind::kHost);
-  // Calls with device segments: staged through pinned host memory on the
-  // store's streams, then RunLoad/RunSave (store_device.cc).
+                     DeviceTransfer* device = nullptr);
+  // Calls with device segments: RunLoad/RunSave over a DeviceTransfer, on
+  // the store's streams (store_device.cc).
   LoadResult RunDeviceLoad(std::span<const BlockHash> chain, std::span<const Segment> dst,
                            uint64_t lease, TransferHandle::State* state);
   SaveResult RunDeviceSave(std::span<const BlockHash> chain, std::span<const Segment> src,

@@ -371,7 +371,8 @@ void WriteStoredBlock(const BlockHash& hash, const BlockCodec& codec,
       const size_t n = std::min(kChunkBytes, seg.bytes - done);
       // Hash the source chunk: the copy just pulled it into cache, while
       // streaming stores left the destination in memory only.
-      CopyChunk(out, in + done, n, stream);
+      // A segment already in place (copied into the slot by DMA) is only hashed.
+      if (in + done != out) CopyChunk(out, in + done, n, stream);
       XXH3_64bits_update(&state, in + done, n);
       out += n;
       done += n;

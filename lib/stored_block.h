@@ -65,7 +65,9 @@ size_t StoredPayloadBytes(const BlockCodec& codec, std::span<const Segment> segm
 // Encodes `src` with `codec` into `slot`: header + payload (raw: the
 // segments concatenated; int8/fp8: each segment's codes then scales).
 // REQUIRES: slot.size() >= StoredBlockBytes(StoredPayloadBytes(codec, src));
-// segments are host memory, whole groups of `codec`.
+// segments are host memory, whole groups of `codec`. A raw segment whose
+// data already is its place in the payload (copied there by DMA) is hashed,
+// not copied: the checksum is then made over the slot's own bytes.
 void WriteStoredBlock(const BlockHash& hash, const BlockCodec& codec,
                       std::span<const Segment> src, std::span<std::byte> slot);
 

@@ -128,6 +128,7 @@ class FakeStream final : public internal::CopyStream {
     // Pieces are counted first, so a failure leaves the batch uncopied, as a
     // failed DMA leaves its destination unspecified.
     std::vector<CopyPiece>& pieces = op.pieces;
+    engine_->CountPageable(op.direction, pieces);
     size_t total = 0;
     for (const CopyPiece& p : pieces) total += p.bytes;
     if (op.method == internal::CopyMethod::kGather) {
@@ -194,12 +195,52 @@ Result<internal::EngineAllocation> FakeCopyEngine::AllocatePinned(size_t bytes) 
   const size_t rounded = (bytes + 4095) / 4096 * 4096;
   auto* p = static_cast<std::byte*>(std::aligned_alloc(4096, rounded));
   if (p == nullptr) return ResourceExhausted("fake pinned memory");
-  return internal::EngineAllocation(p, bytes, [](std::byte* q) { std::free(q); });
+  {
+    std::lock_guard lock(mu_);
+    page_locked_[reinterpret_cast<uintptr_t>(p)] = bytes;
+  }
+  return internal::EngineAllocation(p, bytes, [this](std::byte* q) {
+    {
+      std::lock_guard lock(mu_);
+      page_locked_.erase(reinterpret_cast<uintptr_t>(q));
+    }
+    std::free(q);
+  });
 }
 
+// Registrations last as long as the engine (the store's arena outlives
+// none of its copies).
 Status FakeCopyEngine::RegisterHost(std::byte* memory, size_t bytes) {
+  if (refuse_registration_) {
+    return ResourceExhausted("fake copy engine: registration refused (memlock limit)");
+  }
+  {
+    std::lock_guard lock(mu_);
+    page_locked_[reinterpret_cast<uintptr_t>(memory)] = bytes;
+  }
   registered_bytes_.fetch_add(bytes);
   return Status::Ok();
+}
+
+bool FakeCopyEngine::IsPageLocked(const void* p, size_t bytes) const {
+  const uintptr_t a = reinterpret_cast<uintptr_t>(p);
+  std::lock_guard lock(mu_);
+  auto it = page_locked_.upper_bound(a);
+  if (it == page_locked_.begin()) return false;
+  --it;
+  return a >= it->first && a + bytes <= it->first + it->second;
+}
+
+void FakeCopyEngine::CountPageable(internal::CopyDirection d,
+                                   const std::vector<CopyPiece>& pieces) {
+  for (const CopyPiece& p : pieces) {
+    const void* host = d == CopyDirection::kHostToDevice   ? p.src
+                       : d == CopyDirection::kDeviceToHost ? p.dst
+                                                           : nullptr;
+    if (host != nullptr && p.bytes > 0 && !IsPageLocked(host, p.bytes)) {
+      pageable_bytes_.fetch_add(p.bytes);
+    }
+  }
 }
 
 bool FakeCopyEngine::IsDevice(const void* p, size_t bytes) const {

@@ -130,6 +130,14 @@ struct StoreStats {
   // Copies between the engine's device memory and the store that failed
   // (the blocks were served as misses, or not saved).
   uint64_t device_copy_errors = 0;
+  // Blocks whose device segments crossed the device boundary (loaded into
+  // or saved from device memory), by the way they went: direct = one DMA
+  // between the engine's memory and the block's raw slot in the registered
+  // host arena (verified or checksummed there); staged = through a pinned
+  // staging buffer and a CPU copy (a codec'd or non-memory tier, the GPU
+  // tier, a host arena the CUDA runtime would not register).
+  uint64_t device_blocks_direct = 0;
+  uint64_t device_blocks_staged = 0;
   NvmeStats nvme;      // all zero/false when the tier is off
   RemoteStats remote;  // all zero when the tier is off
   // Per call of Lookup, Load and Save.

@@ -42,12 +42,17 @@
 // a window ends: between checkpoints, up to the last one.
 //
 // Device memory (MemoryKind::kDevice): segments may be in the engine's CUDA
-// memory. They are copied by DMA on the store's own streams through pinned
-// staging buffers. Save copies them out and makes the stored block and its
-// checksum from that host copy. Load verifies every block on the host
-// before copying it in, layer by layer: BeginLoad reports a layer once its
-// copy to the device completed; a failed copy makes the load a miss (0
-// blocks, Stats().device_copy_errors). The GPU tier keeps the same checked
+// memory. They are copied by DMA on the store's own streams. A raw block in
+// the host tier crosses straight between its slot in the host arena
+// (registered with CUDA for DMA) and the engine's memory; other blocks (an
+// 8-bit host tier, NVMe, the GPU tier, an arena CUDA would not register) go
+// through pinned staging buffers (Stats().device_blocks_direct /
+// device_blocks_staged). Save copies them out and makes the stored block and
+// its checksum from that host copy. Load verifies every block on the host
+// (in its slot, or in staging) before copying it in, layer by layer, and
+// keeps the block pinned until its copy completed: BeginLoad reports a layer
+// once its copy to the device completed; a failed copy makes the load a
+// miss (0 blocks, Stats().device_copy_errors). The GPU tier keeps the same checked
 // stored blocks in HBM and every block read out of it (to serve it or to
 // write it down) is verified on the host first: no block leaves HBM
 // unverified. Without CUDA in this build, a CUDA driver or a device, a call
