@@ -444,6 +444,18 @@ Status ReadStoredBlock(const BlockHash& expected, const BlockCodec& codec,
 
 namespace kvtier::internal {
 
+Status CheckStoredHeader(const BlockHash& expected, const BlockCodec& codec,
+                         std::span<const std::byte> header, size_t slot_bytes,
+                         std::span<const Segment> dst) {
+  if (header.size() < kStoredHeaderBytes || slot_bytes < kStoredHeaderBytes) {
+    return Corruption("stored block: slot of " + std::to_string(slot_bytes) +
+                      " bytes cannot hold the " + std::to_string(kStoredHeaderBytes) +
+                      "-byte header");
+  }
+  return CheckHeader(DecodeHeader(header.data()), header.data(), expected, codec.codec(),
+                     StoredPayloadBytes(codec, dst), GeometryOf(codec, dst), slot_bytes);
+}
+
 void CopyStoredSegments(const BlockCodec& codec, std::span<const std::byte> slot,
                         std::span<const Segment> dst) {
   const std::byte* in = slot.data() + kStoredHeaderBytes;

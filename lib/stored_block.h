@@ -84,6 +84,15 @@ Status ReadStoredBlock(const BlockHash& expected, const BlockCodec& codec,
 
 namespace kvtier::internal {
 
+// Checks a stored block's header alone, as ReadStoredBlock does before it
+// touches the payload: `header` is the slot's first kStoredHeaderBytes,
+// `slot_bytes` the slot's size. OK means the slot holds `expected` under
+// `codec` for `dst`'s segments and its header is intact; the payload is not
+// checked (for a block whose payload stays in device memory).
+Status CheckStoredHeader(const BlockHash& expected, const BlockCodec& codec,
+                         std::span<const std::byte> header, size_t slot_bytes,
+                         std::span<const Segment> dst);
+
 // Decodes (raw: copies) the stored segments of `slot` into the non-null
 // segments of `dst` (stored order, as ReadStoredBlock), skipping the null
 // ones, without verifying anything: for a caller that verified the slot

@@ -10,8 +10,9 @@
 // succeeded, a raw block in a host slot crosses by one DMA between the slot
 // and the engine's device segments; everything else (a codec'd tier, NVMe,
 // the GPU tier, an arena the engine refused to register) goes through a
-// pinned staging buffer with a CPU copy on the host side. Both are counted
-// (Stats().device_blocks_direct / device_blocks_staged).
+// pinned staging buffer with a CPU copy on the host side. A raw GPU-tier
+// block is copied to the engine device to device. All three are counted
+// (Stats().device_blocks_direct / device_blocks_staged / device_blocks_d2d).
 //
 // The engine is opened lazily, at the first call that needs it, unless the
 // store opened it already (a GPU tier); a failure to open (no CUDA in this
@@ -80,6 +81,7 @@ class DevicePath {
   uint64_t copy_errors() const { return copy_errors_.load(std::memory_order_relaxed); }
   uint64_t blocks_direct() const { return direct_.load(std::memory_order_relaxed); }
   uint64_t blocks_staged() const { return staged_.load(std::memory_order_relaxed); }
+  uint64_t blocks_d2d() const { return d2d_.load(std::memory_order_relaxed); }
 
  private:
   friend class DeviceTransfer;
@@ -87,9 +89,10 @@ class DevicePath {
   void ReturnStaging(EngineAllocation buffer);
   Result<StreamPool::Lease> TakeStream() { return streams_->Take(); }
   void CountCopyError() { copy_errors_.fetch_add(1, std::memory_order_relaxed); }
-  void CountBlocks(uint64_t direct, uint64_t staged) {
+  void CountBlocks(uint64_t direct, uint64_t staged, uint64_t d2d) {
     direct_.fetch_add(direct, std::memory_order_relaxed);
     staged_.fetch_add(staged, std::memory_order_relaxed);
+    d2d_.fetch_add(d2d, std::memory_order_relaxed);
   }
 
   const KvLayout layout_;
@@ -102,7 +105,7 @@ class DevicePath {
   std::unique_ptr<StreamPool> streams_;
   std::mutex mu_;
   std::vector<EngineAllocation> staging_;  // guarded by mu_: free buffers
-  std::atomic<uint64_t> copy_errors_{0}, direct_{0}, staged_{0};
+  std::atomic<uint64_t> copy_errors_{0}, direct_{0}, staged_{0}, d2d_{0};
 };
 
 }  // namespace kvtier::internal

@@ -20,7 +20,7 @@ DeviceTransfer::DeviceTransfer(DevicePath& path, const KvLayout& layout,
       state_(state),
       layer_state_(layer_state),
       sources_(engine.size()),
-      direct_(per_block_ == 0 ? 0 : engine.size() / per_block_) {}
+      from_(per_block_ == 0 ? 0 : engine.size() / per_block_, Source::kStaging) {}
 
 DeviceTransfer::~DeviceTransfer() { path_.ReturnStaging(std::move(staging_)); }
 
@@ -54,20 +54,29 @@ Result<std::span<const Segment>> DeviceTransfer::HostBlock(size_t block) {
   for (size_t s = block * per_block_; s < (block + 1) * per_block_; ++s) {
     sources_[s] = static_cast<const std::byte*>(host_[s].data);
   }
-  direct_[block] = false;
+  from_[block] = Source::kStaging;
   return std::span<const Segment>(host_).subspan(block * per_block_, per_block_);
 }
 
 void DeviceTransfer::FromSlot(size_t block, std::span<const std::byte* const> sources) {
   std::copy(sources.begin(), sources.end(), sources_.begin() + block * per_block_);
-  direct_[block] = true;
+  from_[block] = Source::kHostSlot;
+}
+
+void DeviceTransfer::FromDeviceSlot(size_t block,
+                                    std::span<const std::byte* const> sources) {
+  std::copy(sources.begin(), sources.end(), sources_.begin() + block * per_block_);
+  from_[block] = Source::kDeviceSlot;
 }
 
 void DeviceTransfer::LayerPieces(size_t served, uint32_t layer,
                                  const std::function<bool(size_t, size_t)>& needed,
-                                 std::vector<CopyPiece>& pieces) const {
-  pieces.clear();
+                                 std::vector<CopyPiece>& h2d,
+                                 std::vector<CopyPiece>& d2d) const {
+  h2d.clear();
+  d2d.clear();
   for (size_t b = 0; b < served; ++b) {
+    std::vector<CopyPiece>& pieces = from_[b] == Source::kDeviceSlot ? d2d : h2d;
     for (uint32_t p = 0; p < parts_per_layer_; ++p) {
       const size_t s = size_t{layer} * parts_per_layer_ + p;
       const size_t i = b * per_block_ + s;
@@ -77,13 +86,30 @@ void DeviceTransfer::LayerPieces(size_t served, uint32_t layer,
   }
 }
 
-void DeviceTransfer::CountDelivered(size_t served) {
-  uint64_t direct = 0, staged = 0;
-  for (size_t b = 0; b < served; ++b) {
-    if (!HasDevice(b)) continue;
-    ++(direct_[b] ? direct : staged);
+Result<CopyEvent> DeviceTransfer::EnqueueLayer(
+    CopyStream& stream, size_t served, uint32_t layer,
+    const std::function<bool(size_t, size_t)>& needed) {
+  std::vector<CopyPiece> h2d, d2d;
+  LayerPieces(served, layer, needed, h2d, d2d);
+  if (!h2d.empty() || d2d.empty()) {
+    Status s = stream.Enqueue(CopyDirection::kHostToDevice, h2d.data(), h2d.size());
+    if (!s.ok()) return s;
   }
-  path_.CountBlocks(direct, staged);
+  if (!d2d.empty()) {
+    Status s = stream.Enqueue(CopyDirection::kDeviceToDevice, d2d.data(), d2d.size());
+    if (!s.ok()) return s;
+  }
+  return stream.Record();
+}
+
+void DeviceTransfer::CountDelivered(size_t served) {
+  uint64_t counts[3] = {0, 0, 0};  // by Source
+  for (size_t b = 0; b < served; ++b) {
+    if (HasDevice(b)) ++counts[static_cast<int>(from_[b])];
+  }
+  path_.CountBlocks(counts[static_cast<int>(Source::kHostSlot)],
+                    counts[static_cast<int>(Source::kStaging)],
+                    counts[static_cast<int>(Source::kDeviceSlot)]);
 }
 
 void DeviceTransfer::Deliver(size_t served,
@@ -98,7 +124,6 @@ void DeviceTransfer::Deliver(size_t served,
     return;
   }
   std::vector<CopyEvent> events;
-  std::vector<CopyPiece> pieces;
   Status failed;
   uint32_t done = 0;
   bool cancelled = false;
@@ -110,10 +135,8 @@ void DeviceTransfer::Deliver(size_t served,
         cancelled = true;
         break;
       }
-      LayerPieces(served, static_cast<uint32_t>(events.size()), needed, pieces);
-      failed =
-          (*stream)->Enqueue(CopyDirection::kHostToDevice, pieces.data(), pieces.size());
-      Result<CopyEvent> e = failed.ok() ? (*stream)->Record() : Result<CopyEvent>(failed);
+      Result<CopyEvent> e =
+          EnqueueLayer(**stream, served, static_cast<uint32_t>(events.size()), needed);
       if (!e.ok()) {
         failed = e.status();
         break;

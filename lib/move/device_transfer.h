@@ -5,6 +5,9 @@
 //   load, direct  a raw block in a registered host slot is verified there
 //                 (nothing written), then its device segments are copied
 //                 from the slot by DMA (H2D): FromSlot, then Deliver
+//   load, D2D     a raw GPU-tier block whose header checked out on the host
+//                 (TierBackend::OpenInDevice) is copied from its HBM slot
+//                 device to device: FromDeviceSlot, then Deliver
 //   load, staged  any other block is read (verified, decoded) into pinned
 //                 staging (HostBlock), then copied from there (H2D)
 //   save, direct  device segments are copied (D2H) straight into the
@@ -68,6 +71,8 @@ class DeviceTransfer {
   // verified raw stored block in a registered host slot, pinned until the
   // mover returns); sources of host segments and unstored ones are ignored.
   void FromSlot(size_t block, std::span<const std::byte* const> sources);
+  // As FromSlot, from a GPU-tier slot in device memory (copied D2D).
+  void FromDeviceSlot(size_t block, std::span<const std::byte* const> sources);
   // Copies the device segments of blocks 0..served-1 that `needed(block,
   // segment)` names from their sources to the engine, layer by layer (see
   // the file comment). Afterwards delivered() is `served`, or 0 when a copy
@@ -84,13 +89,21 @@ class DeviceTransfer {
   // copy failed (counted in Stats().device_copy_errors).
   Status CopyToHost(std::span<const CopyPiece> pieces);
   // Counts saved blocks by the way their device segments crossed.
-  void CountSaved(uint64_t direct, uint64_t staged) { path_.CountBlocks(direct, staged); }
+  void CountSaved(uint64_t direct, uint64_t staged) {
+    path_.CountBlocks(direct, staged, 0);
+  }
 
  private:
-  // Layer `layer`'s H2D pieces of blocks 0..served-1.
+  // Where a block's device segments come from on a load.
+  enum class Source : uint8_t { kStaging = 0, kHostSlot = 1, kDeviceSlot = 2 };
+  // Layer `layer`'s pieces of blocks 0..served-1: from host memory (H2D)
+  // and from GPU-tier slots (D2D).
   void LayerPieces(size_t served, uint32_t layer,
                    const std::function<bool(size_t, size_t)>& needed,
-                   std::vector<CopyPiece>& pieces) const;
+                   std::vector<CopyPiece>& h2d, std::vector<CopyPiece>& d2d) const;
+  // Enqueues layer `layer`'s copies and records their event.
+  Result<CopyEvent> EnqueueLayer(CopyStream& stream, size_t served, uint32_t layer,
+                                 const std::function<bool(size_t, size_t)>& needed);
   void CountDelivered(size_t served);
 
   DevicePath& path_;
@@ -105,7 +118,7 @@ class DeviceTransfer {
   std::vector<Segment> host_;  // guarded by mu_: engine_ with staging for device ones
   // Per engine segment: where its bytes come from on a load (slot or staging).
   std::vector<const std::byte*> sources_;
-  std::vector<bool> direct_;  // per block: sourced from a host slot
+  std::vector<Source> from_;  // per block
   size_t delivered_ = 0;
   BlockOutcome shortfall_ = BlockOutcome::kMissing;
 };

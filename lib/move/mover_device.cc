@@ -40,16 +40,55 @@ Status Mover::ReadInSlot(LoadRun& run, size_t move) const {
   Status s = from->Read(m.from.slot, run.plan.chain[m.block],
                         window_.ReadTargets(masked, m.form, m.need, targets));
   if (!s.ok()) return s;
-  const std::byte* payload = from->StoredBytes(m.from.slot).data() + kStoredHeaderBytes;
-  std::vector<const std::byte*> sources(block.size());
-  size_t at = 0;
-  for (size_t i = 0; i < block.size(); ++i) {
-    if (!Stored(m.form, i)) continue;
-    sources[i] = payload + at;  // raw: the stored segments, concatenated
-    at += block[i].bytes;
-  }
+  std::vector<const std::byte*> sources;
+  PayloadSources(from->StoredBytes(m.from.slot).data(), m.form, block, sources);
   device.FromSlot(b, sources);
   return s;
+}
+
+void Mover::PayloadSources(const std::byte* stored, BlockForm form,
+                           std::span<const Segment> block,
+                           std::vector<const std::byte*>& sources) const {
+  sources.assign(block.size(), nullptr);
+  const std::byte* at = stored + kStoredHeaderBytes;
+  for (size_t i = 0; i < block.size(); ++i) {
+    if (!Stored(form, i)) continue;
+    sources[i] = at;  // raw: the stored segments, concatenated
+    at += block[i].bytes;
+  }
+}
+
+bool Mover::DirectInDevice(const LoadRun& run, size_t move) const {
+  const Move& m = run.plan.moves[move];
+  TierBackend* from = backend(m.from.tier);
+  if (run.promotion_of[m.block] >= 0 || !from->SlotsInDevice() ||
+      !from->block_codec().raw()) {
+    return false;
+  }
+  const std::span<const Segment> block = run.engine.device->Block(run.at(move));
+  for (size_t i = 0; i < block.size(); ++i) {
+    if (Stored(m.form, i) && block[i].kind != MemoryKind::kDevice) return false;
+  }
+  return true;
+}
+
+Status Mover::OpenInDevice(LoadRun& run, size_t move) const {
+  const Move& m = run.plan.moves[move];
+  DeviceTransfer& device = *run.engine.device;
+  const size_t b = run.at(move);
+  const std::span<const Segment> block = device.Block(b);
+  // Sizes only: nothing is written on the host.
+  std::vector<Segment> sizes, targets;
+  for (const Segment& s : block) sizes.push_back(Segment{nullptr, s.bytes});
+  Result<std::span<const std::byte>> stored =
+      backend(m.from.tier)
+          ->OpenInDevice(m.from.slot, run.plan.chain[m.block],
+                         window_.Kept(sizes, m.form, targets));
+  if (!stored.ok()) return stored.status();
+  std::vector<const std::byte*> sources;
+  PayloadSources(stored->data(), m.form, block, sources);
+  device.FromDeviceSlot(b, sources);
+  return Status::Ok();
 }
 
 Status Mover::ReadStaged(LoadRun& run, size_t move) const {
@@ -68,6 +107,8 @@ void Mover::ReadMemoryForDevice(LoadRun& run, std::span<const size_t> reads) con
       run.results[k] = Cancelled("load cancelled");
     } else if (DirectFromSlot(run, k)) {
       run.results[k] = ReadInSlot(run, k);
+    } else if (DirectInDevice(run, k)) {
+      run.results[k] = OpenInDevice(run, k);
     } else {
       run.results[k] = ReadStaged(run, k);
     }
