@@ -10,6 +10,9 @@
 // pointer used as host memory, or the reverse) is refused at Enqueue as the
 // bug it is. Copies go through the same piece math as the CUDA engine
 // (copy_pieces.h): runs for DMA, warps and lanes for the gather kernel.
+// Decodes (EnqueueDecode) run the CPU codec kernels on the stream's thread,
+// in order with the copies: the math of the CUDA codec kernels
+// (lib/codec/codec_math.h), so the bytes are the same.
 //
 // Host memory as CUDA sees it: pinned (AllocatePinned) and registered
 // (RegisterHost) ranges are tracked; a copy whose host side lies in neither
@@ -77,6 +80,7 @@ class FakeCopyEngine final : public internal::CopyEngine {
   uint64_t pieces() const { return pieces_.load(); }  // copied (or failed)
   uint64_t dma_batches() const { return dma_batches_.load(); }
   uint64_t gather_batches() const { return gather_batches_.load(); }
+  uint64_t decodes() const { return decodes_.load(); }  // DecodePieces run
   uint64_t bytes(internal::CopyDirection d) const {
     return bytes_[static_cast<int>(d)].load();
   }
@@ -111,7 +115,7 @@ class FakeCopyEngine final : public internal::CopyEngine {
   std::atomic<int64_t> delay_us_{0};
   std::atomic<uint64_t> fail_at_{0};
   std::atomic<uint64_t> pieces_{0};
-  std::atomic<uint64_t> dma_batches_{0}, gather_batches_{0};
+  std::atomic<uint64_t> dma_batches_{0}, gather_batches_{0}, decodes_{0};
   std::atomic<uint64_t> bytes_[3] = {0, 0, 0};
   std::atomic<size_t> registered_bytes_{0};
   std::atomic<uint64_t> pageable_bytes_{0};

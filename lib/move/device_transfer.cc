@@ -20,7 +20,8 @@ DeviceTransfer::DeviceTransfer(DevicePath& path, const KvLayout& layout,
       state_(state),
       layer_state_(layer_state),
       sources_(engine.size()),
-      from_(per_block_ == 0 ? 0 : engine.size() / per_block_, Source::kStaging) {}
+      from_(per_block_ == 0 ? 0 : engine.size() / per_block_, Source::kStaging),
+      codecs_(from_.size()) {}
 
 DeviceTransfer::~DeviceTransfer() { path_.ReturnStaging(std::move(staging_)); }
 
@@ -64,24 +65,38 @@ void DeviceTransfer::FromSlot(size_t block, std::span<const std::byte* const> so
 }
 
 void DeviceTransfer::FromDeviceSlot(size_t block,
-                                    std::span<const std::byte* const> sources) {
+                                    std::span<const std::byte* const> sources,
+                                    const BlockCodec& codec) {
   std::copy(sources.begin(), sources.end(), sources_.begin() + block * per_block_);
   from_[block] = Source::kDeviceSlot;
+  codecs_[block] = &codec;
 }
 
 void DeviceTransfer::LayerPieces(size_t served, uint32_t layer,
                                  const std::function<bool(size_t, size_t)>& needed,
-                                 std::vector<CopyPiece>& h2d,
-                                 std::vector<CopyPiece>& d2d) const {
+                                 std::vector<CopyPiece>& h2d, std::vector<CopyPiece>& d2d,
+                                 std::vector<DecodePiece>& decodes) const {
   h2d.clear();
   d2d.clear();
+  decodes.clear();
   for (size_t b = 0; b < served; ++b) {
-    std::vector<CopyPiece>& pieces = from_[b] == Source::kDeviceSlot ? d2d : h2d;
+    const bool in_device = from_[b] == Source::kDeviceSlot;
+    const BlockCodec* codec = in_device ? codecs_[b] : nullptr;
+    std::vector<CopyPiece>& pieces = in_device ? d2d : h2d;
     for (uint32_t p = 0; p < parts_per_layer_; ++p) {
       const size_t s = size_t{layer} * parts_per_layer_ + p;
       const size_t i = b * per_block_ + s;
       if (engine_[i].kind != MemoryKind::kDevice || !needed(b, s)) continue;
-      pieces.push_back(CopyPiece{sources_[i], engine_[i].data, engine_[i].bytes});
+      if (codec == nullptr || codec->raw()) {
+        pieces.push_back(CopyPiece{sources_[i], engine_[i].data, engine_[i].bytes});
+        continue;
+      }
+      // A stored 8-bit segment: its codes, then its scales.
+      const size_t groups = engine_[i].bytes / codec->GroupBytes();
+      const auto* codes = reinterpret_cast<const uint8_t*>(sources_[i]);
+      decodes.push_back(DecodePiece{codec->codec(), codec->dtype(), codec->group_values(),
+                                    groups, codes, codes + groups * codec->group_values(),
+                                    engine_[i].data});
     }
   }
 }
@@ -90,8 +105,13 @@ Result<CopyEvent> DeviceTransfer::EnqueueLayer(
     CopyStream& stream, size_t served, uint32_t layer,
     const std::function<bool(size_t, size_t)>& needed) {
   std::vector<CopyPiece> h2d, d2d;
-  LayerPieces(served, layer, needed, h2d, d2d);
-  if (!h2d.empty() || d2d.empty()) {
+  std::vector<DecodePiece> decodes;
+  LayerPieces(served, layer, needed, h2d, d2d, decodes);
+  if (!decodes.empty()) {
+    Status s = stream.EnqueueDecode(decodes.data(), decodes.size());
+    if (!s.ok()) return s;
+  }
+  if (!h2d.empty() || (d2d.empty() && decodes.empty())) {
     Status s = stream.Enqueue(CopyDirection::kHostToDevice, h2d.data(), h2d.size());
     if (!s.ok()) return s;
   }

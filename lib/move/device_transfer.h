@@ -5,8 +5,9 @@
 //   load, direct  a raw block in a registered host slot is verified there
 //                 (nothing written), then its device segments are copied
 //                 from the slot by DMA (H2D): FromSlot, then Deliver
-//   load, D2D     a raw GPU-tier block whose header checked out on the host
-//                 (TierBackend::OpenInDevice) is copied from its HBM slot
+//   load, D2D     a GPU-tier block whose header checked out on the host
+//                 (TierBackend::OpenInDevice) is copied (raw) or decoded
+//                 (int8/fp8, CopyStream::EnqueueDecode) from its HBM slot
 //                 device to device: FromDeviceSlot, then Deliver
 //   load, staged  any other block is read (verified, decoded) into pinned
 //                 staging (HostBlock), then copied from there (H2D)
@@ -37,6 +38,7 @@
 #include "kvtier/layout.h"
 #include "kvtier/store.h"
 #include "kvtier/transfer.h"
+#include "lib/codec/block_codec.h"
 #include "lib/move/device_path.h"
 
 namespace kvtier::internal {
@@ -71,8 +73,11 @@ class DeviceTransfer {
   // verified raw stored block in a registered host slot, pinned until the
   // mover returns); sources of host segments and unstored ones are ignored.
   void FromSlot(size_t block, std::span<const std::byte* const> sources);
-  // As FromSlot, from a GPU-tier slot in device memory (copied D2D).
-  void FromDeviceSlot(size_t block, std::span<const std::byte* const> sources);
+  // As FromSlot, from a GPU-tier slot in device memory stored under
+  // `codec` (borrowed; the tier's): copied D2D when raw, else decoded on
+  // the device.
+  void FromDeviceSlot(size_t block, std::span<const std::byte* const> sources,
+                      const BlockCodec& codec);
   // Copies the device segments of blocks 0..served-1 that `needed(block,
   // segment)` names from their sources to the engine, layer by layer (see
   // the file comment). Afterwards delivered() is `served`, or 0 when a copy
@@ -100,7 +105,8 @@ class DeviceTransfer {
   // and from GPU-tier slots (D2D).
   void LayerPieces(size_t served, uint32_t layer,
                    const std::function<bool(size_t, size_t)>& needed,
-                   std::vector<CopyPiece>& h2d, std::vector<CopyPiece>& d2d) const;
+                   std::vector<CopyPiece>& h2d, std::vector<CopyPiece>& d2d,
+                   std::vector<DecodePiece>& decodes) const;
   // Enqueues layer `layer`'s copies and records their event.
   Result<CopyEvent> EnqueueLayer(CopyStream& stream, size_t served, uint32_t layer,
                                  const std::function<bool(size_t, size_t)>& needed);
@@ -118,7 +124,8 @@ class DeviceTransfer {
   std::vector<Segment> host_;  // guarded by mu_: engine_ with staging for device ones
   // Per engine segment: where its bytes come from on a load (slot or staging).
   std::vector<const std::byte*> sources_;
-  std::vector<Source> from_;  // per block
+  std::vector<Source> from_;               // per block
+  std::vector<const BlockCodec*> codecs_;  // per block from a device slot
   size_t delivered_ = 0;
   BlockOutcome shortfall_ = BlockOutcome::kMissing;
 };

@@ -113,13 +113,15 @@ class Mover {
   void ReadMemoryForDevice(LoadRun& run, std::span<const size_t> reads) const;
   bool DirectFromSlot(const LoadRun& run, size_t move) const;
   Status ReadInSlot(LoadRun& run, size_t move) const;
-  // A raw GPU-tier block whose every stored segment goes to device memory:
-  // header checked on the host, payload copied device to device.
+  // A GPU-tier block whose every stored segment goes to device memory:
+  // header checked on the host, payload copied (raw) or decoded (8-bit)
+  // device to device.
   bool DirectInDevice(const LoadRun& run, size_t move) const;
   Status OpenInDevice(LoadRun& run, size_t move) const;
-  // The source of each stored segment of a raw block whose stored form
-  // begins at `stored` (header first): the segments, concatenated.
-  void PayloadSources(const std::byte* stored, BlockForm form,
+  // The source of each stored segment of a block stored under `codec`
+  // whose stored form begins at `stored` (header first): the stored
+  // segments, concatenated.
+  void PayloadSources(const std::byte* stored, const BlockCodec& codec, BlockForm form,
                       std::span<const Segment> block,
                       std::vector<const std::byte*>& sources) const;
   Status ReadStaged(LoadRun& run, size_t move) const;

@@ -41,30 +41,28 @@ Status Mover::ReadInSlot(LoadRun& run, size_t move) const {
                         window_.ReadTargets(masked, m.form, m.need, targets));
   if (!s.ok()) return s;
   std::vector<const std::byte*> sources;
-  PayloadSources(from->StoredBytes(m.from.slot).data(), m.form, block, sources);
+  PayloadSources(from->StoredBytes(m.from.slot).data(), from->block_codec(), m.form,
+                 block, sources);
   device.FromSlot(b, sources);
   return s;
 }
 
-void Mover::PayloadSources(const std::byte* stored, BlockForm form,
-                           std::span<const Segment> block,
+void Mover::PayloadSources(const std::byte* stored, const BlockCodec& codec,
+                           BlockForm form, std::span<const Segment> block,
                            std::vector<const std::byte*>& sources) const {
   sources.assign(block.size(), nullptr);
   const std::byte* at = stored + kStoredHeaderBytes;
   for (size_t i = 0; i < block.size(); ++i) {
     if (!Stored(form, i)) continue;
-    sources[i] = at;  // raw: the stored segments, concatenated
-    at += block[i].bytes;
+    sources[i] = at;
+    at += codec.StoredBytes(block[i].bytes);
   }
 }
 
 bool Mover::DirectInDevice(const LoadRun& run, size_t move) const {
   const Move& m = run.plan.moves[move];
   TierBackend* from = backend(m.from.tier);
-  if (run.promotion_of[m.block] >= 0 || !from->SlotsInDevice() ||
-      !from->block_codec().raw()) {
-    return false;
-  }
+  if (run.promotion_of[m.block] >= 0 || !from->SlotsInDevice()) return false;
   const std::span<const Segment> block = run.engine.device->Block(run.at(move));
   for (size_t i = 0; i < block.size(); ++i) {
     if (Stored(m.form, i) && block[i].kind != MemoryKind::kDevice) return false;
@@ -85,9 +83,10 @@ Status Mover::OpenInDevice(LoadRun& run, size_t move) const {
           ->OpenInDevice(m.from.slot, run.plan.chain[m.block],
                          window_.Kept(sizes, m.form, targets));
   if (!stored.ok()) return stored.status();
+  TierBackend* from = backend(m.from.tier);
   std::vector<const std::byte*> sources;
-  PayloadSources(stored->data(), m.form, block, sources);
-  device.FromDeviceSlot(b, sources);
+  PayloadSources(stored->data(), from->block_codec(), m.form, block, sources);
+  device.FromDeviceSlot(b, sources, from->block_codec());
   return Status::Ok();
 }
 
