@@ -139,8 +139,8 @@ struct StoreStats {
   uint64_t device_blocks_direct = 0;
   uint64_t device_blocks_staged = 0;
   // Blocks loaded from the GPU tier into device memory device to device
-  // (raw codec; the header checked on the host, the payload not: see
-  // "Device memory" in kvtier/store.h).
+  // (copied, or decoded on the device when 8-bit; the header checked on the
+  // host, the payload not: see "Device memory" in kvtier/store.h).
   uint64_t device_blocks_d2d = 0;
   NvmeStats nvme;      // all zero/false when the tier is off
   RemoteStats remote;  // all zero when the tier is off

@@ -54,14 +54,14 @@
 // once its copy to the device completed; a failed copy makes the load a
 // miss (0 blocks, Stats().device_copy_errors). The GPU tier keeps the same
 // stored blocks in HBM, each checksummed on the host before it entered.
-// What is verified for blocks that stay in HBM: a raw GPU-tier block loaded
-// into device memory is copied device to device (Stats().device_blocks_d2d)
-// after its 64-byte header is copied to the host and checked (this block,
-// codec, segment geometry, header checksum); its payload checksum is not
-// recomputed on that path (no host round trip; HBM's own ECC is what guards
-// it there). Every block that leaves HBM for the host (a load into host
-// memory, an 8-bit GPU tier, a write-down) is verified on the host in full
-// first. Without CUDA in this build, a CUDA driver or a device, a call
+// What is verified for blocks that stay in HBM: a GPU-tier block loaded
+// into device memory is copied (raw) or decoded (int8/fp8, on the device)
+// device to device (Stats().device_blocks_d2d) after its 64-byte header is
+// copied to the host and checked (this block, codec, segment geometry,
+// header checksum); its payload checksum is not recomputed on that path
+// (no host round trip; HBM's own ECC is what guards it there). Every block
+// that leaves HBM for the host (a load into host memory, a write-down) is
+// verified on the host in full first. Without CUDA in this build, a CUDA driver or a device, a call
 // with device segments (and Open with a GPU tier) returns NotSupported with
 // the CUDA runtime's reason; host calls are unaffected.
 //
