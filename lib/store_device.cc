@@ -1,13 +1,18 @@
-// StoreImpl's calls with engine segments in device memory: staged through
-// pinned host memory by the DevicePath (lib/move/device_path.h), so the
-// plan, the mover and every check run as for host memory, and the data
-// crosses the device boundary on the store's streams:
+// StoreImpl's calls with engine segments in device memory: RunLoad and
+// RunSave over a DeviceTransfer (lib/move/device_transfer.h), so the plan,
+// the mover and every check run as for host memory, and the data crosses
+// the device boundary on the store's streams while the plan's slots are
+// pinned:
 //
-//   save  D2H into staging -> RunSave (stored block and checksum made from
-//         the host copy)                                        invariant 1
-//   load  RunLoad into staging (every block verified on the host first)
-//         -> H2D layer by layer; a layer is reported in place when its
-//         copy completed; a failed copy makes the load a miss  invariants 1, 3
+//   save  D2H straight into a raw host slot (or into staging for any other
+//         tier); the stored block and its checksum are made from that host
+//         copy                                                  invariant 1
+//   load  every block verified on the host first (in its slot, or read into
+//         staging), then H2D layer by layer; a layer is reported in place
+//         when its copy completed; a failed copy makes the load a miss
+//                                                           invariants 1, 3
+#include <algorithm>
+
 #include "lib/move/transfer_state.h"
 #include "lib/store_impl.h"
 
@@ -32,8 +37,11 @@ LoadResult StoreImpl::RunDeviceLoad(std::span<const BlockHash> chain,
                                     std::span<const Segment> dst,
                                     const LoadOptions& options,
                                     TransferHandle::State* state) {
-  Result<Staged> staged = device_->StageForLoad(dst);
-  if (!staged.ok()) {
+  // Layers are reported as their copies complete; with sliding layers a
+  // load may be planned again for a shorter prefix, so only at the end.
+  Result<std::unique_ptr<DeviceTransfer>> transfer =
+      device_->Begin(dst, state, window_.trims() ? nullptr : state);
+  if (!transfer.ok()) {
     if (state != nullptr) {
       for (size_t b = 0; b < chain.size(); ++b) {
         state->BlockResolved(b, BlockOutcome::kFailed);
@@ -46,20 +54,17 @@ LoadResult StoreImpl::RunDeviceLoad(std::span<const BlockHash> chain,
   // skips it.
   TransferHandle::State host(chain.size(), layout().num_layers);
   if (state != nullptr && state->cancelled()) host.cancel.store(true);
-  const LoadResult read = RunLoad(chain, staged->segments, options, LoadOrder::kByBlock,
-                                  &host, MemoryKind::kDevice);
-  // With sliding-window layers, only the segments the served prefix needs
-  // were written (Store::Load): only those are copied.
-  const auto needed = [&](size_t block, size_t segment) {
-    return !window_.IsSliding(segment) ||
-           window_.NeedForm(block, read.blocks) == BlockForm::kWhole;
-  };
-  const size_t delivered =
-      device_->DeliverToEngine(*staged, dst, read.blocks, needed, state);
+  const LoadResult read =
+      RunLoad(chain, dst, options, LoadOrder::kByBlock, &host, transfer->get());
+  const size_t delivered = std::min((*transfer)->delivered(), read.blocks);
   if (state != nullptr) {
-    for (size_t b = read.blocks; b < chain.size(); ++b) {
-      BlockOutcome o;
-      {
+    for (size_t b = 0; b < chain.size(); ++b) {
+      if (b < delivered) {
+        state->BlockInPlace(b);
+        continue;
+      }
+      BlockOutcome o = (*transfer)->shortfall();
+      if (b >= read.blocks) {
         std::lock_guard lock(host.mu);
         o = host.outcome[b];
       }
@@ -79,9 +84,9 @@ SaveResult StoreImpl::RunDeviceSave(std::span<const BlockHash> chain,
                                     std::span<const Segment> src, size_t first_block,
                                     const SaveOptions& options,
                                     TransferHandle::State* state) {
-  const size_t blocks = chain.size() - first_block;
-  Result<Staged> staged = device_->StageFromEngine(src);
-  if (!staged.ok()) {
+  Result<std::unique_ptr<DeviceTransfer>> transfer = device_->Begin(src, state, nullptr);
+  if (!transfer.ok()) {
+    const size_t blocks = chain.size() - first_block;
     if (state != nullptr) {
       for (size_t k = 0; k < blocks; ++k) state->BlockResolved(k, BlockOutcome::kFailed);
     }
@@ -89,10 +94,7 @@ SaveResult StoreImpl::RunDeviceSave(std::span<const BlockHash> chain,
     r.skipped = blocks;
     return r;
   }
-  const SaveResult r =
-      RunSave(chain, staged->segments, first_block, options, state, MemoryKind::kDevice);
-  device_->Release(*staged);
-  return r;
+  return RunSave(chain, src, first_block, options, state, transfer->get());
 }
 
 }  // namespace kvtier::internal

@@ -306,6 +306,9 @@ StoreStats StoreImpl::Stats() const {
   s.transfers_started = transfers_started_.load(std::memory_order_relaxed);
   s.transfers_cancelled = transfers_cancelled_.load(std::memory_order_relaxed);
   s.device_copy_errors = device_->copy_errors();
+  s.device_blocks_direct = device_->blocks_direct();
+  s.device_blocks_staged = device_->blocks_staged();
+  s.device_blocks_d2d = device_->blocks_d2d();
   s.lookup_latency = lookup_latency_.Snapshot();
   s.load_latency = load_latency_.Snapshot();
   s.save_latency = save_latency_.Snapshot();

@@ -21,6 +21,7 @@
 #include "lib/cost/load_cost_model.h"
 #include "lib/metrics/latency_recorder.h"
 #include "lib/move/device_path.h"
+#include "lib/move/device_transfer.h"
 #include "lib/move/executor.h"
 #include "lib/move/mover.h"
 #include "lib/placement/placement.h"
@@ -140,16 +141,18 @@ class StoreImpl final : public Store {
   void IndexRecovered();
 
   // The transfers, on whichever thread runs them (store_transfer.cc).
-  // `kind`: the memory the engine's segments are in, which decides the tier
-  // saves go to and loads promote into (Placement::EngineTier).
+  // `device`: set when the engine's segments include device memory (how
+  // they cross; it also makes the engine's tier the device one, which
+  // decides the tier saves go to and loads promote into:
+  // Placement::EngineTier).
   LoadResult RunLoad(std::span<const BlockHash> chain, std::span<const Segment> dst,
                      const LoadOptions& options, LoadOrder order,
-                     TransferHandle::State* state, MemoryKind kind = MemoryKind::kHost);
+                     TransferHandle::State* state, DeviceTransfer* device = nullptr);
   SaveResult RunSave(std::span<const BlockHash> chain, std::span<const Segment> src,
                      size_t first_block, const SaveOptions& options,
-                     TransferHandle::State* state, MemoryKind kind = MemoryKind::kHost);
-  // Calls with device segments: staged through pinned host memory on the
-  // store's streams, then RunLoad/RunSave (store_device.cc).
+                     TransferHandle::State* state, DeviceTransfer* device = nullptr);
+  // Calls with device segments: RunLoad/RunSave over a DeviceTransfer, on
+  // the store's streams (store_device.cc).
   LoadResult RunDeviceLoad(std::span<const BlockHash> chain, std::span<const Segment> dst,
                            const LoadOptions& options, TransferHandle::State* state);
   SaveResult RunDeviceSave(std::span<const BlockHash> chain, std::span<const Segment> src,

@@ -63,7 +63,8 @@ Result<TransferHandle> StoreImpl::BeginLoad(std::span<const BlockHash> chain,
 LoadResult StoreImpl::RunLoad(std::span<const BlockHash> chain,
                               std::span<const Segment> dst, const LoadOptions& options,
                               LoadOrder order, TransferHandle::State* state,
-                              MemoryKind kind) {
+                              DeviceTransfer* device) {
+  const MemoryKind kind = device != nullptr ? MemoryKind::kDevice : MemoryKind::kHost;
   constexpr int kMaxAttempts = 3;
   TransferHandle::State* live = window_.trims() ? nullptr : state;
   size_t limit = chain.size(), loaded = 0;
@@ -75,7 +76,7 @@ LoadResult StoreImpl::RunLoad(std::span<const BlockHash> chain,
   for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
     plan = placement_.PlanLoad(chain.first(limit), attempt == 0 ? options.lease : 0, kind,
                                shared);
-    const std::vector<Status> results = mover_.Run(plan, {dst, 0}, order, live);
+    const std::vector<Status> results = mover_.Run(plan, {dst, 0, device}, order, live);
     std::vector<SlotRelease> releases;
     const LoadCommit c = placement_.CommitLoad(plan, results, &releases, options.context);
     Forget(plan, releases);
@@ -156,7 +157,8 @@ Result<TransferHandle> StoreImpl::BeginSave(std::span<const BlockHash> chain,
 SaveResult StoreImpl::RunSave(std::span<const BlockHash> chain,
                               std::span<const Segment> src, size_t first_block,
                               const SaveOptions& options, TransferHandle::State* state,
-                              MemoryKind kind) {
+                              DeviceTransfer* device) {
+  const MemoryKind kind = device != nullptr ? MemoryKind::kDevice : MemoryKind::kHost;
   const auto source = [&](size_t b) {
     return src.subspan((b - first_block) * segments_per_block_, segments_per_block_);
   };
@@ -187,7 +189,7 @@ SaveResult StoreImpl::RunSave(std::span<const BlockHash> chain,
     }
   }
   const std::vector<Status> results =
-      mover_.Run(plan, {src, first_block}, LoadOrder::kByBlock, state);
+      mover_.Run(plan, {src, first_block, device}, LoadOrder::kByBlock, state);
   std::vector<SlotRelease> releases;
   const std::vector<WriteDownJob> owed =
       placement_.CommitSave(plan, results, &result, &releases, options.context);

@@ -371,7 +371,8 @@ void WriteStoredBlock(const BlockHash& hash, const BlockCodec& codec,
       const size_t n = std::min(kChunkBytes, seg.bytes - done);
       // Hash the source chunk: the copy just pulled it into cache, while
       // streaming stores left the destination in memory only.
-      CopyChunk(out, in + done, n, stream);
+      // A segment already in place (copied into the slot by DMA) is only hashed.
+      if (in + done != out) CopyChunk(out, in + done, n, stream);
       XXH3_64bits_update(&state, in + done, n);
       out += n;
       done += n;
@@ -442,6 +443,18 @@ Status ReadStoredBlock(const BlockHash& expected, const BlockCodec& codec,
 }  // namespace kvtier::internal
 
 namespace kvtier::internal {
+
+Status CheckStoredHeader(const BlockHash& expected, const BlockCodec& codec,
+                         std::span<const std::byte> header, size_t slot_bytes,
+                         std::span<const Segment> dst) {
+  if (header.size() < kStoredHeaderBytes || slot_bytes < kStoredHeaderBytes) {
+    return Corruption("stored block: slot of " + std::to_string(slot_bytes) +
+                      " bytes cannot hold the " + std::to_string(kStoredHeaderBytes) +
+                      "-byte header");
+  }
+  return CheckHeader(DecodeHeader(header.data()), header.data(), expected, codec.codec(),
+                     StoredPayloadBytes(codec, dst), GeometryOf(codec, dst), slot_bytes);
+}
 
 void CopyStoredSegments(const BlockCodec& codec, std::span<const std::byte> slot,
                         std::span<const Segment> dst) {

@@ -65,7 +65,9 @@ size_t StoredPayloadBytes(const BlockCodec& codec, std::span<const Segment> segm
 // Encodes `src` with `codec` into `slot`: header + payload (raw: the
 // segments concatenated; int8/fp8: each segment's codes then scales).
 // REQUIRES: slot.size() >= StoredBlockBytes(StoredPayloadBytes(codec, src));
-// segments are host memory, whole groups of `codec`.
+// segments are host memory, whole groups of `codec`. A raw segment whose
+// data already is its place in the payload (copied there by DMA) is hashed,
+// not copied: the checksum is then made over the slot's own bytes.
 void WriteStoredBlock(const BlockHash& hash, const BlockCodec& codec,
                       std::span<const Segment> src, std::span<std::byte> slot);
 
@@ -81,6 +83,15 @@ Status ReadStoredBlock(const BlockHash& expected, const BlockCodec& codec,
 }  // namespace kvtier::internal
 
 namespace kvtier::internal {
+
+// Checks a stored block's header alone, as ReadStoredBlock does before it
+// touches the payload: `header` is the slot's first kStoredHeaderBytes,
+// `slot_bytes` the slot's size. OK means the slot holds `expected` under
+// `codec` for `dst`'s segments and its header is intact; the payload is not
+// checked (for a block whose payload stays in device memory).
+Status CheckStoredHeader(const BlockHash& expected, const BlockCodec& codec,
+                         std::span<const std::byte> header, size_t slot_bytes,
+                         std::span<const Segment> dst);
 
 // Decodes (raw: copies) the stored segments of `slot` into the non-null
 // segments of `dst` (stored order, as ReadStoredBlock), skipping the null

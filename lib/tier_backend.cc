@@ -144,6 +144,19 @@ void TierBackend::ReportStats(StoreStats* stats) const {
   t.write_latency = write_latency_.Snapshot();
 }
 
+Result<std::span<const std::byte>> TierBackend::OpenInDevice(
+    uint32_t slot, const BlockHash& hash, std::span<const Segment> dst) {
+  LatencyTimer timer(read_latency_);
+  size_t logical = 0, stored = 0;
+  if (Status s = CheckRequest(*this, slot, dst, true, &logical, &stored); !s.ok()) {
+    return s;
+  }
+  if (geometry_.IsSlotless(slot)) return NotSupported("a slotless block has no bytes");
+  Result<std::span<const std::byte>> r = OpenInDeviceImpl(slot, hash, dst);
+  Count(r.status(), logical, stored, /*write=*/false);
+  return r;
+}
+
 void TierBackend::Count(const Status& s, size_t logical, size_t stored, bool write) {
   if (s.ok()) {
     (write ? bytes_written_ : bytes_read_).fetch_add(stored, std::memory_order_relaxed);

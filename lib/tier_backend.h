@@ -163,6 +163,15 @@ class TierBackend {
   // (BlockIo::stored_out); empty when the tier's slots are not addressable
   // memory. See MemoryTierBackend.
   virtual std::span<std::byte> WritableStoredBytes(uint32_t slot) { return {}; }
+  // A tier whose slots are device memory (GPU): checks that `slot` holds
+  // `hash` for `dst`'s segments by its header alone (copied to the host)
+  // and returns the stored block's device memory (header + payload), for
+  // the payload to be copied device to device without a host round trip.
+  // The payload is not verified. Checked and counted as Read (a header
+  // mismatch is a counted Corruption). NotSupported for other tiers.
+  Result<std::span<const std::byte>> OpenInDevice(uint32_t slot, const BlockHash& hash,
+                                                  std::span<const Segment> dst);
+  virtual bool SlotsInDevice() const { return false; }
   // Adds this tier's own figures to `stats`: its read and write latency
   // histograms; an override (NVMe: engine, recovery) calls this one too.
   virtual void ReportStats(StoreStats* stats) const;
@@ -208,6 +217,11 @@ class TierBackend {
                            std::span<const Segment> src) = 0;
   virtual Status ReadImpl(uint32_t slot, const BlockHash& hash,
                           std::span<const Segment> dst) = 0;
+  // OpenInDevice's hook, for a non-slotless slot.
+  virtual Result<std::span<const std::byte>> OpenInDeviceImpl(
+      uint32_t slot, const BlockHash& hash, std::span<const Segment> dst) {
+    return NotSupported("slots are not device memory");
+  }
   // Batch hooks: handle every request whose status is OK on entry (the
   // front already failed the malformed ones). Defaults loop over *Impl.
   virtual void WriteBatchImpl(std::span<BlockIo> requests);

@@ -141,7 +141,7 @@ TEST_CASE("an async device load reports a layer only once its copy completed",
   engine.Pause();
   auto h = std::move(store->BeginLoad(chain, dst.all())).value();
   std::this_thread::sleep_for(std::chrono::milliseconds(30));
-  CHECK_FALSE(h.LayerDone(0));  // verified into staging, not yet on the device
+  CHECK_FALSE(h.LayerDone(0));  // verified in its host slot, not yet on the device
   engine.Allow(2);              // layer 0's copy and its event
   CHECK(h.WaitLayer(0) == 3);
   for (size_t b = 0; b < 3; ++b) CHECK(dst.LayerMatches(b, 0, 2, chain[b]));
@@ -151,6 +151,7 @@ TEST_CASE("an async device load reports a layer only once its copy completed",
   engine.Resume();
   CHECK(h.WaitLoad().blocks == 3);
   for (size_t b = 0; b < 3; ++b) CHECK(dst.Matches(b, chain[b]));
+  CHECK(store->Stats().device_blocks_direct == 6);  // 3 saved, 3 loaded
 }
 
 TEST_CASE("cancelling a device load stops its copies and reports its blocks cancelled",

@@ -52,6 +52,7 @@ TEST_CASE("device saves land in the GPU tier, the fastest, and load from there",
   REQUIRE(store->Load(chain, dst.all())->blocks == 3);
   for (size_t b = 0; b < 3; ++b) CHECK(dst.Matches(b, chain[b]));
   CHECK(store->Stats().tier(Tier::kGpu).hits == 3);
+  CHECK(store->Stats().device_blocks_d2d == 3);
 }
 
 TEST_CASE("blocks the GPU tier evicted are served from host and promoted back", "[gpu]") {
@@ -76,7 +77,7 @@ TEST_CASE("blocks the GPU tier evicted are served from host and promoted back", 
   CHECK(store->Stats().tier(Tier::kGpu).checksum_errors == 0);
 }
 
-TEST_CASE("an int8 GPU tier stores 8-bit and loads what the CPU codec gives",
+TEST_CASE("an int8 GPU tier stores 8-bit and decodes on the device as the CPU codec does",
           "[gpu][codec]") {
   FakeCopyEngine engine;
   const KvLayout layout = SmallLayout();
@@ -108,9 +109,17 @@ TEST_CASE("an int8 GPU tier stores 8-bit and loads what the CPU codec gives",
       cpu->Load(cpu->hasher().Chain(std::vector<uint32_t>(8, 1)), want.all())->blocks ==
       2);
   CHECK(std::memcmp(dst.data(), want.all()[0].data, dst.bytes()) == 0);
+  // Decoded in "HBM" by the device codec (the fake runs the CPU kernels),
+  // no host round trip: one decode per segment.
+  CHECK(gpu->Stats().device_blocks_d2d == 2);
+  CHECK(engine.decodes() == 2 * layout.SegmentsPerBlock());
 }
 
-TEST_CASE("a block corrupted in HBM is a miss, dropped and counted", "[gpu]") {
+// A GPU-tier hit into device memory copies the payload device to device
+// and checks only the header on the host (see kvtier/store.h): a damaged
+// header is a counted miss there; a damaged payload is caught when the
+// block leaves HBM for the host.
+TEST_CASE("a block whose header was damaged in HBM is a miss on a device load", "[gpu]") {
   FakeCopyEngine engine;
   const KvLayout layout = SmallLayout();
   auto store = OpenWithEngine(GpuOptions(layout, 4, 8), engine);
@@ -120,17 +129,73 @@ TEST_CASE("a block corrupted in HBM is a miss, dropped and counted", "[gpu]") {
   REQUIRE(store->Save(chain, src.all())->stored == 1);
   store->Flush();
   // The arena is the first device memory allocated (at Open); the block is
-  // in slot 0. Flip a payload byte.
+  // in slot 0. Flip a byte of its hash.
   std::byte* arena = engine.first_device_allocation();
   REQUIRE(arena != nullptr);
-  arena[internal::kStoredHeaderBytes + 3] ^= std::byte{0xFF};
+  arena[17] ^= std::byte{0xFF};
   DeviceBuffers dst(engine, layout, 1);
-  // Served from host instead (the write-through copy verifies).
+  dst.Fill(0xAB);
   REQUIRE(store->Load(chain, dst.all())->blocks == 0);
+  CHECK(dst.AllBytesAre(0xAB));  // nothing was copied
   CHECK(store->Stats().tier(Tier::kGpu).checksum_errors == 1);
+  CHECK(store->Stats().device_blocks_d2d == 0);
+  // Dropped from HBM, served from host (the write-through copy verifies).
+  CHECK(store->Lookup(chain).blocks_per_tier[static_cast<int>(Tier::kGpu)] == 0);
   CHECK(store->Lookup(chain).blocks_per_tier[static_cast<int>(Tier::kHost)] == 1);
   REQUIRE(store->Load(chain, dst.all())->blocks == 1);
   CHECK(dst.Matches(0, chain[0]));
+}
+
+TEST_CASE("a payload damaged in HBM is a miss once the block leaves HBM", "[gpu]") {
+  FakeCopyEngine engine;
+  const KvLayout layout = SmallLayout();
+  auto store = OpenWithEngine(GpuOptions(layout, 4, 8), engine);
+  const auto chain = ChainOf(*store, 8, 1);
+  DeviceBuffers src(engine, layout, 1);
+  src.FillFrom(chain);
+  REQUIRE(store->Save(chain, src.all())->stored == 1);
+  store->Flush();
+  std::byte* arena = engine.first_device_allocation();
+  REQUIRE(arena != nullptr);
+  arena[internal::kStoredHeaderBytes + 3] ^= std::byte{0xFF};
+  // Into host memory the block is copied out of HBM and verified there.
+  EngineBuffers host(layout, 1);
+  REQUIRE(store->Load(chain, host.all())->blocks == 0);
+  CHECK(store->Stats().tier(Tier::kGpu).checksum_errors == 1);
+  REQUIRE(store->Load(chain, host.all())->blocks == 1);
+  CHECK(host.Matches(0, chain[0]));
+}
+
+TEST_CASE("a GPU-tier hit into device memory is copied device to device", "[gpu][d2d]") {
+  FakeCopyEngine engine;
+  const KvLayout layout = SmallLayout(/*layers=*/4);
+  auto store = OpenWithEngine(GpuOptions(layout, 4, 8), engine);
+  const auto chain = ChainOf(*store, 9, 3);
+  DeviceBuffers src(engine, layout, 3);
+  src.FillFrom(chain);
+  REQUIRE(store->Save(chain, src.all())->stored == 3);
+  store->Flush();
+  const uint64_t h2d = engine.bytes(internal::CopyDirection::kHostToDevice);
+  const uint64_t d2h = engine.bytes(internal::CopyDirection::kDeviceToHost);
+  DeviceBuffers dst(engine, layout, 3);
+  engine.Pause();
+  auto h = std::move(store->BeginLoad(chain, dst.all())).value();
+  // The three headers are copied out (D2H, a copy and an event each) and
+  // checked; then layer 0's D2D copy and its event.
+  engine.Allow(8);
+  CHECK(h.WaitLayer(0) == 3);
+  for (size_t b = 0; b < 3; ++b) CHECK(dst.LayerMatches(b, 0, 2, chain[b]));
+  CHECK_FALSE(h.LayerDone(1));
+  engine.Resume();
+  CHECK(h.WaitLoad().blocks == 3);
+  for (size_t b = 0; b < 3; ++b) CHECK(dst.Matches(b, chain[b]));
+  CHECK(store->Stats().device_blocks_d2d == 3);
+  CHECK(engine.bytes(internal::CopyDirection::kDeviceToDevice) ==
+        3 * layout.BlockBytes());
+  // No host round trip: only the headers crossed to the host, nothing back.
+  CHECK(engine.bytes(internal::CopyDirection::kHostToDevice) == h2d);
+  CHECK(engine.bytes(internal::CopyDirection::kDeviceToHost) - d2h ==
+        3 * internal::kStoredHeaderBytes);
 }
 
 TEST_CASE("a GPU-tier block being copied out is not evicted by saves meanwhile",

@@ -29,6 +29,8 @@
 #include <vector>
 
 #include "backends/gpu/copy_pieces.h"
+#include "kvtier/layout.h"
+#include "kvtier/options.h"
 #include "kvtier/status.h"
 
 namespace kvtier::internal {
@@ -50,6 +52,21 @@ inline const char* CopyDirectionName(CopyDirection direction) {
   return "unknown";
 }
 
+// One stored 8-bit segment decoded on the device: `groups` groups of
+// `group_values` codes (one byte each) and their float32 scales, all in
+// device memory, into `dst` (device memory, groups * group_values elements
+// of `dtype`), by the codec math of lib/codec/codec_math.h (the CUDA codec
+// kernels; the fake runs the CPU kernels, which give the same bytes).
+struct DecodePiece {
+  Codec codec = Codec::kInt8;
+  DType dtype = DType::kFp16;
+  uint32_t group_values = 0;
+  size_t groups = 0;
+  const uint8_t* codes = nullptr;
+  const uint8_t* scales = nullptr;
+  void* dst = nullptr;
+};
+
 // A point in a stream: done once every copy enqueued before it is.
 using CopyEvent = uint64_t;
 
@@ -68,6 +85,8 @@ class CopyStream {
   // host memory the device cannot reach falls back to DMA.
   virtual Status EnqueueUsing(CopyMethod method, CopyDirection direction,
                               const CopyPiece* pieces, size_t count) = 0;
+  // Enqueues `count` decodes, in order with the copies; errors as Enqueue.
+  virtual Status EnqueueDecode(const DecodePiece* pieces, size_t count) = 0;
   // An event after everything enqueued so far.
   virtual Result<CopyEvent> Record() = 0;
   // True once `event` is done (successfully or not). Never blocks.

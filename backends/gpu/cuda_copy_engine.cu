@@ -24,6 +24,7 @@
 
 #include "backends/gpu/copy_engine.h"
 #include "backends/gpu/copy_pieces.h"
+#include "lib/codec/codec_cuda.h"
 
 namespace kvtier::internal {
 namespace {
@@ -98,6 +99,22 @@ class CudaStream final : public CopyStream {
                                                                          : Dma(direction);
     if (!s.ok()) broken_ = s;
     return s;
+  }
+
+  Status EnqueueDecode(const DecodePiece* pieces, size_t count) override {
+    if (!broken_.ok()) return broken_;
+    cudaSetDevice(device_);
+    for (size_t i = 0; i < count; ++i) {
+      const DecodePiece& p = pieces[i];
+      const int e = LaunchCodecDecode(p.codec, p.dtype, p.group_values, p.groups, p.codes,
+                                      p.scales, p.dst, stream_);
+      if (Status s = FromCuda(static_cast<cudaError_t>(e), "codec decode kernel");
+          !s.ok()) {
+        broken_ = s;
+        return s;
+      }
+    }
+    return Status::Ok();
   }
 
   Result<CopyEvent> Record() override {

@@ -102,6 +102,19 @@ Status GpuTier::ReadImpl(uint32_t slot, const BlockHash& hash,
   return s;
 }
 
+Result<std::span<const std::byte>> GpuTier::OpenInDeviceImpl(
+    uint32_t slot, const BlockHash& hash, std::span<const Segment> dst) {
+  Result<EngineAllocation> staging = TakeStaging();
+  if (!staging.ok()) return staging.status();
+  const std::span<std::byte> header(staging->data(), kStoredHeaderBytes);
+  Status s = CopyOut(slot, header);
+  const size_t room = geometry().RoomAt(slot);
+  if (s.ok()) s = CheckStoredHeader(hash, block_codec(), header, room, dst);
+  ReturnStaging(std::move(staging).value());
+  if (!s.ok()) return s;
+  return std::span<const std::byte>(SlotAddress(slot), room);
+}
+
 // A read with stored_out (a write-down to a host slot) copies the stored
 // block straight there and verifies it in place: one DMA, no CPU copy.
 void GpuTier::ReadBatchImpl(std::span<BlockIo> requests, const ReadDone& on_done) {

@@ -11,6 +11,14 @@
 // that leaves HBM is verified on the host, and HBM holds only blocks
 // whose checksum was computed on the host.
 //
+// A load into the engine's device memory skips the host: OpenInDevice
+// checks the block's header on the host (a 64-byte D2H copy: the slot holds
+// this block, in this codec and geometry, under an intact header) and the
+// payload is copied device to device (lib/move/device_transfer.h). Such a
+// hit does not re-verify the payload checksum: the payload was checksummed
+// on the host when it entered HBM and is verified whenever it leaves HBM
+// for the host (a write-down, a load into host memory).
+//
 // Thread safety: as TierBackend (concurrent Write/Read of different
 // slots); each call leases its own stream and staging buffer.
 #pragma once
@@ -44,8 +52,13 @@ class GpuTier final : public TierBackend {
                                                  CopyEngine* engine);
   // The arena (device memory): for tests that look at what a slot holds.
   std::byte* arena() const { return arena_.data(); }
+  bool SlotsInDevice() const override { return true; }
 
  protected:
+  // The header copied out (D2H, 64 bytes) and checked on the host; the
+  // payload stays in HBM.
+  Result<std::span<const std::byte>> OpenInDeviceImpl(
+      uint32_t slot, const BlockHash& hash, std::span<const Segment> dst) override;
   Status WriteImpl(uint32_t slot, const BlockHash& hash,
                    std::span<const Segment> src) override;
   Status ReadImpl(uint32_t slot, const BlockHash& hash,

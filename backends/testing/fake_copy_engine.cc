@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "backends/gpu/copy_pieces.h"
+#include "lib/codec/codec_kernels.h"
 
 namespace kvtier::testing {
 
@@ -40,6 +41,30 @@ class FakeStream final : public internal::CopyStream {
     return Status::Ok();
   }
 
+  // The "device" codec: the CPU kernels over the fake's device memory.
+  Status EnqueueDecode(const internal::DecodePiece* pieces, size_t count) override {
+    for (size_t i = 0; i < count; ++i) {
+      const internal::DecodePiece& p = pieces[i];
+      const size_t values = p.groups * p.group_values;
+      if (!engine_->IsDevice(p.codes, values) ||
+          !engine_->IsDevice(p.scales, p.groups * 4) ||
+          !engine_->IsDevice(p.dst, values * DTypeBytes(p.dtype))) {
+        return InvalidArgument("fake copy engine: decode " + std::to_string(i) +
+                               " reaches outside device memory");
+      }
+    }
+    if (count == 0) return Status::Ok();
+    std::lock_guard lock(mu_);
+    if (failed_before_ != 0) return broken_;
+    ops_.push_back(Op{CopyDirection::kDeviceToDevice,
+                      internal::CopyMethod::kDma,
+                      {},
+                      0,
+                      {pieces, pieces + count}});
+    changed_.notify_all();
+    return Status::Ok();
+  }
+
   Result<CopyEvent> Record() override {
     std::lock_guard lock(mu_);
     ops_.push_back(
@@ -65,7 +90,8 @@ class FakeStream final : public internal::CopyStream {
     CopyDirection direction;
     internal::CopyMethod method;
     std::vector<CopyPiece> pieces;
-    CopyEvent event;  // non-zero: an event, no copy
+    CopyEvent event;                                  // non-zero: an event, no copy
+    std::vector<internal::DecodePiece> decodes = {};  // non-empty: decodes, no copy
   };
 
   Status Check(CopyDirection d, const CopyPiece& p, size_t i) const {
@@ -95,6 +121,10 @@ class FakeStream final : public internal::CopyStream {
         ops_.pop_front();
       }
       engine_->WaitWhilePaused();
+      if (!op.decodes.empty()) {
+        Decode(op);
+        continue;
+      }
       if (op.event != 0) {
         {
           std::lock_guard lock(mu_);
@@ -104,6 +134,26 @@ class FakeStream final : public internal::CopyStream {
         continue;
       }
       Copy(op);
+    }
+  }
+
+  void Decode(const Op& op) {
+    {
+      std::lock_guard lock(mu_);
+      if (failed_before_ != 0) return;
+    }
+    for (size_t i = 0; i < op.decodes.size(); ++i) {
+      if (!engine_->TakePiece()) {
+        std::lock_guard lock(mu_);
+        failed_before_ = completed_ + 1;
+        broken_ = IoError("fake copy engine: injected failure of a decode");
+        return;
+      }
+    }
+    for (const internal::DecodePiece& p : op.decodes) {
+      internal::ScalarCodecKernels().decode(p.codec, p.dtype, p.group_values, p.groups,
+                                            p.codes, p.scales, p.dst);
+      engine_->decodes_.fetch_add(1);
     }
   }
 
@@ -128,6 +178,7 @@ class FakeStream final : public internal::CopyStream {
     // Pieces are counted first, so a failure leaves the batch uncopied, as a
     // failed DMA leaves its destination unspecified.
     std::vector<CopyPiece>& pieces = op.pieces;
+    engine_->CountPageable(op.direction, pieces);
     size_t total = 0;
     for (const CopyPiece& p : pieces) total += p.bytes;
     if (op.method == internal::CopyMethod::kGather) {
@@ -194,12 +245,52 @@ Result<internal::EngineAllocation> FakeCopyEngine::AllocatePinned(size_t bytes) 
   const size_t rounded = (bytes + 4095) / 4096 * 4096;
   auto* p = static_cast<std::byte*>(std::aligned_alloc(4096, rounded));
   if (p == nullptr) return ResourceExhausted("fake pinned memory");
-  return internal::EngineAllocation(p, bytes, [](std::byte* q) { std::free(q); });
+  {
+    std::lock_guard lock(mu_);
+    page_locked_[reinterpret_cast<uintptr_t>(p)] = bytes;
+  }
+  return internal::EngineAllocation(p, bytes, [this](std::byte* q) {
+    {
+      std::lock_guard lock(mu_);
+      page_locked_.erase(reinterpret_cast<uintptr_t>(q));
+    }
+    std::free(q);
+  });
 }
 
+// Registrations last as long as the engine (the store's arena outlives
+// none of its copies).
 Status FakeCopyEngine::RegisterHost(std::byte* memory, size_t bytes) {
+  if (refuse_registration_) {
+    return ResourceExhausted("fake copy engine: registration refused (memlock limit)");
+  }
+  {
+    std::lock_guard lock(mu_);
+    page_locked_[reinterpret_cast<uintptr_t>(memory)] = bytes;
+  }
   registered_bytes_.fetch_add(bytes);
   return Status::Ok();
+}
+
+bool FakeCopyEngine::IsPageLocked(const void* p, size_t bytes) const {
+  const uintptr_t a = reinterpret_cast<uintptr_t>(p);
+  std::lock_guard lock(mu_);
+  auto it = page_locked_.upper_bound(a);
+  if (it == page_locked_.begin()) return false;
+  --it;
+  return a >= it->first && a + bytes <= it->first + it->second;
+}
+
+void FakeCopyEngine::CountPageable(internal::CopyDirection d,
+                                   const std::vector<CopyPiece>& pieces) {
+  for (const CopyPiece& p : pieces) {
+    const void* host = d == CopyDirection::kHostToDevice   ? p.src
+                       : d == CopyDirection::kDeviceToHost ? p.dst
+                                                           : nullptr;
+    if (host != nullptr && p.bytes > 0 && !IsPageLocked(host, p.bytes)) {
+      pageable_bytes_.fetch_add(p.bytes);
+    }
+  }
 }
 
 bool FakeCopyEngine::IsDevice(const void* p, size_t bytes) const {

@@ -10,6 +10,16 @@
 // pointer used as host memory, or the reverse) is refused at Enqueue as the
 // bug it is. Copies go through the same piece math as the CUDA engine
 // (copy_pieces.h): runs for DMA, warps and lanes for the gather kernel.
+// Decodes (EnqueueDecode) run the CPU codec kernels on the stream's thread,
+// in order with the copies: the math of the CUDA codec kernels
+// (lib/codec/codec_math.h), so the bytes are the same.
+//
+// Host memory as CUDA sees it: pinned (AllocatePinned) and registered
+// (RegisterHost) ranges are tracked; a copy whose host side lies in neither
+// is pageable, which CUDA copies synchronously through its own staging. The
+// fake copies it all the same and counts its bytes (pageable_bytes), so a
+// test can pin that the store's DMA paths only touch page-locked memory.
+// RefuseRegistration() makes RegisterHost fail as a memlock limit would.
 //
 // Faults and timing, settable from any thread at any time: a delay before
 // each enqueued batch runs, a failure at the n-th piece from now, a pause
@@ -59,6 +69,9 @@ class FakeCopyEngine final : public internal::CopyEngine {
   // before copying until ReleaseHold(). One region at a time.
   void HoldReadsFrom(const void* begin, size_t bytes);
   void ReleaseHold();
+  // RegisterHost fails from now on (ResourceExhausted), as under a low
+  // RLIMIT_MEMLOCK.
+  void RefuseRegistration() { refuse_registration_ = true; }
   // Copy batches waiting on the hold now.
   uint64_t held() const;
 
@@ -67,10 +80,15 @@ class FakeCopyEngine final : public internal::CopyEngine {
   uint64_t pieces() const { return pieces_.load(); }  // copied (or failed)
   uint64_t dma_batches() const { return dma_batches_.load(); }
   uint64_t gather_batches() const { return gather_batches_.load(); }
+  uint64_t decodes() const { return decodes_.load(); }  // DecodePieces run
   uint64_t bytes(internal::CopyDirection d) const {
     return bytes_[static_cast<int>(d)].load();
   }
   size_t registered_bytes() const { return registered_bytes_.load(); }
+  // True when all of [p, p + bytes) is pinned or registered host memory.
+  bool IsPageLocked(const void* p, size_t bytes) const;
+  // Bytes copied to or from host memory that is neither (see above).
+  uint64_t pageable_bytes() const { return pageable_bytes_.load(); }
   size_t device_bytes_allocated() const;
   // The first AllocateDevice's memory (a store's GPU arena, made at Open).
   std::byte* first_device_allocation() const { return first_device_.load(); }
@@ -81,6 +99,9 @@ class FakeCopyEngine final : public internal::CopyEngine {
   void WaitWhilePaused();
   // Called before a copy batch: waits while one of its sources is held.
   void WaitWhileHeld(const std::vector<internal::CopyPiece>& pieces);
+  // Counts the bytes of `pieces` whose host side is pageable.
+  void CountPageable(internal::CopyDirection d,
+                     const std::vector<internal::CopyPiece>& pieces);
   // Counts one piece; false when it is the one to fail.
   bool TakePiece();
 
@@ -90,12 +111,15 @@ class FakeCopyEngine final : public internal::CopyEngine {
   uintptr_t hold_begin_ = 0, hold_end_ = 0;  // guarded by mu_
   uint64_t held_ = 0;                        // guarded by mu_
   std::map<uintptr_t, size_t> device_;       // guarded by mu_
+  std::map<uintptr_t, size_t> page_locked_;  // guarded by mu_: pinned, registered
   std::atomic<int64_t> delay_us_{0};
   std::atomic<uint64_t> fail_at_{0};
   std::atomic<uint64_t> pieces_{0};
-  std::atomic<uint64_t> dma_batches_{0}, gather_batches_{0};
+  std::atomic<uint64_t> dma_batches_{0}, gather_batches_{0}, decodes_{0};
   std::atomic<uint64_t> bytes_[3] = {0, 0, 0};
   std::atomic<size_t> registered_bytes_{0};
+  std::atomic<uint64_t> pageable_bytes_{0};
+  std::atomic<bool> refuse_registration_{false};
   std::atomic<std::byte*> first_device_{nullptr};
 };
 

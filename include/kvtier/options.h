@@ -103,6 +103,11 @@ struct GpuTierOptions {
   // The CUDA device the store copies with and the GPU tier lives on; device
   // segments must be on it.
   int device = 0;
+  // How blocks are kept in HBM. kInt8/kFp8: half the HBM per block, encoded
+  // on the host as they enter. A hit into device memory is device to device:
+  // raw blocks copied, 8-bit ones decoded by the CUDA codec kernels (the CPU
+  // codec's math and bytes); the header is checked on the host, the payload
+  // not re-verified (see "Device memory" in kvtier/store.h).
   Codec codec = Codec::kRaw;
 };
 

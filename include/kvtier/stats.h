@@ -143,6 +143,18 @@ struct StoreStats {
   // Load or recompute (options.load_cost): blocks Lookup could serve but did
   // not offer, because loading them was estimated slower than recomputing.
   uint64_t lookup_capped_blocks = 0;
+  // Blocks whose device segments crossed the device boundary (loaded into
+  // or saved from device memory), by the way they went: direct = one DMA
+  // between the engine's memory and the block's raw slot in the registered
+  // host arena (verified or checksummed there); staged = through a pinned
+  // staging buffer and a CPU copy (a codec'd or non-memory tier, the GPU
+  // tier, a host arena the CUDA runtime would not register).
+  uint64_t device_blocks_direct = 0;
+  uint64_t device_blocks_staged = 0;
+  // Blocks loaded from the GPU tier into device memory device to device
+  // (copied, or decoded on the device when 8-bit; the header checked on the
+  // host, the payload not: see "Device memory" in kvtier/store.h).
+  uint64_t device_blocks_d2d = 0;
   NvmeStats nvme;      // all zero/false when the tier is off
   RemoteStats remote;  // all zero when the tier is off
   // Per call of Lookup, Load and Save.

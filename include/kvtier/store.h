@@ -42,15 +42,26 @@
 // a window ends: between checkpoints, up to the last one.
 //
 // Device memory (MemoryKind::kDevice): segments may be in the engine's CUDA
-// memory. They are copied by DMA on the store's own streams through pinned
-// staging buffers. Save copies them out and makes the stored block and its
-// checksum from that host copy. Load verifies every block on the host
-// before copying it in, layer by layer: BeginLoad reports a layer once its
-// copy to the device completed; a failed copy makes the load a miss (0
-// blocks, Stats().device_copy_errors). The GPU tier keeps the same checked
-// stored blocks in HBM and every block read out of it (to serve it or to
-// write it down) is verified on the host first: no block leaves HBM
-// unverified. Without CUDA in this build, a CUDA driver or a device, a call
+// memory. They are copied by DMA on the store's own streams. A raw block in
+// the host tier crosses straight between its slot in the host arena
+// (registered with CUDA for DMA) and the engine's memory; other blocks (an
+// 8-bit host tier, NVMe, the GPU tier, an arena CUDA would not register) go
+// through pinned staging buffers (Stats().device_blocks_direct /
+// device_blocks_staged). Save copies them out and makes the stored block and
+// its checksum from that host copy. Load verifies every block on the host
+// (in its slot, or in staging) before copying it in, layer by layer, and
+// keeps the block pinned until its copy completed: BeginLoad reports a layer
+// once its copy to the device completed; a failed copy makes the load a
+// miss (0 blocks, Stats().device_copy_errors). The GPU tier keeps the same
+// stored blocks in HBM, each checksummed on the host before it entered.
+// What is verified for blocks that stay in HBM: a GPU-tier block loaded
+// into device memory is copied (raw) or decoded (int8/fp8, on the device)
+// device to device (Stats().device_blocks_d2d) after its 64-byte header is
+// copied to the host and checked (this block, codec, segment geometry,
+// header checksum); its payload checksum is not recomputed on that path
+// (no host round trip; HBM's own ECC is what guards it there). Every block
+// that leaves HBM for the host (a load into host memory, a write-down) is
+// verified on the host in full first. Without CUDA in this build, a CUDA driver or a device, a call
 // with device segments (and Open with a GPU tier) returns NotSupported with
 // the CUDA runtime's reason; host calls are unaffected.
 //

@@ -1,19 +1,18 @@
-// DevicePath: how engine segments in device memory (MemoryKind::kDevice)
-// cross into and out of the store, through the copy seam
-// (backends/gpu/copy_engine.h) on the store's own streams.
+// DevicePath: the store's side of the copy seam (backends/gpu/copy_engine.h):
+// the copy engine, its streams, pinned staging buffers, and what a call with
+// engine segments in device memory (MemoryKind::kDevice) needs to cross the
+// device boundary. Each such call gets a DeviceTransfer
+// (lib/move/device_transfer.h), which the mover drives while the plan's
+// slots are pinned.
 //
-//   save   device segments --D2H, one batch, one event--> pinned staging;
-//          the save then runs as from host memory: the stored block and its
-//          checksum are made from the host copy (stored_block.h)
-//   load   the load runs into pinned staging as into host memory (every
-//          block verified on the host, decoded if 8-bit); then --H2D--> the
-//          engine's device segments layer by layer, an event per layer, at
-//          most kLayersInFlight layers enqueued ahead; layer l of the served
-//          blocks is reported in place when its event completed
-//
-// Host segments of the same call are read and written directly, as always;
-// only device ones are staged. Staging buffers are pinned (the engine's
-// AllocatePinned), kept and reused.
+// Direct or staged: the host arena is registered with the engine for DMA
+// (CopyEngine::RegisterHost) when the engine is opened. Where registration
+// succeeded, a raw block in a host slot crosses by one DMA between the slot
+// and the engine's device segments; everything else (a codec'd tier, NVMe,
+// the GPU tier, an arena the engine refused to register) goes through a
+// pinned staging buffer with a CPU copy on the host side. A raw GPU-tier
+// block is copied to the engine device to device. All three are counted
+// (Stats().device_blocks_direct / device_blocks_staged / device_blocks_d2d).
 //
 // The engine is opened lazily, at the first call that needs it, unless the
 // store opened it already (a GPU tier); a failure to open (no CUDA in this
@@ -25,7 +24,6 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
-#include <functional>
 #include <memory>
 #include <mutex>
 #include <span>
@@ -38,6 +36,8 @@
 
 namespace kvtier::internal {
 
+class DeviceTransfer;
+
 // Where a store's copy engine comes from.
 struct EngineSource {
   CopyEngine* borrowed = nullptr;     // tests: the fake, outlives the store
@@ -45,12 +45,6 @@ struct EngineSource {
   CopyEngineFactory open;             // else opened on first use
   int device = 0;
   std::span<std::byte> host_arena;  // registered with the engine for DMA
-};
-
-// Engine memory of one call, staged in pinned host memory.
-struct Staged {
-  EngineAllocation buffer;        // pinned; holds every staged segment
-  std::vector<Segment> segments;  // the call's segments, device ones replaced
 };
 
 class DevicePath {
@@ -70,48 +64,48 @@ class DevicePath {
 
   static bool AnyDevice(std::span<const Segment> segments);
 
-  // Save: copies the device segments of `src` into staging and waits.
-  // IoError when a copy failed (nothing of the call can be stored).
-  Result<Staged> StageFromEngine(std::span<const Segment> src);
-  // Load: staging for the device segments of `dst`, not yet written.
-  Result<Staged> StageForLoad(std::span<const Segment> dst);
-  // Load: copies what the host phase wrote into staging (blocks
-  // 0..served-1, the segments `needed(block, segment)` says) to the engine's
-  // device segments, layer by layer, reporting each layer to `state` (may be
-  // null) once its copy completed. Returns how many leading blocks are in
-  // place: `served`, or 0 when a copy failed or the transfer was cancelled
-  // (their outcome is then kFailed / kCancelled). Returns only once no copy
-  // of this call is in flight.
-  size_t DeliverToEngine(Staged& staged, std::span<const Segment> dst, size_t served,
-                         const std::function<bool(size_t, size_t)>& needed,
-                         TransferHandle::State* state);
+  // A transfer over the call's engine segments `engine` (block-major, as
+  // the call gave them). `state` (may be null): the call's handle state,
+  // for cancellation and the blocks' final outcomes; `layer_state` (may be
+  // null): where each layer is reported once its copy to the device
+  // completed (null when the load reports only at its end). The engine's
+  // error when it cannot be opened.
+  Result<std::unique_ptr<DeviceTransfer>> Begin(std::span<const Segment> engine,
+                                                TransferHandle::State* state,
+                                                TransferHandle::State* layer_state);
 
-  // Gives a staging buffer back for reuse (DeliverToEngine does it itself).
-  void Release(Staged& staged);
+  // True when all of `memory` lies in host memory registered with the
+  // engine (the host arena, when registration succeeded): DMA reaches it.
+  bool Registered(std::span<const std::byte> memory) const;
 
   uint64_t copy_errors() const { return copy_errors_.load(std::memory_order_relaxed); }
+  uint64_t blocks_direct() const { return direct_.load(std::memory_order_relaxed); }
+  uint64_t blocks_staged() const { return staged_.load(std::memory_order_relaxed); }
+  uint64_t blocks_d2d() const { return d2d_.load(std::memory_order_relaxed); }
 
  private:
-  Result<Staged> Stage(std::span<const Segment> segments);
+  friend class DeviceTransfer;
   Result<EngineAllocation> TakeStaging(size_t bytes);
   void ReturnStaging(EngineAllocation buffer);
-  // Layer `layer`'s H2D pieces of blocks 0..served-1.
-  void LayerPieces(const Staged& staged, std::span<const Segment> dst, size_t served,
-                   uint32_t layer, const std::function<bool(size_t, size_t)>& needed,
-                   std::vector<CopyPiece>& pieces) const;
+  Result<StreamPool::Lease> TakeStream() { return streams_->Take(); }
+  void CountCopyError() { copy_errors_.fetch_add(1, std::memory_order_relaxed); }
+  void CountBlocks(uint64_t direct, uint64_t staged, uint64_t d2d) {
+    direct_.fetch_add(direct, std::memory_order_relaxed);
+    staged_.fetch_add(staged, std::memory_order_relaxed);
+    d2d_.fetch_add(d2d, std::memory_order_relaxed);
+  }
 
-  const size_t segments_per_block_;
-  const uint32_t parts_per_layer_;
-  const uint32_t layers_;
+  const KvLayout layout_;
   std::unique_ptr<CopyEngine> owned_;  // before everything that uses it
   CopyEngine* engine_ = nullptr;
   EngineSource source_;
   std::once_flag opened_;
   Status open_status_;
+  std::span<const std::byte> registered_;  // set once, in Ready
   std::unique_ptr<StreamPool> streams_;
   std::mutex mu_;
   std::vector<EngineAllocation> staging_;  // guarded by mu_: free buffers
-  std::atomic<uint64_t> copy_errors_{0};
+  std::atomic<uint64_t> copy_errors_{0}, direct_{0}, staged_{0}, d2d_{0};
 };
 
 }  // namespace kvtier::internal

@@ -81,6 +81,7 @@ void Mover::RunSave(const Plan& plan, EngineMemory engine, TransferHandle::State
                            Status::Ok(),
                            {}});
     }
+    if (engine.device != nullptr) CopyOutOfDevice(plan, engine, tier, moves, io, kept);
     backend(tier)->WriteBatch(io);
     for (size_t j = 0; j < moves.size(); ++j) {
       results[moves[j]] = std::move(io[j].status);

@@ -16,6 +16,14 @@
 //             the same codec and form and the source is memory; else
 //             decoded into staging and encoded again
 //
+// Engine memory with device segments (EngineMemory::device): a load reads
+// each block either in place in a registered raw host slot (verified there,
+// nothing written) or into pinned staging, then the transfer copies the
+// served blocks' device segments in, layer by layer, before Run returns
+// (the slots stay pinned until then); a save copies device segments out
+// straight into raw host slots, or into staging for any other tier, then
+// writes as from host memory (lib/move/device_transfer.h).
+//
 // Progress goes to a TransferHandle::State when given (per layer, per block,
 // cancellation between blocks and layers).
 //
@@ -45,11 +53,16 @@ enum class LoadOrder : uint8_t {
                  // read of each block, so layer l is usable early)
 };
 
+class DeviceTransfer;
+
 // The engine's memory a plan reads or writes: chain block b's segments are
 // segments[(b - first_block) * SegmentsPerBlock() ...], block-major.
 struct EngineMemory {
   std::span<const Segment> segments;
   size_t first_block = 0;
+  // Set when `segments` include device memory: how those cross the device
+  // boundary (borrowed for the Run). Null: all host memory.
+  DeviceTransfer* device = nullptr;
 };
 
 class Mover {
@@ -71,6 +84,19 @@ class Mover {
 
  private:
   std::span<const Segment> EngineBlock(EngineMemory engine, size_t block) const;
+  // The host memory block `block` is read into or written from: the
+  // engine's segments, with device ones staged (EngineMemory::device).
+  Result<std::span<const Segment>> HostBlock(EngineMemory engine, size_t block) const;
+  // Whether a copy of `form` stores engine segment `segment` (as Kept).
+  bool Stored(BlockForm form, size_t segment) const {
+    return form == BlockForm::kWhole || !window_.IsSliding(segment);
+  }
+  // Save with device segments: copies them out of the device (straight into
+  // raw host slots, else into staging) and points `io`'s segments at the
+  // host copies; a failed copy fails its blocks' requests.
+  void CopyOutOfDevice(const Plan& plan, EngineMemory engine, size_t tier,
+                       std::span<const size_t> moves, std::span<BlockIo> io,
+                       std::vector<std::vector<Segment>>& kept) const;
   void RunSave(const Plan& plan, EngineMemory engine, TransferHandle::State* state,
                std::vector<Status>& results) const;
   void RunLoad(const Plan& plan, EngineMemory engine, LoadOrder order,
@@ -82,6 +108,25 @@ class Mover {
   void ReadDevice(LoadRun& run, std::span<const size_t> reads) const;
   void ReadMemoryByBlock(LoadRun& run, std::span<const size_t> reads) const;
   void ReadMemoryByLayer(LoadRun& run, std::span<const size_t> reads) const;
+  // Memory tiers into engine memory with device segments: each block in
+  // place from its slot when it can be (DirectFromSlot), else staged.
+  void ReadMemoryForDevice(LoadRun& run, std::span<const size_t> reads) const;
+  bool DirectFromSlot(const LoadRun& run, size_t move) const;
+  Status ReadInSlot(LoadRun& run, size_t move) const;
+  // A GPU-tier block whose every stored segment goes to device memory:
+  // header checked on the host, payload copied (raw) or decoded (8-bit)
+  // device to device.
+  bool DirectInDevice(const LoadRun& run, size_t move) const;
+  Status OpenInDevice(LoadRun& run, size_t move) const;
+  // The source of each stored segment of a block stored under `codec`
+  // whose stored form begins at `stored` (header first): the stored
+  // segments, concatenated.
+  void PayloadSources(const std::byte* stored, const BlockCodec& codec, BlockForm form,
+                      std::span<const Segment> block,
+                      std::vector<const std::byte*>& sources) const;
+  Status ReadStaged(LoadRun& run, size_t move) const;
+  // Leading blocks of the load whose reads succeeded.
+  size_t ServedPrefix(const LoadRun& run) const;
   // After read `move`: records its outcome and promotes a good block.
   void FinishRead(LoadRun& run, size_t move) const;
   std::span<std::byte> Landing(LoadRun& run, size_t move) const;

@@ -2,23 +2,13 @@
 // read from a slower tier is then promoted into the slot placement reserved.
 #include <map>
 
+#include "lib/move/device_transfer.h"
+#include "lib/move/load_run.h"
 #include "lib/move/mover.h"
 #include "lib/move/transfer_state.h"
 #include "lib/stored_block.h"
 
 namespace kvtier::internal {
-
-struct Mover::LoadRun {
-  const Plan& plan;
-  EngineMemory engine;
-  TransferHandle::State* state;
-  std::vector<Status>& results;
-  std::vector<int> promotion_of;  // chain block -> its promotion move, or -1
-  std::vector<bool> landed;       // per move: the read landed in its promotion slot
-
-  bool cancelled() const { return state != nullptr && state->cancelled(); }
-  size_t at(size_t move) const { return plan.moves[move].block - engine.first_block; }
-};
 
 void Mover::RunLoad(const Plan& plan, EngineMemory engine, LoadOrder order,
                     TransferHandle::State* state, std::vector<Status>& results) const {
@@ -44,11 +34,21 @@ void Mover::RunLoad(const Plan& plan, EngineMemory engine, LoadOrder order,
   }
   for (const auto& [tier, moves] : by_tier) {
     if (tiers_[tier].traits.io == IoStyle::kAsync) continue;
-    if (order == LoadOrder::kByLayer) {
+    if (engine.device != nullptr) {
+      ReadMemoryForDevice(run, moves);
+    } else if (order == LoadOrder::kByLayer) {
       ReadMemoryByLayer(run, moves);
     } else {
       ReadMemoryByBlock(run, moves);
     }
+  }
+  if (engine.device != nullptr) {
+    // With sliding layers, only the segments the served prefix needs.
+    const size_t served = ServedPrefix(run);
+    engine.device->Deliver(served, [&](size_t block, size_t segment) {
+      return !window_.IsSliding(segment) ||
+             window_.NeedForm(block, served) == BlockForm::kWhole;
+    });
   }
 }
 
@@ -85,9 +85,13 @@ void Mover::FinishRead(LoadRun& run, size_t move) const {
     return;
   }
   const Move& p = run.plan.moves[promotion];
+  Result<std::span<const Segment>> block = HostBlock(run.engine, m.block);
+  if (!block.ok()) {
+    run.results[promotion] = block.status();
+    return;
+  }
   std::vector<Segment> kept;
-  const std::span<const Segment> src =
-      window_.Kept(EngineBlock(run.engine, m.block), p.form, kept);
+  const std::span<const Segment> src = window_.Kept(*block, p.form, kept);
   run.results[promotion] =
       backend(p.to.tier)->Write(p.to.slot, run.plan.chain[m.block], src);
 }
@@ -101,13 +105,16 @@ void Mover::ReadDevice(LoadRun& run, std::span<const size_t> reads) const {
   io.reserve(reads.size());
   for (size_t j = 0; j < reads.size(); ++j) {
     const Move& m = run.plan.moves[reads[j]];
-    io.push_back(BlockIo{
-        m.from.slot,
-        run.plan.chain[m.block],
-        nullptr,
-        window_.ReadTargets(EngineBlock(run.engine, m.block), m.form, m.need, targets[j]),
-        run.cancelled() ? Cancelled("load cancelled") : Status::Ok(),
-        {}});
+    Result<std::span<const Segment>> block = HostBlock(run.engine, m.block);
+    Status status = run.cancelled() ? Cancelled("load cancelled") : block.status();
+    io.push_back(BlockIo{m.from.slot,
+                         run.plan.chain[m.block],
+                         nullptr,
+                         status.ok()
+                             ? window_.ReadTargets(*block, m.form, m.need, targets[j])
+                             : std::span<const Segment>(),
+                         std::move(status),
+                         {}});
   }
   backend(tier)->ReadBatch(io, [&](size_t j) {
     run.results[reads[j]] = io[j].status;
