@@ -73,6 +73,9 @@ TEST_CASE("c api: a session closed by its last load has its own blocks evicted f
   const auto a = s.Chain(4, 1), b = s.Chain(4, 2), c = s.Chain(1, 3);
   const kvtier_request_context open1 = Session(1, KVTIER_SESSION_OPEN);
   const kvtier_request_context open2 = Session(2, KVTIER_SESSION_OPEN);
+  // Session 1's first request saves a's first two blocks (its opening
+  // blocks, kept as any other), the next one its last two.
+  REQUIRE(s.Save(s.Chain(2, 1), &open1) == KVTIER_OK);
   REQUIRE(s.Save(a, &open1) == KVTIER_OK);
   REQUIRE(s.Save(b, &open2) == KVTIER_OK);
   const kvtier_request_context closed = Session(1, KVTIER_SESSION_CLOSED);

@@ -39,10 +39,10 @@ RequestContext Session(uint64_t id, SessionState state) {
   return c;
 }
 
-// Session 1 saves chain a, session 2 chain b (after a). Session 1's last
-// request closes it: its blocks go to the cold end although they are now
-// the most recent. One more block evicts a's tail, not b's, which the order
-// alone would pick (b was used longer ago).
+// Session 1 saves chain a (in two requests), session 2 chain b (after a).
+// Session 1's last request closes it: its later blocks go to the cold end although they
+// are now the most recent. One more block evicts a's tail, not b's, which the order alone
+// would pick (b was used longer ago).
 enum class CloseBy { kLoad, kSave };
 
 void CloseAndEvict(CloseBy close_by) {
@@ -54,6 +54,13 @@ void CloseAndEvict(CloseBy close_by) {
   EngineBuffers ba(store.layout(), 4), bb(store.layout(), 4);
   ba.FillFrom(a);
   bb.FillFrom(b);
+  // Session 1's first request saves a's first two blocks (its opening
+  // blocks, kept as any other), the next one its last two.
+  const auto a_opening = store.hasher().Chain(Tokens(8, 1));
+  EngineBuffers bo(store.layout(), 2);
+  bo.FillFrom(a_opening);
+  REQUIRE(store.Save(a_opening, bo.all(), 0, SaveOptions{Session(1, SessionState::kOpen)})
+              .ok());
   REQUIRE(store.Save(a, ba.all(), 0, SaveOptions{Session(1, SessionState::kOpen)}).ok());
   REQUIRE(store.Save(b, bb.all(), 0, SaveOptions{Session(2, SessionState::kOpen)}).ok());
   const RequestContext last = Session(1, SessionState::kClosed);

@@ -1,7 +1,7 @@
 // SessionOrder and the engine's hints (kvtier/request_context.h): a closed
 // session's own blocks go first, tails first; blocks another session used
-// stay; priority protects; without a context it is SLRU. And the sessions
-// reader's contexts: each session closed on its last request.
+// and a session's opening blocks stay; priority protects; without a context it is SLRU.
+// And the sessions reader's contexts: each session closed on its last request.
 #include <catch2/catch.hpp>
 
 #include <vector>
@@ -45,19 +45,50 @@ RequestContext Session(uint64_t id, SessionState state) {
   return c;
 }
 
-TEST_CASE("session: a closed session's own blocks are evicted first, shared ones stay",
+TEST_CASE("session: a closed session's later blocks are evicted first, shared ones stay",
           "[policy][session]") {
   BlockIndex index(Host(6), EvictionPolicy::kSession);
-  // Session 1: system prompt 1, then its own 2, 3. Session 2: 1, then 4.
-  Save(index, {H(1), H(2), H(3)}, Session(1, SessionState::kOpen));
+  // Session 1: system prompt 1, its opening block 2. Session 2: 1, then 4.
+  Save(index, {H(1), H(2)}, Session(1, SessionState::kOpen));
   Save(index, {H(1), H(4)}, Session(2, SessionState::kOpen));
-  // Session 1 ends: 2 and 3 go to the cold end; 1 is shared and stays.
+  // Session 1 ends, adding 3: 3 goes to the cold end; 1 is shared and 2 is
+  // session 1's opening block, both stay where LRU has them.
   Save(index, {H(1), H(2), H(3)}, Session(1, SessionState::kClosed));
   Save(index, {H(5), H(6)}, Session(3, SessionState::kOpen));  // fills the tier
-  Save(index, {H(7), H(8)}, Session(4, SessionState::kOpen));  // two must go
-  CHECK_FALSE(index.IsPresent(H(2), Tier::kHost));
-  CHECK_FALSE(index.IsPresent(H(3), Tier::kHost));
-  for (const uint64_t kept : {1, 4, 5, 6, 7, 8}) {
+  Save(index, {H(7)}, Session(4, SessionState::kOpen));        // one must go
+  CHECK_FALSE(index.IsPresent(H(3), Tier::kHost));             // demoted: first
+  for (const uint64_t kept : {1, 2, 4, 5, 6, 7}) {
+    INFO(kept);
+    CHECK(index.IsReady(H(kept), Tier::kHost));
+  }
+}
+
+TEST_CASE("session: a session of one request leaves its blocks in LRU order",
+          "[policy][session]") {
+  // A document read by one session so far: the next reader may come soon,
+  // so closing the session does not push it out ahead of LRU's choice.
+  BlockIndex index(Host(4), EvictionPolicy::kSession);
+  Save(index, {H(3), H(4)}, Session(2, SessionState::kOpen));
+  Save(index, {H(1), H(2)}, Session(1, SessionState::kClosed));
+  Save(index, {H(5)}, Session(3, SessionState::kOpen));  // one must go
+  CHECK_FALSE(index.IsPresent(H(4), Tier::kHost));       // LRU's coldest
+  for (const uint64_t kept : {1, 2, 3, 5}) {
+    INFO(kept);
+    CHECK(index.IsReady(H(kept), Tier::kHost));
+  }
+}
+
+TEST_CASE("session: a closed session's opening block goes before an older live block",
+          "[policy][session]") {
+  BlockIndex index(Host(3), EvictionPolicy::kSession);
+  Save(index, {H(2)}, Session(2, SessionState::kOpen));    // live, the oldest
+  Save(index, {H(1)}, Session(1, SessionState::kClosed));  // opening, closed
+  Save(index, {H(3)}, Session(3, SessionState::kOpen));    // fills the tier
+  // 1 was closed less than half as long ago as 2 was used: weighted
+  // (kOpeningAgeWeight), it is the older, and goes although LRU keeps it.
+  Save(index, {H(4)}, Session(4, SessionState::kOpen));
+  CHECK_FALSE(index.IsPresent(H(1), Tier::kHost));
+  for (const uint64_t kept : {2, 3, 4}) {
     INFO(kept);
     CHECK(index.IsReady(H(kept), Tier::kHost));
   }

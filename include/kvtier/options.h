@@ -59,7 +59,10 @@ enum class EvictionPolicy : uint8_t {
   kFrequency = 2,
   // kSlru plus the engine's hints (kvtier/request_context.h): when a
   // session's last request is done, the blocks only that session used go to
-  // the cold end; priority > 0 protects. Without hints it is kSlru.
+  // the cold end, except those of its first request (they may be a document
+  // the next session reads): these go next, oldest closing first, unless a
+  // live block is far older. priority > 0 protects. Without hints it is
+  // kSlru.
   kSession = 3,
 };
 

@@ -16,8 +16,9 @@ enum class SessionState : uint8_t {
   kOpen = 1,
   // This is the session's last request (the conversation or agent ended):
   // blocks only this session used will not be asked for again, so they are
-  // the first to go. Blocks other sessions used too (system prompts, shared
-  // documents) are kept as before.
+  // the first to go (EvictionPolicy::kSession: those of its first request
+  // after the rest, options.h). Blocks other sessions used too (system
+  // prompts, shared documents) are kept as before.
   kClosed = 2,
 };
 

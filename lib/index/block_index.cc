@@ -338,6 +338,9 @@ void BlockIndex::TouchChain(std::span<const BlockHash> chain, bool hit,
                             const RequestContext& context) {
   TouchChain(chain, hit);
   if (context.session_id == 0 && context.priority == 0) return;
+  for (const std::unique_ptr<EvictionOrder>& order : orders_) {
+    if (order) order->BeginUse(context);
+  }
   for (const BlockHash& hash : chain) {
     const EntryId id = Find(hash);
     if (id == kNoEntry || entries_[id].orphan) continue;

@@ -34,9 +34,13 @@ class EvictionOrder {
   // A block that was served (loaded as part of a hit). Frequency-aware
   // orders count it as a reuse; for LRU it is a Touch.
   virtual void Hit(EntryId id) { Touch(id); }
+  // The engine's context of a request that used one chain: called once
+  // before that chain's Used calls (BlockIndex::TouchChain with a context),
+  // so an order can tell the blocks of one chain from the next chain's.
+  virtual void BeginUse(const RequestContext& context) {}
   // The engine's context of a request that used the block (after its Touch
   // or Hit); orders that know sessions use it, the others ignore it.
-  // Called in chain order, root first.
+  // Called in chain order, root first, after the chain's BeginUse.
   virtual void Used(EntryId id, const RequestContext& context) {}
   // A block that left the tier.
   virtual void Remove(EntryId id) = 0;

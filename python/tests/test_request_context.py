@@ -1,6 +1,6 @@
 """kvtier.RequestContext through Store.load and Store.save: with
-eviction="session" a session closed by its last load has its own blocks
-evicted first; bad fields raise, naming them."""
+eviction="session" a session closed by its last load has its own later
+blocks evicted first; bad fields raise, naming them."""
 import unittest
 
 import kvtier
@@ -26,7 +26,12 @@ class RequestContextTest(unittest.TestCase):
         a = store.hash_chain(tokens(4, 1))
         b = store.hash_chain(tokens(4, 2))
         buf = bytearray(4 * store.block_bytes)
-        store.save(a, buf, context=kvtier.RequestContext(session_id=1, session="open"))
+        # Session 1's first request saves a's first two blocks (its opening
+        # blocks, kept as any other), the next one its last two.
+        opened = kvtier.RequestContext(session_id=1, session="open")
+        store.save(store.hash_chain(tokens(2, 1)), bytearray(2 * store.block_bytes),
+                   context=opened)
+        store.save(a, buf, context=opened)
         store.save(b, buf, context=kvtier.RequestContext(session_id=2, session="open"))
         closed = kvtier.RequestContext(session_id=1, session="closed")
         self.assertEqual(store.load(a, buf, context=closed), 4)
