@@ -82,6 +82,10 @@ Options OptionsFromC(const kvtier_options& c, kvtier_c_log_target* log);
 // InvalidArgument naming an enum, pointer or count field the C struct can
 // hold wrongly (an unknown codec, a null directory).
 Status CheckCOptions(const kvtier_options& c);
+// The checks every call taking a kvtier_options* makes before using it: not
+// null, a known struct_size, then CheckCOptions; KVTIER_OK or the failure
+// written to err.
+kvtier_code CheckOptionsArgument(const kvtier_options* options, kvtier_error* err);
 
 // The C chain and segments as the C++ API takes them.
 inline std::span<const BlockHash> ChainOf(const kvtier_block_hash* chain, size_t n) {

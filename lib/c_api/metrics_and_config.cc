@@ -17,6 +17,7 @@ namespace {
 using kvtier::Status;
 using kvtier::internal::CFail;
 using kvtier::internal::CGuarded;
+using kvtier::internal::CheckOptionsArgument;
 using kvtier::internal::CNull;
 
 }  // namespace
@@ -62,15 +63,8 @@ void kvtier_metrics_server_stop(kvtier_metrics_server* server) { delete server; 
 
 kvtier_code kvtier_open_configured(const kvtier_options* options, const char* config_file,
                                    int flags, kvtier_store** out, kvtier_error* err) {
-  if (options == nullptr) return CNull("options", err);
+  if (kvtier_code c = CheckOptionsArgument(options, err); c != KVTIER_OK) return c;
   if (out == nullptr) return CNull("out", err);
-  if (Status s = kvtier::internal::CheckStructSize("options", options->struct_size,
-                                                   KVTIER_OPTIONS_SIZE_V1,
-                                                   sizeof(kvtier_options));
-      !s.ok()) {
-    return CFail(s, err);
-  }
-  if (Status s = kvtier::internal::CheckCOptions(*options); !s.ok()) return CFail(s, err);
   if ((flags & ~KVTIER_CONFIG_ENV) != 0) {
     return CFail(kvtier::InvalidArgument("flags: unknown bits " + std::to_string(flags)),
                  err);

@@ -220,6 +220,17 @@ Status CheckCOptions(const kvtier_options& caller) {
   return Status::Ok();
 }
 
+kvtier_code CheckOptionsArgument(const kvtier_options* options, kvtier_error* err) {
+  if (options == nullptr) return CNull("options", err);
+  if (Status s = CheckStructSize("options", options->struct_size, KVTIER_OPTIONS_SIZE_V1,
+                                 sizeof(kvtier_options));
+      !s.ok()) {
+    return CFail(s, err);
+  }
+  if (Status s = CheckCOptions(*options); !s.ok()) return CFail(s, err);
+  return KVTIER_OK;
+}
+
 }  // namespace kvtier::internal
 
 namespace {

@@ -25,6 +25,7 @@ using kvtier::Status;
 using kvtier::internal::CFail;
 using kvtier::internal::CGuarded;
 using kvtier::internal::ChainOf;
+using kvtier::internal::CheckOptionsArgument;
 using kvtier::internal::CNull;
 
 std::span<const std::byte> BytesOf(const uint8_t* data, size_t n) {
@@ -52,18 +53,6 @@ kvtier_code GivePlan(const kvtier::PlanTicket& t, kvtier_plan* out, kvtier_error
   return Give(t.bytes, &out->bytes, err);
 }
 
-kvtier_code CheckOptions(const kvtier_options* options, kvtier_error* err) {
-  if (options == nullptr) return CNull("options", err);
-  if (Status s = kvtier::internal::CheckStructSize("options", options->struct_size,
-                                                   KVTIER_OPTIONS_SIZE_V1,
-                                                   sizeof(kvtier_options));
-      !s.ok()) {
-    return CFail(s, err);
-  }
-  if (Status s = kvtier::internal::CheckCOptions(*options); !s.ok()) return CFail(s, err);
-  return KVTIER_OK;
-}
-
 }  // namespace
 
 extern "C" {
@@ -77,7 +66,7 @@ void kvtier_bytes_free(kvtier_bytes* bytes) {
 
 kvtier_code kvtier_scheduler_open(const kvtier_options* options, uint32_t ranks,
                                   kvtier_scheduler** out, kvtier_error* err) {
-  if (kvtier_code c = CheckOptions(options, err); c != KVTIER_OK) return c;
+  if (kvtier_code c = CheckOptionsArgument(options, err); c != KVTIER_OK) return c;
   if (out == nullptr) return CNull("out", err);
   return CGuarded(err, [&] {
     kvtier_c_log_target unused;
@@ -189,7 +178,7 @@ kvtier_code kvtier_scheduler_commit(kvtier_scheduler* scheduler, uint64_t ticket
 
 kvtier_code kvtier_worker_open(const kvtier_options* options, kvtier_worker** out,
                                kvtier_error* err) {
-  if (kvtier_code c = CheckOptions(options, err); c != KVTIER_OK) return c;
+  if (kvtier_code c = CheckOptionsArgument(options, err); c != KVTIER_OK) return c;
   if (out == nullptr) return CNull("out", err);
   return CGuarded(err, [&] {
     auto handle = std::make_unique<kvtier_worker>();

@@ -15,6 +15,7 @@ using kvtier::internal::CFail;
 using kvtier::internal::CGuarded;
 using kvtier::internal::ChainOf;
 using kvtier::internal::CheckedMultiply;
+using kvtier::internal::CheckOptionsArgument;
 using kvtier::internal::CheckSaveRange;
 using kvtier::internal::CNull;
 using kvtier::internal::SegmentsOf;
@@ -25,15 +26,8 @@ extern "C" {
 
 kvtier_code kvtier_open(const kvtier_options* options, kvtier_store** out,
                         kvtier_error* err) {
-  if (options == nullptr) return CNull("options", err);
+  if (kvtier_code c = CheckOptionsArgument(options, err); c != KVTIER_OK) return c;
   if (out == nullptr) return CNull("out", err);
-  if (Status s = kvtier::internal::CheckStructSize("options", options->struct_size,
-                                                   KVTIER_OPTIONS_SIZE_V1,
-                                                   sizeof(kvtier_options));
-      !s.ok()) {
-    return CFail(s, err);
-  }
-  if (Status s = kvtier::internal::CheckCOptions(*options); !s.ok()) return CFail(s, err);
   return CGuarded(err, [&] {
     auto handle = std::make_unique<kvtier_store>();
     handle->log = std::make_unique<kvtier_c_log_target>();
