@@ -112,7 +112,8 @@ TEST_CASE("erase: a lease on an erased block ends and its load misses",
   CHECK(st.leases_released == 1);
   CHECK(s.store->ReleaseLease(leased->lease) == false);
   EngineBuffers dst(s.store->layout(), a.size());
-  Result<LoadResult> r = s.store->Load(a, dst.all(), LoadOptions{leased->lease});
+  Result<LoadResult> r =
+      s.store->Load(a, dst.all(), LoadOptions{.lease = leased->lease, .context = {}});
   REQUIRE(r.ok());
   CHECK(r->blocks == 0);
 }

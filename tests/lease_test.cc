@@ -39,7 +39,8 @@ struct LeaseStore {
   }
   size_t Load(const std::vector<BlockHash>& chain, uint64_t lease) {
     EngineBuffers dst(store->layout(), chain.size());
-    const size_t n = store->Load(chain, dst.all(), LoadOptions{lease})->blocks;
+    const size_t n =
+        store->Load(chain, dst.all(), LoadOptions{.lease = lease, .context = {}})->blocks;
     for (size_t i = 0; i < n; ++i) REQUIRE(dst.Matches(i, chain[i]));
     return n;
   }

@@ -79,7 +79,7 @@ kvtier_code kvtier_load_leased(kvtier_store* store, const kvtier_block_hash* cha
     return CFail(s, err);
   return CGuarded(err, [&] {
     auto r = store->store->Load(ChainOf(chain, n_blocks), SegmentsOf(dst, n_segments),
-                                kvtier::LoadOptions{lease});
+                                kvtier::LoadOptions{.lease = lease, .context = {}});
     if (!r.ok()) return CFail(r.status(), err);
     *loaded = r->blocks;
     return KVTIER_OK;
@@ -101,8 +101,9 @@ kvtier_code kvtier_load_start(kvtier_store* store, const kvtier_block_hash* chai
     return Start(
         dst, n_segments, /*is_load=*/true,
         [&](std::span<const kvtier::Segment> segs) {
-          return store->store->BeginLoad(ChainOf(chain, n_blocks), segs,
-                                         kvtier::LoadOptions{lease});
+          return store->store->BeginLoad(
+              ChainOf(chain, n_blocks), segs,
+              kvtier::LoadOptions{.lease = lease, .context = {}});
         },
         out, err);
   });
