@@ -12,9 +12,12 @@
 #include <vector>
 
 #include "kvtier/kvtier_c.h"
+#include "tests/c_api_test_support.h"
 #include "tests/test_support.h"
 
 namespace {
+
+using kvtier::testing::CChain;
 
 kvtier_options Small() {
   kvtier_options o;
@@ -33,14 +36,10 @@ std::string Message(const kvtier_error& err) { return err.message; }
 
 // Blocks of one chain and their segments over one buffer.
 struct Chain {
-  Chain(kvtier_store* store, size_t blocks, uint32_t seed) : hashes(blocks) {
+  Chain(kvtier_store* store, size_t blocks, uint32_t seed)
+      : hashes(CChain(store, blocks, seed)) {
     const size_t per_block = kvtier_segments_per_block(store);
     const size_t seg_bytes = kvtier_segment_bytes(store);
-    std::vector<uint32_t> tokens(blocks * 4);
-    for (size_t i = 0; i < tokens.size(); ++i) tokens[i] = seed * 1000 + uint32_t(i);
-    kvtier_error err{};
-    REQUIRE(kvtier_hash_chain(store, tokens.data(), tokens.size(), hashes.data(), blocks,
-                              &err) == KVTIER_OK);
     bytes.resize(blocks * per_block * seg_bytes);
     for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = uint8_t(i * 13 + seed);
     for (size_t i = 0; i < blocks * per_block; ++i) {

@@ -12,6 +12,7 @@
 
 namespace {
 
+using kvtier::testing::CChain;
 using kvtier::testing::CheckNames;
 using kvtier::testing::SmallCOptions;
 
@@ -35,12 +36,7 @@ struct SessionStore {
   }
   ~SessionStore() { kvtier_close(store); }
   std::vector<kvtier_block_hash> Chain(size_t blocks, uint32_t seed) {
-    std::vector<uint32_t> tokens(blocks * 4);
-    for (size_t i = 0; i < tokens.size(); ++i) tokens[i] = seed * 1000 + uint32_t(i);
-    std::vector<kvtier_block_hash> hashes(blocks);
-    REQUIRE(kvtier_hash_chain(store, tokens.data(), tokens.size(), hashes.data(), blocks,
-                              &err) == KVTIER_OK);
-    return hashes;
+    return CChain(store, blocks, seed);
   }
   size_t Lookup(const std::vector<kvtier_block_hash>& chain) {
     size_t hit = 0;

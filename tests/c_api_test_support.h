@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include <string>
+#include <vector>
 
 #include "kvtier/kvtier_c.h"
 
@@ -34,6 +35,19 @@ struct CStore {
   kvtier_store* store = nullptr;
   kvtier_error err{};
 };
+
+// The hashes of `blocks` full blocks of 4 tokens each, the tokens a
+// function of `seed` (tests' stores use block_tokens = 4).
+inline std::vector<kvtier_block_hash> CChain(kvtier_store* store, size_t blocks,
+                                             uint32_t seed) {
+  std::vector<uint32_t> tokens(blocks * 4);
+  for (size_t i = 0; i < tokens.size(); ++i) tokens[i] = seed * 1000 + uint32_t(i);
+  std::vector<kvtier_block_hash> hashes(blocks);
+  kvtier_error err{};
+  REQUIRE(kvtier_hash_chain(store, tokens.data(), tokens.size(), hashes.data(), blocks,
+                            &err) == KVTIER_OK);
+  return hashes;
+}
 
 inline void CheckNames(const kvtier_error& err, const std::string& field) {
   INFO(err.message);

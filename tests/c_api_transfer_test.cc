@@ -8,8 +8,11 @@
 #include <vector>
 
 #include "kvtier/kvtier_c.h"
+#include "tests/c_api_test_support.h"
 
 namespace {
+
+using kvtier::testing::CChain;
 
 struct CTransferStore {
   CTransferStore() {
@@ -26,12 +29,7 @@ struct CTransferStore {
   }
   ~CTransferStore() { kvtier_close(store); }
   std::vector<kvtier_block_hash> Chain(size_t blocks, uint32_t seed) {
-    std::vector<uint32_t> tokens(blocks * 4);
-    for (size_t i = 0; i < tokens.size(); ++i) tokens[i] = seed * 1000 + uint32_t(i);
-    std::vector<kvtier_block_hash> hashes(blocks);
-    REQUIRE(kvtier_hash_chain(store, tokens.data(), tokens.size(), hashes.data(), blocks,
-                              &err) == KVTIER_OK);
-    return hashes;
+    return CChain(store, blocks, seed);
   }
   std::vector<kvtier_segment> Segments(std::vector<uint8_t>& bytes, size_t blocks) {
     const size_t per_block = kvtier_segments_per_block(store);
