@@ -35,9 +35,7 @@ Options RemoteOptions(const std::string& endpoint, size_t host_blocks = 64) {
 }
 
 std::vector<uint32_t> Tokens(size_t n, uint32_t seed) {
-  std::vector<uint32_t> t(n);
-  for (size_t i = 0; i < n; ++i) t[i] = seed * 100003u + static_cast<uint32_t>(i);
-  return t;
+  return testing::SeededTokens(n, seed);
 }
 
 // The documented key: <key_prefix>:<namespace root lo, 16 hex>:<hash, 32 hex>.

@@ -70,9 +70,7 @@ Options TlsOptions(const TlsServer& t) {
 }
 
 std::vector<uint32_t> Tokens(size_t n, uint32_t seed) {
-  std::vector<uint32_t> t(n);
-  for (size_t i = 0; i < n; ++i) t[i] = seed * 100003u + static_cast<uint32_t>(i);
-  return t;
+  return testing::SeededTokens(n, seed);
 }
 
 // Saves `tokens` through one store, then loads them through a second one

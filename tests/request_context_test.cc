@@ -19,17 +19,14 @@ Options SessionOptions(size_t capacity_blocks) {
   Options o;
   o.layout = testing::SmallLayout();
   o.model_id = "test-model@1";
-  const size_t slot = (64 + o.layout.BlockBytes() + 63) / 64 * 64;
-  o.host.capacity_bytes = capacity_blocks * slot;
+  o.host.capacity_bytes = testing::HostBytesFor(capacity_blocks, o.layout);
   o.host.lock_memory = false;
   o.eviction = EvictionPolicy::kSession;
   return o;
 }
 
 std::vector<uint32_t> Tokens(size_t n, uint32_t seed) {
-  std::vector<uint32_t> t(n);
-  for (size_t i = 0; i < n; ++i) t[i] = seed * 100003u + static_cast<uint32_t>(i);
-  return t;
+  return testing::SeededTokens(n, seed);
 }
 
 RequestContext Session(uint64_t id, SessionState state) {

@@ -19,8 +19,8 @@ TEST_CASE("8 threads of mixed Lookup/Load/Save never see a wrong byte",
   Options o;
   o.layout = testing::SmallLayout(4, 8);
   o.model_id = "concurrency-model@1";
-  const size_t slot = (64 + o.layout.BlockBytes() + 63) / 64 * 64;
-  o.host.capacity_bytes = 60 * slot;  // small: constant eviction under load
+  o.host.capacity_bytes =
+      testing::HostBytesFor(60, o.layout);  // small: constant eviction under load
   o.host.lock_memory = false;
   auto opened = Store::Open(o);
   REQUIRE(opened.ok());
@@ -43,9 +43,11 @@ TEST_CASE("8 threads of mixed Lookup/Load/Save never see a wrong byte",
       const LookupResult hit = store.Lookup(chain);
       if (rng() % 2 == 0) {
         EngineBuffers dst(store.layout(), chain.size());
-        auto r = store.Load(std::span(chain).first(hit.blocks), dst.blocks(0, hit.blocks));
+        auto r =
+            store.Load(std::span(chain).first(hit.blocks), dst.blocks(0, hit.blocks));
         if (!r.ok()) ++failures;
-        for (size_t b = 0; r.ok() && b < r->blocks; ++b) wrong += !dst.Matches(b, chain[b]);
+        for (size_t b = 0; r.ok() && b < r->blocks; ++b)
+          wrong += !dst.Matches(b, chain[b]);
         if (r.ok()) loaded_blocks += r->blocks;
       } else {
         EngineBuffers src(store.layout(), chain.size());

@@ -15,17 +15,13 @@ Options SmallOptions(size_t capacity_blocks) {
   Options o;
   o.layout = testing::SmallLayout();
   o.model_id = "test-model@1";
-  // Slot = 64-byte header + block, rounded to 64.
-  const size_t slot = (64 + o.layout.BlockBytes() + 63) / 64 * 64;
-  o.host.capacity_bytes = capacity_blocks * slot;
+  o.host.capacity_bytes = testing::HostBytesFor(capacity_blocks, o.layout);
   o.host.lock_memory = false;
   return o;
 }
 
 std::vector<uint32_t> Tokens(size_t n, uint32_t seed) {
-  std::vector<uint32_t> t(n);
-  for (size_t i = 0; i < n; ++i) t[i] = seed * 100003u + static_cast<uint32_t>(i);
-  return t;
+  return testing::SeededTokens(n, seed);
 }
 
 std::unique_ptr<Store> OpenOrDie(const Options& o) {

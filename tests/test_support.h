@@ -1,10 +1,10 @@
 // Helpers shared by kvtier's tests.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
-#include <algorithm>
 #include <filesystem>
 #include <iostream>
 #include <string>
@@ -14,10 +14,10 @@
 
 // Ends the current test as skipped with a printed reason (ctest matches
 // "kvtier-skip:"). Only for facilities a machine may lack.
-#define KVTIER_SKIP(reason)                                  \
-  do {                                                       \
-    std::cout << "kvtier-skip: " << (reason) << std::endl;   \
-    return;                                                  \
+#define KVTIER_SKIP(reason)                                \
+  do {                                                     \
+    std::cout << "kvtier-skip: " << (reason) << std::endl; \
+    return;                                                \
   } while (0)
 
 namespace kvtier::testing {
@@ -31,6 +31,19 @@ inline KvLayout SmallLayout(uint32_t layers = 2, uint32_t block_tokens = 4) {
   l.dtype = DType::kFp16;
   l.block_tokens = block_tokens;
   return l;
+}
+
+// n tokens, a function of `seed`: different seeds give different chains.
+inline std::vector<uint32_t> SeededTokens(size_t n, uint32_t seed) {
+  std::vector<uint32_t> t(n);
+  for (size_t i = 0; i < n; ++i) t[i] = seed * 100003u + static_cast<uint32_t>(i);
+  return t;
+}
+
+// Host-tier bytes that hold `blocks` whole blocks of `layout`: a slot is the
+// 64-byte stored header and the block, rounded to 64.
+inline uint64_t HostBytesFor(size_t blocks, const KvLayout& layout) {
+  return blocks * ((64 + layout.BlockBytes() + 63) / 64 * 64);
 }
 
 // Deterministic block content derived from the hash: any byte can be checked.
@@ -49,7 +62,8 @@ inline void FillFromHash(const BlockHash& h, size_t segment, void* data, size_t 
 class EngineBuffers {
  public:
   EngineBuffers(const KvLayout& layout, size_t blocks)
-      : per_block_(layout.SegmentsPerBlock()), seg_bytes_(layout.SegmentBytes()),
+      : per_block_(layout.SegmentsPerBlock()),
+        seg_bytes_(layout.SegmentBytes()),
         memory_(blocks * per_block_ * seg_bytes_) {
     for (size_t i = 0; i < blocks * per_block_; ++i) {
       segments_.push_back(Segment{memory_.data() + i * seg_bytes_, seg_bytes_});
@@ -57,7 +71,8 @@ class EngineBuffers {
   }
   std::span<const Segment> all() const { return segments_; }
   std::span<const Segment> blocks(size_t first, size_t count) const {
-    return std::span<const Segment>(segments_).subspan(first * per_block_, count * per_block_);
+    return std::span<const Segment>(segments_).subspan(first * per_block_,
+                                                       count * per_block_);
   }
   void FillFrom(std::span<const BlockHash> chain) {
     for (size_t b = 0; b < chain.size(); ++b)
@@ -87,7 +102,8 @@ class EngineBuffers {
 class TempDir {
  public:
   TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "kvtier-test-XXXXXX").string();
+    std::string tmpl =
+        (std::filesystem::temp_directory_path() / "kvtier-test-XXXXXX").string();
     path_ = mkdtemp(tmpl.data());
   }
   ~TempDir() {
