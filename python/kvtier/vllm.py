@@ -83,26 +83,99 @@ except ImportError:
         success: bool
 
 MEDIUM = "KVTIER"
-SUPPORTED_KV_SPECS = ("FullAttentionSpec",)
+NULL_BLOCK_ID = 0  # vLLM's BlockPool reserves block 0: the null block
 
 
-def check_kv_group_spec(spec):
-    """Raises NotImplementedError for a KV-group spec the adapter cannot serve."""
-    if spec is not None and type(spec).__name__ not in SUPPORTED_KV_SPECS:
-        raise NotImplementedError(
-            f"kvtier.vllm: KV-cache group spec {type(spec).__name__} is not supported "
-            f"(only {', '.join(SUPPORTED_KV_SPECS)}); sliding-window and hybrid groups "
-            "are not served yet")
+def _spec_of(spec):
+    """A KVCacheGroupSpec's kv_cache_spec, or the spec itself."""
+    return getattr(spec, "kv_cache_spec", spec)
+
+
+def _kinds(spec):
+    return [c.__name__ for c in type(spec).__mro__]
+
+
+def window_blocks(kv_group_spec, group=0):
+    """Blocks before a hit point a KV group needs: 0 for full attention (all
+    of them), ceil((sliding_window - 1) / block_size) for a sliding-window
+    group (vLLM's SlidingWindowManager: the token being computed is itself
+    in the window). NotImplementedError naming the group for any other kind."""
+    spec = _spec_of(kv_group_spec)
+    if spec is None:
+        return 0
+    kinds = _kinds(spec)
+    if "SlidingWindowSpec" in kinds:
+        return -(-(spec.sliding_window - 1) // spec.block_size)
+    if "FullAttentionSpec" in kinds:
+        return 0
+    raise NotImplementedError(
+        f"kvtier.vllm: KV-cache group {group} has a {type(spec).__name__}, which kvtier "
+        "cannot serve (full-attention and sliding-window groups only)")
+
+
+def check_kv_group_spec(spec, group=0, store=None):
+    """The group's window_blocks(); with `store`, also checks that the store
+    was opened for that kind of group (ValueError naming the option)."""
+    window = window_blocks(spec, group)
+    spec = _spec_of(spec)
+    if store is None or spec is None:
+        return window
+    if store.block_tokens != spec.block_size:
+        raise ValueError(f"kvtier.vllm: group {group}: block_tokens is {store.block_tokens}, "
+                         f"vLLM's block_size {spec.block_size}")
+    windows = list(store.options.get("layer_windows") or [])
+    want = [spec.sliding_window - 1] * len(windows) if window else [0] * len(windows)
+    if window and (not windows or windows != want):
+        raise ValueError(f"kvtier.vllm: group {group} slides over {spec.sliding_window} "
+                         f"tokens: open its store with layer_windows = "
+                         f"[{spec.sliding_window - 1}] * num_layers, not {windows or None}")
+    if not window and windows != want:
+        raise ValueError(f"kvtier.vllm: group {group} is full attention: its store must "
+                         f"not set layer_windows ({windows})")
+    return window
+
+
+def sliding_window_hit(present, window):
+    """vLLM's hit for a sliding-window group over `present` (per block: its
+    in-window bytes are loadable): the largest P whose last `window` blocks
+    are all present, else the leading run of present blocks."""
+    run = 0
+    for i in range(len(present) - 1, -1, -1):
+        run = run + 1 if present[i] else 0
+        if run >= window:
+            return i + window
+    return run
+
+
+def hybrid_lookup(managers, block_hashes):
+    """The hit a hybrid model takes: the longest prefix every group's manager
+    offers (vLLM's hybrid coordinator). None when one answers retry."""
+    hashes = list(block_hashes)
+    hit = len(hashes)
+    while True:
+        shortest = hit
+        for manager in managers:
+            got = manager.lookup(hashes[:shortest])
+            if got is None:
+                return None
+            shortest = min(shortest, got)
+        if shortest == hit:
+            return hit
+        hit = shortest
 
 
 class KvtierLoadStoreSpec(_SpecBase):
     """Blocks in the kvtier store: vLLM block hashes of one KV group, and the
-    lease pinning them for a load (0 for a store or no lease)."""
+    lease pinning them for a load (0 for a store or no lease). `skipped`:
+    leading blocks of the load vLLM asked for that this spec leaves out (a
+    sliding-window group's blocks before its window): the GPU spec may name
+    them too (null blocks), and the handler then skips that many ids."""
 
-    def __init__(self, block_hashes, group=0, lease=0):
+    def __init__(self, block_hashes, group=0, lease=0, skipped=0):
         self.block_hashes = [bytes(h) for h in block_hashes]
         self.group = group
         self.lease = lease
+        self.skipped = skipped
 
     @staticmethod
     def medium():
@@ -110,14 +183,16 @@ class KvtierLoadStoreSpec(_SpecBase):
 
     def __repr__(self):
         return (f"KvtierLoadStoreSpec({len(self.block_hashes)} blocks, group={self.group}, "
-                f"lease={self.lease})")
+                f"lease={self.lease}, skipped={self.skipped})")
 
 
 class KvtierOffloadingManager(_ManagerBase):
-    """vLLM's OffloadingManager over a kvtier.Store (the scheduler's side)."""
+    """vLLM's OffloadingManager over a kvtier.Store (the scheduler's side).
+    A sliding-window group's store is opened with every layer's window set to
+    sliding_window - 1 (check_kv_group_spec says so otherwise)."""
 
     def __init__(self, store, block_size, group=0, kv_group_spec=None, lease_ms=30000):
-        check_kv_group_spec(kv_group_spec)
+        self._window = check_kv_group_spec(kv_group_spec, group, store)
         self._store = store
         self._block_size = block_size
         self._group = group
@@ -140,21 +215,32 @@ class KvtierOffloadingManager(_ManagerBase):
         keys = [bytes(h) for h in block_hashes]
         if not keys:
             return 0
-        hit = self._store.lookup(self._chain(keys))
-        if any(self._busy(k) for k in keys[:hit + 1]):
+        hit = self._hit(self._chain(keys))
+        first = max(0, hit - self._window) if self._window else 0
+        if any(self._busy(k) for k in keys[first:hit + 1]):
             return None  # a transfer in flight decides the answer: retry
         return hit
 
+    def _hit(self, chain):
+        if not self._window:
+            return self._store.lookup(chain)
+        # A one-block chain counts only when the block keeps its sliding
+        # layers (whole): exactly "its in-window bytes are loadable".
+        present = [self._store.lookup(chain[i:i + 1]) == 1 for i in range(len(chain))]
+        return sliding_window_hit(present, self._window)
+
     def prepare_load(self, block_hashes):
         keys = [bytes(h) for h in block_hashes]
+        # A sliding-window group loads only the blocks of its window.
+        loaded = keys[-self._window:] if self._window else keys
         lease = 0
-        if keys:
-            _, lease = self._store.lookup_and_lease(self._chain(keys), self._lease_ms)
+        if loaded:
+            _, lease = self._store.lookup_and_lease(self._chain(loaded), self._lease_ms)
         for k in keys:
             self._loading[k] = self._loading.get(k, 0) + 1
         if lease:
             self._leases[lease] = set(keys)
-        return KvtierLoadStoreSpec(keys, self._group, lease)
+        return KvtierLoadStoreSpec(loaded, self._group, lease, len(keys) - len(loaded))
 
     def touch(self, block_hashes):
         return  # kvtier tracks recency on its own loads and saves
@@ -219,10 +305,14 @@ class KvtierOffloadingHandler(_HandlerBase):
     kv_segments: one array per kvtier segment of a block (segments_per_block
     of them: each layer's K then V), each indexed by the engine's block id,
     whose row [block_id] is one contiguous segment of segment_bytes bytes:
-    vLLM's per-layer KV tensors, or numpy arrays standing in for them."""
+    vLLM's per-layer KV tensors, or numpy arrays standing in for them.
+    For a sliding-window group, a store from vLLM's null block
+    (NULL_BLOCK_ID: the block left out of the window) passes null segments:
+    kvtier keeps that block trimmed (no bytes), and loads fill only the
+    blocks of the window."""
 
     def __init__(self, store, kv_segments, group=0, kv_group_spec=None):
-        check_kv_group_spec(kv_group_spec)
+        self._window = check_kv_group_spec(kv_group_spec, group, store)
         if len(kv_segments) != store.segments_per_block:
             raise ValueError(f"kv_segments: {len(kv_segments)} given, the store's "
                              f"blocks have {store.segments_per_block} segments")
@@ -234,23 +324,32 @@ class KvtierOffloadingHandler(_HandlerBase):
     def _segments(self, block_ids):
         return [kv[b] for b in block_ids for kv in self._kv]
 
+    def _save_segments(self, block_ids):
+        if not self._window:
+            return self._segments(block_ids)
+        null = (0, self._store.segment_bytes)  # the engine no longer holds it
+        return [null if b == NULL_BLOCK_ID else kv[b] for b in block_ids for kv in self._kv]
+
     def transfer_async(self, job_id, spec):
         src, dst = spec
         kinds = (src.medium(), dst.medium())
         try:
             if kinds == (MEDIUM, "GPU"):
-                keys, ids = src.block_hashes, list(dst.block_ids)
+                keys, ids = src.block_hashes, [int(b) for b in dst.block_ids]
+                if len(ids) == src.skipped + len(keys):
+                    ids = ids[src.skipped:]  # vLLM named the blocks before the window
                 start = lambda chain: self._store.begin_load(chain, self._segments(ids),
                                                              lease=src.lease)
             elif kinds == ("GPU", MEDIUM):
-                keys, ids = dst.block_hashes, list(src.block_ids)
-                start = lambda chain: self._store.begin_save(chain, self._segments(ids))
+                keys, ids = dst.block_hashes, [int(b) for b in src.block_ids]
+                start = lambda chain: self._store.begin_save(chain, self._save_segments(ids))
             else:
                 return False
             if len(keys) != len(ids) or job_id in self._jobs:
                 return False
             chain = self._store.engine_key_chain(keys, profile="vllm", group=self._group)
-            self._jobs[job_id] = _Job(start(chain), len(ids), kinds)
+            moved = sum(1 for b in ids if not (self._window and b == NULL_BLOCK_ID))
+            self._jobs[job_id] = _Job(start(chain), moved, kinds)
         except (Error, IndexError, ValueError):
             return False
         return True
