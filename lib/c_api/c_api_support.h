@@ -83,6 +83,13 @@ Options OptionsFromC(const kvtier_options& c, kvtier_c_log_target* log);
 // hold wrongly (an unknown codec, a null directory).
 Status CheckCOptions(const kvtier_options& c);
 
+// kvtier_engine_key_chain's work for a namespace root (a store's, or the
+// one a scheduler's options name).
+kvtier_code EngineKeyChainC(const BlockHash& root, kvtier_key_profile profile,
+                            uint32_t group, const uint8_t* key_bytes,
+                            size_t key_bytes_len, const size_t* key_sizes, size_t n_keys,
+                            kvtier_block_hash* out, size_t n_out, kvtier_error* err);
+
 // The C chain and segments as the C++ API takes them.
 inline std::span<const BlockHash> ChainOf(const kvtier_block_hash* chain, size_t n) {
   static_assert(sizeof(kvtier_block_hash) == sizeof(BlockHash));

@@ -18,9 +18,37 @@ blocks and the store, get_finished reports (job_id, success).
 KvtierSecondaryTier serves the tiering spec: kvtier behind vLLM's CPU tier,
 copying between the CPU tier's slots and the store without blocking. Blocks are
 named by vLLM's own block hashes and KV-group index (Store.engine_key_chain,
-profile "vllm"). Both sides share one kvtier.Store, so they must run in one
-process (vLLM's single-process executor) until kvtier's scheduler/worker
-split (issue 16 item 3) lands.
+profile "vllm"). These share one kvtier.Store, so they run in one process
+(vLLM's single-process executor). With a scheduler process and one worker
+process per tensor-parallel rank, KvtierSplitOffloadingManager (over a
+kvtier.split.Scheduler) and KvtierSplitOffloadingHandler (over each rank's
+kvtier.split.Worker) serve the same interfaces: plans travel as bytes in
+the spec vLLM hands the workers, results come back through the handler's
+take_results() and the manager's add_results() (vllm_split.py).
+
+Hybrid models (KV-cache groups of different kinds). One manager and one
+handler per group, as vLLM keeps a block table per group:
+- A full-attention group (FullAttentionSpec, MLAAttentionSpec) needs every
+  block before the hit point: its store has no layer_windows.
+- A sliding-window group (SlidingWindowSpec, window W tokens) has its own
+  store whose layers all slide, layer_windows = [W - 1] * its layers (the
+  token being computed is itself in the window, so W - 1 tokens before it
+  are needed; check_kv_group_spec refuses another store). kvtier's trimming
+  then keeps, per store job, only the blocks within the window before the
+  job's end (and before every swa_checkpoint_blocks-th block of the job)
+  whole; the others are index entries without bytes, as is a block whose
+  GPU id is vLLM's null block (the engine already freed it). lookup is
+  vLLM's SlidingWindowManager rule: the largest P whose last
+  ceil((W - 1) / block_size) blocks are whole in the store (else the
+  leading run of whole blocks), so a block out of the window may be
+  evicted or never stored without shortening the hit; prepare_load names
+  only those window blocks (skipped = the blocks before them, whose GPU ids
+  the handler skips), and only they are read and written.
+- Groups of one kind may share a store (keys carry the group index);
+  hybrid_lookup(managers, block_hashes) gives the hit all groups allow, as
+  vLLM's hybrid coordinator computes it.
+- Any other kind (Mamba, chunked local attention, cross attention, ...)
+  raises NotImplementedError naming the group.
 
 Semantics beyond the ABCs:
 - lookup returns None ("retry later", as in vLLM's tiering spec's
@@ -29,8 +57,9 @@ Semantics beyond the ABCs:
 - A failed or partial transfer is reported as success=False, never as
   success with wrong bytes; a block erased or evicted before its load is a
   failed load job.
-- Only full-attention KV groups are supported: a KV-group spec of any other
-  kind (sliding window, Mamba, ...) raises NotImplementedError.
+- kv_group_spec may be vLLM's KVCacheGroupSpec or its kv_cache_spec;
+  speculative decoding's extra sliding-window block (use_eagle) is not
+  modelled.
 - take_events yields stored events; kvtier evicts inside the library
   without telling the caller, so no removed events are derived.
 
@@ -135,13 +164,15 @@ def check_kv_group_spec(spec, group=0, store=None):
     return window
 
 
-def sliding_window_hit(present, window):
-    """vLLM's hit for a sliding-window group over `present` (per block: its
-    in-window bytes are loadable): the largest P whose last `window` blocks
-    are all present, else the leading run of present blocks."""
+def sliding_window_hit(present, blocks, window):
+    """vLLM's hit for a sliding-window group of `blocks` blocks, present(i)
+    telling whether block i's in-window bytes are loadable: the largest P
+    whose last `window` blocks are all present, else the leading run of
+    present blocks. Scans from the end and stops at the first such P, as
+    vLLM does, so a long hit costs about `window` probes."""
     run = 0
-    for i in range(len(present) - 1, -1, -1):
-        run = run + 1 if present[i] else 0
+    for i in range(blocks - 1, -1, -1):
+        run = run + 1 if present(i) else 0
         if run >= window:
             return i + window
     return run
@@ -226,8 +257,8 @@ class KvtierOffloadingManager(_ManagerBase):
             return self._store.lookup(chain)
         # A one-block chain counts only when the block keeps its sliding
         # layers (whole): exactly "its in-window bytes are loadable".
-        present = [self._store.lookup(chain[i:i + 1]) == 1 for i in range(len(chain))]
-        return sliding_window_hit(present, self._window)
+        return sliding_window_hit(lambda i: self._store.lookup(chain[i:i + 1]) == 1,
+                                  len(chain), self._window)
 
     def prepare_load(self, block_hashes):
         keys = [bytes(h) for h in block_hashes]
@@ -488,3 +519,8 @@ class KvtierSecondaryTier(_TierBase):
 
 def _all_done(transfer):
     return all(transfer.outcome(b) == "done" for b in range(len(transfer)))
+
+
+# The same interfaces on the scheduler/worker split (one worker per rank).
+from .vllm_split import (KvtierSplitLoadStoreSpec, KvtierSplitOffloadingHandler,  # noqa: E402
+                         KvtierSplitOffloadingManager)
