@@ -305,8 +305,13 @@ class KvtierOffloadingManager(_ManagerBase):
         keys = [bytes(h) for h in block_hashes if bytes(h) in self._storing]
         self._storing.difference_update(keys)
         if not success:
-            for k in keys:  # what a failed job wrote is not trusted
-                self._store.erase(self._chain([k]))
+            # What a failed job wrote is not trusted. Only blocks it made
+            # loadable are erased: a sliding group's block may have been in
+            # the store without bytes before (trimmed), and erasing it would
+            # take every block linked after it too.
+            for k in keys:
+                if self._present(k):
+                    self._store.erase(self._chain([k]))
             return
         stored = [k for k in keys if self._present(k)]
         if stored:

@@ -313,6 +313,21 @@ def test_a_sliding_window_group_loads_only_its_window_byte_for_byte(store):
                                                fresh, [7, 6, 5, 4, 3, 2])
 
 
+def test_a_sliding_group_retries_only_for_transfers_in_its_window(store):
+    with swa_store() as sw:
+        _, swa = hybrid(store, sw)
+        hashes = block_hashes(6)
+        swa.save(hashes, [1, 2, 3, 4, 5, 6], job_id=1)
+        swa.manager.prepare_load(hashes[4:])  # the window's blocks are being loaded
+        assert swa.manager.lookup(hashes) is None
+        swa.manager.complete_load(hashes[4:])
+        out = swa.manager.prepare_store(hashes[:2])  # out of the window: no retry
+        assert out.block_hashes_to_store == hashes[:2]  # they hold no bytes yet
+        assert swa.manager.lookup(hashes) == 6
+        swa.manager.complete_store(out.block_hashes_to_store, success=False)
+        assert swa.manager.lookup(hashes) == 6
+
+
 def test_evicting_an_out_of_window_block_keeps_the_sliding_hit(store):
     with swa_store(host_capacity_bytes=1 << 20) as probe:
         frame = probe.stats()["host"]["slot_bytes"]
