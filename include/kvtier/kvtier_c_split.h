@@ -57,6 +57,13 @@ KVTIER_EXPORT kvtier_code kvtier_scheduler_lookup(kvtier_scheduler* scheduler,
                                                   const kvtier_block_hash* chain,
                                                   size_t n_blocks, size_t* hit_blocks,
                                                   kvtier_error* err);
+/* kvtier_engine_key_chain (kvtier_c.h) for the scheduler: engine keys to the
+ * chain a rank-0 store of the scheduler's options would name (chains are
+ * rank-free in the split). Same arguments and errors. */
+KVTIER_EXPORT kvtier_code kvtier_scheduler_engine_key_chain(
+    const kvtier_scheduler* scheduler, kvtier_key_profile profile, uint32_t group,
+    const uint8_t* key_bytes, size_t key_bytes_len, const size_t* key_sizes,
+    size_t n_keys, kvtier_block_hash* out, size_t n_out, kvtier_error* err);
 KVTIER_EXPORT kvtier_code kvtier_scheduler_plan_load(kvtier_scheduler* scheduler,
                                                      const kvtier_block_hash* chain,
                                                      size_t n_blocks, kvtier_plan* out,
@@ -95,11 +102,20 @@ KVTIER_EXPORT kvtier_code kvtier_worker_apply_join(kvtier_worker* worker,
 /* Executes plan bytes against the rank's tiers and the engine's segments
  * (host memory; chain blocks [0, n) for a load, [first_block, n) for a save,
  * none for a write-down); *result (for kvtier_scheduler_commit) set on OK. */
-KVTIER_EXPORT kvtier_code kvtier_worker_execute(kvtier_worker* worker, const uint8_t* plan,
-                                                size_t n_plan,
+KVTIER_EXPORT kvtier_code kvtier_worker_execute(kvtier_worker* worker,
+                                                const uint8_t* plan, size_t n_plan,
                                                 const kvtier_segment* segments,
                                                 size_t n_segments, kvtier_bytes* result,
                                                 kvtier_error* err);
+
+/* What one rank's result bytes say: *moves the plan's moves, *failed those
+ * that failed on this rank (0: this rank did all it was asked). A rank can
+ * tell its own job's success without the scheduler's commit, which still
+ * decides what counts (every rank must succeed). KVTIER_CORRUPTION for
+ * damaged bytes. */
+KVTIER_EXPORT kvtier_code kvtier_worker_result_moves(const uint8_t* result,
+                                                     size_t n_result, size_t* moves,
+                                                     size_t* failed, kvtier_error* err);
 
 #ifdef __cplusplus
 } /* extern "C" */

@@ -87,6 +87,13 @@ Status CheckCOptions(const kvtier_options& c);
 // written to err.
 kvtier_code CheckOptionsArgument(const kvtier_options* options, kvtier_error* err);
 
+// kvtier_engine_key_chain's work for a namespace root (a store's, or the
+// one a scheduler's options name).
+kvtier_code EngineKeyChainC(const BlockHash& root, kvtier_key_profile profile,
+                            uint32_t group, const uint8_t* key_bytes,
+                            size_t key_bytes_len, const size_t* key_sizes, size_t n_keys,
+                            kvtier_block_hash* out, size_t n_out, kvtier_error* err);
+
 // The C chain and segments as the C++ API takes them.
 inline std::span<const BlockHash> ChainOf(const kvtier_block_hash* chain, size_t n) {
   static_assert(sizeof(kvtier_block_hash) == sizeof(BlockHash));

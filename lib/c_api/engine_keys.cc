@@ -91,14 +91,12 @@ Status CheckRequestKeys(const kvtier_vllm_request_keys* r) {
 
 }  // namespace
 
-extern "C" {
+namespace kvtier::internal {
 
-kvtier_code kvtier_engine_key_chain(const kvtier_store* store, kvtier_key_profile profile,
-                                    uint32_t group, const uint8_t* key_bytes,
-                                    size_t key_bytes_len, const size_t* key_sizes,
-                                    size_t n_keys, kvtier_block_hash* out, size_t n_out,
-                                    kvtier_error* err) {
-  if (store == nullptr) return CNull("store", err);
+kvtier_code EngineKeyChainC(const BlockHash& root, kvtier_key_profile profile,
+                            uint32_t group, const uint8_t* key_bytes,
+                            size_t key_bytes_len, const size_t* key_sizes, size_t n_keys,
+                            kvtier_block_hash* out, size_t n_out, kvtier_error* err) {
   if (key_bytes == nullptr && key_bytes_len > 0) return CNull("key_bytes", err);
   if (key_sizes == nullptr && n_keys > 0) return CNull("key_sizes", err);
   if (out == nullptr && n_out > 0) return CNull("out", err);
@@ -113,13 +111,27 @@ kvtier_code kvtier_engine_key_chain(const kvtier_store* store, kvtier_key_profil
         !s.ok()) {
       return CFail(s, err);
     }
-    kvtier::EngineKeyMapper mapper(store->store->hasher().root(),
-                                   static_cast<kvtier::KeyProfile>(RawEnum(profile)),
-                                   group);
+    kvtier::EngineKeyMapper mapper(
+        root, static_cast<kvtier::KeyProfile>(RawEnum(profile)), group);
     std::span<kvtier::BlockHash> hashes(reinterpret_cast<kvtier::BlockHash*>(out), n_out);
     Status s = mapper.ChainInto(keys, hashes);
     return s.ok() ? KVTIER_OK : CFail(s, err);
   });
+}
+
+}  // namespace kvtier::internal
+
+extern "C" {
+
+kvtier_code kvtier_engine_key_chain(const kvtier_store* store, kvtier_key_profile profile,
+                                    uint32_t group, const uint8_t* key_bytes,
+                                    size_t key_bytes_len, const size_t* key_sizes,
+                                    size_t n_keys, kvtier_block_hash* out, size_t n_out,
+                                    kvtier_error* err) {
+  if (store == nullptr) return CNull("store", err);
+  return kvtier::internal::EngineKeyChainC(store->store->hasher().root(), profile, group,
+                                           key_bytes, key_bytes_len, key_sizes, n_keys,
+                                           out, n_out, err);
 }
 
 kvtier_code kvtier_vllm_none_hash(const char* seed, size_t seed_len,

@@ -1,16 +1,22 @@
 // The C API of the scheduler/worker split (kvtier_c.h, kvtier/split.h): a
 // thin shell that checks pointers and counts, copies byte strings into
 // library-owned kvtier_bytes, and never lets an exception cross into C.
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <vector>
 
+#include "kvtier/hash.h"
 #include "kvtier/split.h"
 #include "lib/c_api/c_api_support.h"
+#include "lib/split/messages.h"
 
 struct kvtier_scheduler {
   std::unique_ptr<kvtier::Scheduler> scheduler;
+  // Names engine keys (kvtier_scheduler_engine_key_chain): the namespace of
+  // the options with rank 0, the chains a rank-0 Store of them names.
+  kvtier::BlockHash root;
 };
 
 struct kvtier_worker {
@@ -70,10 +76,13 @@ kvtier_code kvtier_scheduler_open(const kvtier_options* options, uint32_t ranks,
   if (out == nullptr) return CNull("out", err);
   return CGuarded(err, [&] {
     kvtier_c_log_target unused;
-    auto opened =
-        kvtier::Scheduler::Open(kvtier::internal::OptionsFromC(*options, &unused), ranks);
+    const kvtier::Options o = kvtier::internal::OptionsFromC(*options, &unused);
+    auto opened = kvtier::Scheduler::Open(o, ranks);
     if (!opened.ok()) return CFail(opened.status(), err);
-    *out = new kvtier_scheduler{std::move(opened).value()};
+    const kvtier::Namespace ns{o.model_id, o.layout.Fingerprint(), o.CodecTag(),
+                               /*rank=*/0, o.tenant_salt};
+    *out = new kvtier_scheduler{std::move(opened).value(),
+                                kvtier::PrefixHasher::NamespaceRoot(ns)};
     return KVTIER_OK;
   });
 }
@@ -108,6 +117,16 @@ kvtier_code kvtier_scheduler_lookup(kvtier_scheduler* scheduler,
     *hit_blocks = scheduler->scheduler->Lookup(ChainOf(chain, n_blocks)).blocks;
     return KVTIER_OK;
   });
+}
+
+kvtier_code kvtier_scheduler_engine_key_chain(
+    const kvtier_scheduler* scheduler, kvtier_key_profile profile, uint32_t group,
+    const uint8_t* key_bytes, size_t key_bytes_len, const size_t* key_sizes,
+    size_t n_keys, kvtier_block_hash* out, size_t n_out, kvtier_error* err) {
+  if (scheduler == nullptr) return CNull("scheduler", err);
+  return kvtier::internal::EngineKeyChainC(scheduler->root, profile, group, key_bytes,
+                                           key_bytes_len, key_sizes, n_keys, out, n_out,
+                                           err);
 }
 
 kvtier_code kvtier_scheduler_plan_load(kvtier_scheduler* scheduler,
@@ -228,6 +247,23 @@ kvtier_code kvtier_worker_execute(kvtier_worker* worker, const uint8_t* plan,
         worker->worker->Execute(BytesOf(plan, n_plan), segs);
     if (!r.ok()) return CFail(r.status(), err);
     return Give(*r, result, err);
+  });
+}
+
+kvtier_code kvtier_worker_result_moves(const uint8_t* result, size_t n_result,
+                                       size_t* moves, size_t* failed, kvtier_error* err) {
+  if (result == nullptr && n_result > 0) return CNull("result", err);
+  if (moves == nullptr) return CNull("moves", err);
+  if (failed == nullptr) return CNull("failed", err);
+  return CGuarded(err, [&] {
+    Result<kvtier::internal::Results> r =
+        kvtier::internal::DecodeResults(BytesOf(result, n_result));
+    if (!r.ok()) return CFail(r.status(), err);
+    *moves = r->codes.size();
+    *failed = static_cast<size_t>(
+        std::count_if(r->codes.begin(), r->codes.end(),
+                      [](kvtier::StatusCode c) { return c != kvtier::StatusCode::kOk; }));
+    return KVTIER_OK;
   });
 }
 

@@ -254,6 +254,9 @@ _sigs = {
     "kvtier_scheduler_ready": (c_int, [c_void_p]),
     "kvtier_scheduler_lookup": (c_int, [c_void_p, P(BlockHash), c_size_t, P(c_size_t),
                                         P(Error)]),
+    "kvtier_scheduler_engine_key_chain": (c_int, [c_void_p, c_int, c_uint32, c_char_p,
+                                                  c_size_t, P(c_size_t), c_size_t,
+                                                  P(BlockHash), c_size_t, P(Error)]),
     "kvtier_scheduler_plan_load": (c_int, [c_void_p, P(BlockHash), c_size_t, P(Plan),
                                            P(Error)]),
     "kvtier_scheduler_plan_save": (c_int, [c_void_p, P(BlockHash), c_size_t, c_size_t,
@@ -267,6 +270,8 @@ _sigs = {
     "kvtier_worker_apply_join": (c_int, [c_void_p, c_char_p, c_size_t, P(Error)]),
     "kvtier_worker_execute": (c_int, [c_void_p, c_char_p, c_size_t, P(Segment), c_size_t,
                                       P(Bytes), P(Error)]),
+    "kvtier_worker_result_moves": (c_int, [c_char_p, c_size_t, P(c_size_t), P(c_size_t),
+                                           P(Error)]),
 }
 CONFIG_ENV = 1
 for _name, (_res, _args) in _sigs.items():

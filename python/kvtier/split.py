@@ -23,7 +23,7 @@ from collections import namedtuple
 from . import _capi
 from .errors import Error, INVALID_ARGUMENT
 from .options import Options
-from .store import Chain, _Segments, _check
+from .store import Chain, _Segments, _check, engine_key_chain
 
 Plan = namedtuple("Plan", ["ticket", "kind", "blocks", "bytes"])
 _KINDS = {0: "load", 1: "save", 2: "write_down"}
@@ -84,6 +84,12 @@ class Scheduler:
     def ready(self):
         return bool(_capi.lib.kvtier_scheduler_ready(self._h))
 
+    def engine_key_chain(self, keys, profile="vllm", group=0):
+        """Store.engine_key_chain for the split: the chain a rank-0 Store of
+        these options names (chains are rank-free)."""
+        return engine_key_chain(_capi.lib.kvtier_scheduler_engine_key_chain, self._h, keys,
+                                profile, group)
+
     def lookup(self, chain):
         ptr, n = _chain(chain)
         hit, err = ctypes.c_size_t(), _capi.Error()
@@ -124,6 +130,17 @@ class Scheduler:
                                                  ctypes.byref(blocks), ctypes.byref(failed),
                                                  ctypes.byref(err)), err)
         return blocks.value, failed.value
+
+
+def result_moves(result):
+    """(moves, failed) of one rank's result bytes: failed == 0 when this
+    rank did everything its plan asked. Scheduler.commit still decides what
+    counts (every rank must succeed)."""
+    moves, failed, err = ctypes.c_size_t(), ctypes.c_size_t(), _capi.Error()
+    result = bytes(result)
+    _check(_capi.lib.kvtier_worker_result_moves(result, len(result), ctypes.byref(moves),
+                                                ctypes.byref(failed), ctypes.byref(err)), err)
+    return moves.value, failed.value
 
 
 class Worker:

@@ -52,6 +52,22 @@ class Chain:
         return ctypes.cast(self._hashes, ctypes.POINTER(_capi.BlockHash))
 
 
+def engine_key_chain(call, handle, keys, profile, group):
+    """The Chain `call` (kvtier_engine_key_chain or the scheduler's) maps
+    `keys` to."""
+    if profile not in _capi.KEY_PROFILES:
+        raise Error(INVALID_ARGUMENT, f"profile: {profile!r} is not one of "
+                    f"{sorted(_capi.KEY_PROFILES)}")
+    blobs = [k.encode() if isinstance(k, str) else bytes(k) for k in keys]
+    sizes = (ctypes.c_size_t * len(blobs))(*[len(b) for b in blobs])
+    joined = b"".join(blobs)
+    hashes = (_capi.BlockHash * len(blobs))()
+    err = _capi.Error()
+    _check(call(handle, _capi.KEY_PROFILES[profile], group, joined, len(joined), sizes,
+                len(blobs), hashes, len(blobs), ctypes.byref(err)), err)
+    return Chain(hashes)
+
+
 class Prefetch:
     """A prefetch in flight: done() polls, wait() blocks (GIL released)."""
 
@@ -234,18 +250,8 @@ class Store:
         hashes (str) or any bytes (profile "bytes"). `group`: vLLM's KV-cache
         group or SGLang's pool index. Pass the chain to lookup, load, save
         and erase as hash_chain's."""
-        if profile not in _capi.KEY_PROFILES:
-            raise Error(INVALID_ARGUMENT, f"profile: {profile!r} is not one of "
-                        f"{sorted(_capi.KEY_PROFILES)}")
-        blobs = [k.encode() if isinstance(k, str) else bytes(k) for k in keys]
-        sizes = (ctypes.c_size_t * len(blobs))(*[len(b) for b in blobs])
-        joined = b"".join(blobs)
-        hashes = (_capi.BlockHash * len(blobs))()
-        err = _capi.Error()
-        _check(_capi.lib.kvtier_engine_key_chain(
-            self._handle(), _capi.KEY_PROFILES[profile], group, joined, len(joined), sizes,
-            len(blobs), hashes, len(blobs), ctypes.byref(err)), err)
-        return Chain(hashes)
+        return engine_key_chain(_capi.lib.kvtier_engine_key_chain, self._handle(), keys,
+                                profile, group)
 
     def lookup(self, chain):
         """Blocks in the longest prefix of `chain` that load() would serve now."""

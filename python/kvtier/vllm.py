@@ -18,9 +18,37 @@ blocks and the store, get_finished reports (job_id, success).
 KvtierSecondaryTier serves the tiering spec: kvtier behind vLLM's CPU tier,
 copying between the CPU tier's slots and the store without blocking. Blocks are
 named by vLLM's own block hashes and KV-group index (Store.engine_key_chain,
-profile "vllm"). Both sides share one kvtier.Store, so they must run in one
-process (vLLM's single-process executor) until kvtier's scheduler/worker
-split (issue 16 item 3) lands.
+profile "vllm"). These share one kvtier.Store, so they run in one process
+(vLLM's single-process executor). With a scheduler process and one worker
+process per tensor-parallel rank, KvtierSplitOffloadingManager (over a
+kvtier.split.Scheduler) and KvtierSplitOffloadingHandler (over each rank's
+kvtier.split.Worker) serve the same interfaces: plans travel as bytes in
+the spec vLLM hands the workers, results come back through the handler's
+take_results() and the manager's add_results() (vllm_split.py).
+
+Hybrid models (KV-cache groups of different kinds). One manager and one
+handler per group, as vLLM keeps a block table per group:
+- A full-attention group (FullAttentionSpec, MLAAttentionSpec) needs every
+  block before the hit point: its store has no layer_windows.
+- A sliding-window group (SlidingWindowSpec, window W tokens) has its own
+  store whose layers all slide, layer_windows = [W - 1] * its layers (the
+  token being computed is itself in the window, so W - 1 tokens before it
+  are needed; check_kv_group_spec refuses another store). kvtier's trimming
+  then keeps, per store job, only the blocks within the window before the
+  job's end (and before every swa_checkpoint_blocks-th block of the job)
+  whole; the others are index entries without bytes, as is a block whose
+  GPU id is vLLM's null block (the engine already freed it). lookup is
+  vLLM's SlidingWindowManager rule: the largest P whose last
+  ceil((W - 1) / block_size) blocks are whole in the store (else the
+  leading run of whole blocks), so a block out of the window may be
+  evicted or never stored without shortening the hit; prepare_load names
+  only those window blocks (skipped = the blocks before them, whose GPU ids
+  the handler skips), and only they are read and written.
+- Groups of one kind may share a store (keys carry the group index);
+  hybrid_lookup(managers, block_hashes) gives the hit all groups allow, as
+  vLLM's hybrid coordinator computes it.
+- Any other kind (Mamba, chunked local attention, cross attention, ...)
+  raises NotImplementedError naming the group.
 
 Semantics beyond the ABCs:
 - lookup returns None ("retry later", as in vLLM's tiering spec's
@@ -29,8 +57,9 @@ Semantics beyond the ABCs:
 - A failed or partial transfer is reported as success=False, never as
   success with wrong bytes; a block erased or evicted before its load is a
   failed load job.
-- Only full-attention KV groups are supported: a KV-group spec of any other
-  kind (sliding window, Mamba, ...) raises NotImplementedError.
+- kv_group_spec may be vLLM's KVCacheGroupSpec or its kv_cache_spec;
+  speculative decoding's extra sliding-window block (use_eagle) is not
+  modelled.
 - take_events yields stored events; kvtier evicts inside the library
   without telling the caller, so no removed events are derived.
 
@@ -83,26 +112,101 @@ except ImportError:
         success: bool
 
 MEDIUM = "KVTIER"
-SUPPORTED_KV_SPECS = ("FullAttentionSpec",)
+NULL_BLOCK_ID = 0  # vLLM's BlockPool reserves block 0: the null block
 
 
-def check_kv_group_spec(spec):
-    """Raises NotImplementedError for a KV-group spec the adapter cannot serve."""
-    if spec is not None and type(spec).__name__ not in SUPPORTED_KV_SPECS:
-        raise NotImplementedError(
-            f"kvtier.vllm: KV-cache group spec {type(spec).__name__} is not supported "
-            f"(only {', '.join(SUPPORTED_KV_SPECS)}); sliding-window and hybrid groups "
-            "are not served yet")
+def _spec_of(spec):
+    """A KVCacheGroupSpec's kv_cache_spec, or the spec itself."""
+    return getattr(spec, "kv_cache_spec", spec)
+
+
+def _kinds(spec):
+    return [c.__name__ for c in type(spec).__mro__]
+
+
+def window_blocks(kv_group_spec, group=0):
+    """Blocks before a hit point a KV group needs: 0 for full attention (all
+    of them), ceil((sliding_window - 1) / block_size) for a sliding-window
+    group (vLLM's SlidingWindowManager: the token being computed is itself
+    in the window). NotImplementedError naming the group for any other kind."""
+    spec = _spec_of(kv_group_spec)
+    if spec is None:
+        return 0
+    kinds = _kinds(spec)
+    if "SlidingWindowSpec" in kinds:
+        return -(-(spec.sliding_window - 1) // spec.block_size)
+    if "FullAttentionSpec" in kinds:
+        return 0
+    raise NotImplementedError(
+        f"kvtier.vllm: KV-cache group {group} has a {type(spec).__name__}, which kvtier "
+        "cannot serve (full-attention and sliding-window groups only)")
+
+
+def check_kv_group_spec(spec, group=0, store=None):
+    """The group's window_blocks(); with `store`, also checks that the store
+    was opened for that kind of group (ValueError naming the option)."""
+    window = window_blocks(spec, group)
+    spec = _spec_of(spec)
+    if store is None or spec is None:
+        return window
+    if store.block_tokens != spec.block_size:
+        raise ValueError(f"kvtier.vllm: group {group}: block_tokens is {store.block_tokens}, "
+                         f"vLLM's block_size {spec.block_size}")
+    windows = list(store.options.get("layer_windows") or [])
+    want = [spec.sliding_window - 1] * len(windows) if window else [0] * len(windows)
+    if window and (not windows or windows != want):
+        raise ValueError(f"kvtier.vllm: group {group} slides over {spec.sliding_window} "
+                         f"tokens: open its store with layer_windows = "
+                         f"[{spec.sliding_window - 1}] * num_layers, not {windows or None}")
+    if not window and windows != want:
+        raise ValueError(f"kvtier.vllm: group {group} is full attention: its store must "
+                         f"not set layer_windows ({windows})")
+    return window
+
+
+def sliding_window_hit(present, blocks, window):
+    """vLLM's hit for a sliding-window group of `blocks` blocks, present(i)
+    telling whether block i's in-window bytes are loadable: the largest P
+    whose last `window` blocks are all present, else the leading run of
+    present blocks. Scans from the end and stops at the first such P, as
+    vLLM does, so a long hit costs about `window` probes."""
+    run = 0
+    for i in range(blocks - 1, -1, -1):
+        run = run + 1 if present(i) else 0
+        if run >= window:
+            return i + window
+    return run
+
+
+def hybrid_lookup(managers, block_hashes):
+    """The hit a hybrid model takes: the longest prefix every group's manager
+    offers (vLLM's hybrid coordinator). None when one answers retry."""
+    hashes = list(block_hashes)
+    hit = len(hashes)
+    while True:
+        shortest = hit
+        for manager in managers:
+            got = manager.lookup(hashes[:shortest])
+            if got is None:
+                return None
+            shortest = min(shortest, got)
+        if shortest == hit:
+            return hit
+        hit = shortest
 
 
 class KvtierLoadStoreSpec(_SpecBase):
     """Blocks in the kvtier store: vLLM block hashes of one KV group, and the
-    lease pinning them for a load (0 for a store or no lease)."""
+    lease pinning them for a load (0 for a store or no lease). `skipped`:
+    leading blocks of the load vLLM asked for that this spec leaves out (a
+    sliding-window group's blocks before its window): the GPU spec may name
+    them too (null blocks), and the handler then skips that many ids."""
 
-    def __init__(self, block_hashes, group=0, lease=0):
+    def __init__(self, block_hashes, group=0, lease=0, skipped=0):
         self.block_hashes = [bytes(h) for h in block_hashes]
         self.group = group
         self.lease = lease
+        self.skipped = skipped
 
     @staticmethod
     def medium():
@@ -110,14 +214,16 @@ class KvtierLoadStoreSpec(_SpecBase):
 
     def __repr__(self):
         return (f"KvtierLoadStoreSpec({len(self.block_hashes)} blocks, group={self.group}, "
-                f"lease={self.lease})")
+                f"lease={self.lease}, skipped={self.skipped})")
 
 
 class KvtierOffloadingManager(_ManagerBase):
-    """vLLM's OffloadingManager over a kvtier.Store (the scheduler's side)."""
+    """vLLM's OffloadingManager over a kvtier.Store (the scheduler's side).
+    A sliding-window group's store is opened with every layer's window set to
+    sliding_window - 1 (check_kv_group_spec says so otherwise)."""
 
     def __init__(self, store, block_size, group=0, kv_group_spec=None, lease_ms=30000):
-        check_kv_group_spec(kv_group_spec)
+        self._window = check_kv_group_spec(kv_group_spec, group, store)
         self._store = store
         self._block_size = block_size
         self._group = group
@@ -140,21 +246,32 @@ class KvtierOffloadingManager(_ManagerBase):
         keys = [bytes(h) for h in block_hashes]
         if not keys:
             return 0
-        hit = self._store.lookup(self._chain(keys))
-        if any(self._busy(k) for k in keys[:hit + 1]):
+        hit = self._hit(self._chain(keys))
+        first = max(0, hit - self._window) if self._window else 0
+        if any(self._busy(k) for k in keys[first:hit + 1]):
             return None  # a transfer in flight decides the answer: retry
         return hit
 
+    def _hit(self, chain):
+        if not self._window:
+            return self._store.lookup(chain)
+        # A one-block chain counts only when the block keeps its sliding
+        # layers (whole): exactly "its in-window bytes are loadable".
+        return sliding_window_hit(lambda i: self._store.lookup(chain[i:i + 1]) == 1,
+                                  len(chain), self._window)
+
     def prepare_load(self, block_hashes):
         keys = [bytes(h) for h in block_hashes]
+        # A sliding-window group loads only the blocks of its window.
+        loaded = keys[-self._window:] if self._window else keys
         lease = 0
-        if keys:
-            _, lease = self._store.lookup_and_lease(self._chain(keys), self._lease_ms)
+        if loaded:
+            _, lease = self._store.lookup_and_lease(self._chain(loaded), self._lease_ms)
         for k in keys:
             self._loading[k] = self._loading.get(k, 0) + 1
         if lease:
             self._leases[lease] = set(keys)
-        return KvtierLoadStoreSpec(keys, self._group, lease)
+        return KvtierLoadStoreSpec(loaded, self._group, lease, len(keys) - len(loaded))
 
     def touch(self, block_hashes):
         return  # kvtier tracks recency on its own loads and saves
@@ -188,8 +305,13 @@ class KvtierOffloadingManager(_ManagerBase):
         keys = [bytes(h) for h in block_hashes if bytes(h) in self._storing]
         self._storing.difference_update(keys)
         if not success:
-            for k in keys:  # what a failed job wrote is not trusted
-                self._store.erase(self._chain([k]))
+            # What a failed job wrote is not trusted. Only blocks it made
+            # loadable are erased: a sliding group's block may have been in
+            # the store without bytes before (trimmed), and erasing it would
+            # take every block linked after it too.
+            for k in keys:
+                if self._present(k):
+                    self._store.erase(self._chain([k]))
             return
         stored = [k for k in keys if self._present(k)]
         if stored:
@@ -219,10 +341,14 @@ class KvtierOffloadingHandler(_HandlerBase):
     kv_segments: one array per kvtier segment of a block (segments_per_block
     of them: each layer's K then V), each indexed by the engine's block id,
     whose row [block_id] is one contiguous segment of segment_bytes bytes:
-    vLLM's per-layer KV tensors, or numpy arrays standing in for them."""
+    vLLM's per-layer KV tensors, or numpy arrays standing in for them.
+    For a sliding-window group, a store from vLLM's null block
+    (NULL_BLOCK_ID: the block left out of the window) passes null segments:
+    kvtier keeps that block trimmed (no bytes), and loads fill only the
+    blocks of the window."""
 
     def __init__(self, store, kv_segments, group=0, kv_group_spec=None):
-        check_kv_group_spec(kv_group_spec)
+        self._window = check_kv_group_spec(kv_group_spec, group, store)
         if len(kv_segments) != store.segments_per_block:
             raise ValueError(f"kv_segments: {len(kv_segments)} given, the store's "
                              f"blocks have {store.segments_per_block} segments")
@@ -234,23 +360,32 @@ class KvtierOffloadingHandler(_HandlerBase):
     def _segments(self, block_ids):
         return [kv[b] for b in block_ids for kv in self._kv]
 
+    def _save_segments(self, block_ids):
+        if not self._window:
+            return self._segments(block_ids)
+        null = (0, self._store.segment_bytes)  # the engine no longer holds it
+        return [null if b == NULL_BLOCK_ID else kv[b] for b in block_ids for kv in self._kv]
+
     def transfer_async(self, job_id, spec):
         src, dst = spec
         kinds = (src.medium(), dst.medium())
         try:
             if kinds == (MEDIUM, "GPU"):
-                keys, ids = src.block_hashes, list(dst.block_ids)
+                keys, ids = src.block_hashes, [int(b) for b in dst.block_ids]
+                if len(ids) == src.skipped + len(keys):
+                    ids = ids[src.skipped:]  # vLLM named the blocks before the window
                 start = lambda chain: self._store.begin_load(chain, self._segments(ids),
                                                              lease=src.lease)
             elif kinds == ("GPU", MEDIUM):
-                keys, ids = dst.block_hashes, list(src.block_ids)
-                start = lambda chain: self._store.begin_save(chain, self._segments(ids))
+                keys, ids = dst.block_hashes, [int(b) for b in src.block_ids]
+                start = lambda chain: self._store.begin_save(chain, self._save_segments(ids))
             else:
                 return False
             if len(keys) != len(ids) or job_id in self._jobs:
                 return False
             chain = self._store.engine_key_chain(keys, profile="vllm", group=self._group)
-            self._jobs[job_id] = _Job(start(chain), len(ids), kinds)
+            moved = sum(1 for b in ids if not (self._window and b == NULL_BLOCK_ID))
+            self._jobs[job_id] = _Job(start(chain), moved, kinds)
         except (Error, IndexError, ValueError):
             return False
         return True
@@ -389,3 +524,8 @@ class KvtierSecondaryTier(_TierBase):
 
 def _all_done(transfer):
     return all(transfer.outcome(b) == "done" for b in range(len(transfer)))
+
+
+# The same interfaces on the scheduler/worker split (one worker per rank).
+from .vllm_split import (KvtierSplitLoadStoreSpec, KvtierSplitOffloadingHandler,  # noqa: E402
+                         KvtierSplitOffloadingManager)

@@ -176,13 +176,181 @@ def test_handler_waits_and_rejects_unknown_transfers(store):
     assert [(r.job_id, r.success) for r in handler.get_finished()] == [(2, True)]
 
 
-def test_sliding_window_groups_are_not_supported(store):
-    with pytest.raises(NotImplementedError, match="SlidingWindowSpec"):
-        kv.KvtierOffloadingManager(store, 4, kv_group_spec=standin.SlidingWindowSpec(4, 128))
-    with pytest.raises(NotImplementedError):
-        kv.KvtierOffloadingHandler(store, gpu_tensors(store),
-                                   kv_group_spec=standin.SlidingWindowSpec(4, 128))
-    kv.KvtierOffloadingManager(store, 4, kv_group_spec=standin.FullAttentionSpec(4))
+# -- hybrid models: a full-attention group and a sliding-window group -----
+FULL = standin.FullAttentionSpec(block_size=4, num_kv_heads=2, head_size=8)
+SWA = standin.SlidingWindowSpec(block_size=4, num_kv_heads=2, head_size=8, sliding_window=9)
+WINDOW = standin.sliding_window_contiguous_blocks(SWA)  # 2 blocks (3 if the window were 9 tokens)
+
+
+def swa_store(host_capacity_bytes=1 << 20):
+    windows = [SWA.sliding_window - 1] * LAYOUT["num_layers"]
+    return kvtier.Store(LAYOUT, model_id="vllm-test@1", host_capacity_bytes=host_capacity_bytes,
+                        host_lock_memory=False, layer_windows=windows)
+
+
+class Group:
+    """One KV group of a hybrid model: its store, manager, handler and the
+    engine's tensors (random KV)."""
+
+    def __init__(self, store, index, spec, seed):
+        self.store, self.index, self.spec = store, index, spec
+        self.manager = kv.KvtierOffloadingManager(store, 4, group=index, kv_group_spec=spec)
+        self.engine = gpu_tensors(store, seed=seed)
+        self.handler = kv.KvtierOffloadingHandler(store, self.engine, group=index,
+                                                  kv_group_spec=spec)
+
+    def save(self, hashes, gpu_ids, job_id):
+        out = self.manager.prepare_store(hashes)
+        ids = [gpu_ids[hashes.index(h)] for h in out.block_hashes_to_store]
+        spec = (standin.GPULoadStoreSpec(ids), out.store_spec)
+        assert self.handler.transfer_async(job_id, spec)
+        result = finish(self.handler, job_id)
+        self.manager.complete_store(out.block_hashes_to_store, result.success)
+        return result
+
+    def load(self, hashes, gpu_ids, job_id, sentinel=0xEE):
+        """Loads into fresh tensors filled with `sentinel`; returns them."""
+        fresh = [np.full_like(t, sentinel) for t in self.engine]
+        loader = kv.KvtierOffloadingHandler(self.store, fresh, group=self.index,
+                                            kv_group_spec=self.spec)
+        spec = self.manager.prepare_load(hashes)
+        assert loader.transfer_async(job_id, (spec, standin.GPULoadStoreSpec(gpu_ids)))
+        result = finish(loader, job_id)
+        self.manager.complete_load(hashes)
+        return spec, result, fresh
+
+
+def hybrid(full_store, sw_store):
+    return Group(full_store, 0, FULL, seed=11), Group(sw_store, 1, SWA, seed=12)
+
+
+def vllm_hybrid_hit(full_cached, swa_cached):
+    """vLLM's hybrid coordinator over the two groups' cached blocks: the full
+    group's leading run, then the sliding group's longest hit within it."""
+    hit = 0
+    while hit < len(full_cached) and full_cached[hit]:
+        hit += 1
+    return standin.sliding_window_longest_hit(swa_cached[:hit], SWA)
+
+
+def test_a_sliding_window_group_needs_a_store_with_its_window(store):
+    with pytest.raises(ValueError, match="layer_windows"):
+        kv.KvtierOffloadingManager(store, 4, group=1, kv_group_spec=SWA)
+    with swa_store() as sw:
+        with pytest.raises(ValueError, match="layer_windows"):
+            kv.KvtierOffloadingHandler(sw, gpu_tensors(sw), group=0, kv_group_spec=FULL)
+        group_spec = standin.KVCacheGroupSpec(["layers.1"], SWA)
+        kv.KvtierOffloadingManager(sw, 4, group=1, kv_group_spec=group_spec)
+        with pytest.raises(ValueError, match="block_tokens"):
+            kv.KvtierOffloadingManager(sw, 8, group=1, kv_group_spec=standin.SlidingWindowSpec(
+                block_size=8, num_kv_heads=2, head_size=8, sliding_window=8))
+    kv.KvtierOffloadingManager(store, 4, kv_group_spec=standin.MLAAttentionSpec(
+        block_size=4, num_kv_heads=1, head_size=8))
+
+
+def test_kinds_that_cannot_work_are_refused_naming_the_group(store):
+    mamba = standin.MambaSpec(block_size=4)
+    with pytest.raises(NotImplementedError, match="group 2 has a MambaSpec"):
+        kv.KvtierOffloadingManager(store, 4, group=2, kv_group_spec=mamba)
+    chunked = standin.ChunkedLocalAttentionSpec(block_size=4, num_kv_heads=2, head_size=8,
+                                                attention_chunk_size=16)
+    with pytest.raises(NotImplementedError, match="group 1 has a ChunkedLocalAttentionSpec"):
+        kv.KvtierOffloadingHandler(store, gpu_tensors(store), group=1,
+                                   kv_group_spec=standin.KVCacheGroupSpec(["l"], chunked))
+
+
+def test_hybrid_lookup_gives_the_hit_vllm_computes(store):
+    with swa_store() as sw:
+        full, swa = hybrid(store, sw)
+        hashes = block_hashes(10)
+        # Two store jobs, as vLLM offloads a request step by step; by the
+        # second, the engine freed the sliding group's blocks 0 and 1 (they
+        # left its window): their GPU ids are the null block.
+        full.save(hashes[:4], [1, 2, 3, 4], job_id=1)
+        full.save(hashes[4:], [5, 6, 7, 1, 2, 3], job_id=2)
+        swa.save(hashes[:4], [0, 0, 3, 4], job_id=3)
+        swa.save(hashes[4:], [5, 6, 7, 1, 2, 3], job_id=4)
+        # What vLLM could find: the full group every block; the sliding
+        # group the blocks each job kept whole (the window before its end).
+        full_cached = [True] * 10
+        swa_cached = [i in (2, 3, 8, 9) for i in range(10)]
+        for n in range(11):
+            want = vllm_hybrid_hit(full_cached[:n], swa_cached[:n])
+            assert kv.hybrid_lookup([full.manager, swa.manager], hashes[:n]) == want, n
+        assert [swa.manager.lookup(hashes[:n]) for n in (10, 9, 7, 4, 3, 1)] == [10, 4, 4, 4, 0, 0]
+        assert sw.stats()["host"]["used_bytes"] == 4 * sw.stats()["host"]["slot_bytes"]
+
+
+def test_blocks_the_engine_freed_are_kept_without_bytes_never_as_whole(store):
+    with swa_store() as sw:
+        _, swa = hybrid(store, sw)
+        hashes = block_hashes(2)
+        swa.engine[0][0] = 0x5A  # the null block's memory is not KV
+        assert swa.save(hashes, [0, 0], job_id=1).success  # both left the window
+        assert swa.manager.lookup(hashes) == 0  # a miss, not the null block's bytes
+        assert sw.stats()["host"]["used_bytes"] == 0
+
+
+def test_a_sliding_window_group_loads_only_its_window_byte_for_byte(store):
+    with swa_store() as sw:
+        full, swa = hybrid(store, sw)
+        hashes = block_hashes(6)
+        full.save(hashes, [1, 2, 3, 4, 5, 6], job_id=1)
+        swa.save(hashes, [1, 2, 3, 4, 5, 6], job_id=2)
+        assert kv.hybrid_lookup([full.manager, swa.manager], hashes) == 6
+        read_before = sw.stats()["host"]["logical_bytes_read"]
+        # vLLM names a GPU block for every block of the hit; those before the
+        # window are the null block.
+        spec, result, fresh = swa.load(hashes, [0, 0, 0, 0, 7, 3], job_id=3)
+        assert (len(spec.block_hashes), spec.skipped) == (WINDOW, 6 - WINDOW)
+        assert result.success and result.transfer_size == WINDOW * sw.block_bytes
+        assert sw.stats()["host"]["logical_bytes_read"] - read_before == WINDOW * sw.block_bytes
+        assert blocks_equal(swa.engine, [5, 6], fresh, [7, 3])  # every byte of the window
+        untouched = [b for b in range(GPU_BLOCKS) if b not in (7, 3)]
+        assert all((t[b] == 0xEE).all() for t in fresh for b in untouched)
+        _, result, fresh = full.load(hashes, [7, 6, 5, 4, 3, 2], job_id=4)
+        assert result.success and blocks_equal(full.engine, [1, 2, 3, 4, 5, 6],
+                                               fresh, [7, 6, 5, 4, 3, 2])
+
+
+def test_a_sliding_group_retries_only_for_transfers_in_its_window(store):
+    with swa_store() as sw:
+        _, swa = hybrid(store, sw)
+        hashes = block_hashes(6)
+        swa.save(hashes, [1, 2, 3, 4, 5, 6], job_id=1)
+        swa.manager.prepare_load(hashes[4:])  # the window's blocks are being loaded
+        assert swa.manager.lookup(hashes) is None
+        swa.manager.complete_load(hashes[4:])
+        out = swa.manager.prepare_store(hashes[:2])  # out of the window: no retry
+        assert out.block_hashes_to_store == hashes[:2]  # they hold no bytes yet
+        assert swa.manager.lookup(hashes) == 6
+        swa.manager.complete_store(out.block_hashes_to_store, success=False)
+        assert swa.manager.lookup(hashes) == 6
+
+
+def test_evicting_an_out_of_window_block_keeps_the_sliding_hit(store):
+    with swa_store(host_capacity_bytes=1 << 20) as probe:
+        frame = probe.stats()["host"]["slot_bytes"]
+    with swa_store(host_capacity_bytes=4 * frame) as sw:  # four whole blocks
+        full, swa = hybrid(store, sw)
+        hashes = block_hashes(10)
+        for g, first in ((full, 1), (swa, 3)):
+            g.save(hashes[:4], [1, 2, 3, 4], job_id=first)
+            g.save(hashes[4:], [5, 6, 7, 1, 2, 3], job_id=first + 1)
+        assert swa.manager.lookup(hashes) == 10
+        other = block_hashes(2, salt=9)  # another request's blocks need room
+        swa.save(other, [4, 5], job_id=5)
+        assert sw.stats()["host"]["evictions"] >= 1
+        held = [sw.lookup(sw.engine_key_chain(hashes[i:i + 1], group=1)) for i in (2, 3, 8, 9)]
+        assert held == [0, 0, 1, 1]  # the whole blocks out of the window were evicted...
+        assert sw.lookup(sw.engine_key_chain(hashes, group=1)) < 10  # kvtier's own prefix
+        assert swa.manager.lookup(hashes) == 10  # ...and vLLM's hit does not care
+        assert kv.hybrid_lookup([full.manager, swa.manager], hashes) == 10
+        _, result, fresh = swa.load(hashes, [0] * 8 + [6, 7], job_id=6)
+        assert result.success and blocks_equal(swa.engine, [2, 3], fresh, [6, 7])
+        # A full-attention group's block gone ends its hit there.
+        store.erase(store.engine_key_chain(hashes[3:4], group=0))
+        assert full.manager.lookup(hashes) == 3
 
 
 def test_kv_groups_name_different_blocks(store):

@@ -8,8 +8,12 @@ are copied from vllm-project/vllm as stored in the reference index:
   06bb4a63a14b5b1f34ad9455e8e4aa017ee6e0f3: TransferSpec, TransferType,
   TransferResult, OffloadingHandler.
 - vllm/v1/kv_offload/mediums.py (GPULoadStoreSpec: block ids, medium "GPU")
-  and vllm/v1/kv_cache_interface.py (FullAttentionSpec, SlidingWindowSpec),
-  reduced to the fields the adapter reads.
+  and vllm/v1/kv_cache_interface.py (KVCacheSpec, AttentionSpec,
+  FullAttentionSpec, MLAAttentionSpec, SlidingWindowSpec,
+  ChunkedLocalAttentionSpec, MambaSpec, KVCacheGroupSpec: their field names).
+- vllm/v1/core/single_type_kv_cache_manager.py: SlidingWindowManager's hit
+  rule (the last ceil((sliding_window - 1) / block_size) blocks before the
+  hit point cached), restated as a function the tests compare with.
 
 The commit kvtier's engine-hash profile matched
 (001cabc1be16a59a70d720ed61a13b678c060a18) is not in the index; these
@@ -126,16 +130,79 @@ class GPULoadStoreSpec(LoadStoreSpec):
         return "GPU"
 
 
-# -- vllm/v1/kv_cache_interface.py (fields the adapter reads) ------------
-@dataclass
-class FullAttentionSpec:
+# -- vllm/v1/kv_cache_interface.py ---------------------------------------
+# Field names as vLLM's (frozen, keyword-only dataclasses); dtype is a string
+# here (vLLM: a torch.dtype), and the methods are left out.
+@dataclass(frozen=True)
+class KVCacheSpec:
     block_size: int
 
 
-@dataclass
-class SlidingWindowSpec:
-    block_size: int
+@dataclass(frozen=True, kw_only=True)
+class AttentionSpec(KVCacheSpec):
+    num_kv_heads: int
+    head_size: int
+    dtype: str = "float16"
+    page_size_padded: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class FullAttentionSpec(AttentionSpec):
+    head_size_v: int | None = None
+    sliding_window: int | None = None  # set when merged with sliding layers
+    attention_chunk_size: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class MLAAttentionSpec(FullAttentionSpec):
+    cache_dtype_str: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class SlidingWindowSpec(AttentionSpec):
     sliding_window: int
+    head_size_v: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ChunkedLocalAttentionSpec(AttentionSpec):
+    attention_chunk_size: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class MambaSpec(KVCacheSpec):
+    shapes: tuple = ()
+    dtypes: tuple = ()
+
+
+@dataclass(frozen=True)
+class KVCacheGroupSpec:
+    layer_names: list[str]
+    kv_cache_spec: KVCacheSpec
+
+
+def sliding_window_contiguous_blocks(spec: SlidingWindowSpec) -> int:
+    """vllm/v1/core/single_type_kv_cache_manager.py, SlidingWindowManager:
+    the blocks before a hit point that must be cached; -1 because the token
+    being computed is itself in the window."""
+    return -(-(spec.sliding_window - 1) // spec.block_size)
+
+
+def sliding_window_longest_hit(cached: list[bool], spec: SlidingWindowSpec) -> int:
+    """SlidingWindowManager.find_longest_cache_hit's length (no eagle, block
+    alignment): scanning from the right, the first run of
+    sliding_window_contiguous_blocks cached blocks ends the hit; without
+    one, the leading run of cached blocks is the hit."""
+    need = sliding_window_contiguous_blocks(spec)
+    run = 0
+    for i in range(len(cached) - 1, -1, -1):
+        if cached[i]:
+            run += 1
+            if run >= need:
+                return i + run
+        else:
+            run = 0
+    return run
 
 
 # -- vllm/v1/kv_offload/base.py (newer vLLM: keys carry the KV group) -----

@@ -1,0 +1,291 @@
+"""kvtier.vllm on the scheduler/worker split (kvtier.split, kvtier/split.h):
+vLLM's scheduler process holds a KvtierSplitOffloadingManager over a
+kvtier.split.Scheduler (placement only, no KV bytes); each worker process
+(one per tensor-parallel rank) holds a KvtierSplitOffloadingHandler over its
+own kvtier.split.Worker (host arena, NVMe directory).
+
+Data flow of one job:
+  scheduler: prepare_load / prepare_store -> Scheduler.plan_load / plan_save
+             -> a KvtierSplitLoadStoreSpec carrying the plan bytes and ticket
+  vLLM:      ships the spec to every worker in its connector metadata
+  worker:    transfer_async -> Worker.execute(plan bytes, the rank's KV
+             blocks) on the handler's thread, in submission order;
+             get_finished reports (job_id, success) for this rank: success
+             only if every move of the plan succeeded here (and, for a load,
+             the plan covered every block asked for); take_results() hands
+             over (ticket, result bytes)
+  vLLM:      ships the results back with the finished jobs (the glue's
+             worker -> scheduler output, e.g. KVConnectorOutput)
+  scheduler: add_results(results of every rank), then vLLM's complete_load /
+             complete_store commit the ticket: a block counts only if every
+             rank succeeded; a rank that sent nothing (worker gone) failed.
+
+A job's result on one rank never makes another rank's bytes count; each
+worker verifies every block it writes into the engine, so a stale plan or a
+restarted worker is a failed job (a miss), never other KV.
+Full-attention groups only here (a sliding-window group on the split:
+NotImplementedError; the single-process classes serve them).
+"""
+import concurrent.futures
+
+from .errors import Error
+from .split import result_moves
+from .vllm import (MEDIUM, OffloadingEvent, PrepareStoreOutput, TransferResult,
+                   _HandlerBase, _ManagerBase, _SpecBase, window_blocks)
+
+
+def _full_attention_only(kv_group_spec, group):
+    if window_blocks(kv_group_spec, group):
+        raise NotImplementedError(
+            f"kvtier.vllm: KV-cache group {group} slides: sliding-window groups are not "
+            "served on the scheduler/worker split yet (KvtierOffloadingManager serves them "
+            "in one process)")
+
+
+class KvtierSplitLoadStoreSpec(_SpecBase):
+    """A kvtier plan on its way from the scheduler to every worker: the vLLM
+    block hashes it covers, the ticket, the plan bytes and the blocks it
+    moves (Plan.blocks). ticket 0: nothing for the workers to do (settled).
+    write_downs: (ticket, plan bytes) of copies to slower tiers (host ->
+    NVMe) the scheduler owed, run before the plan; they ride along because
+    vLLM has no other channel to the workers."""
+
+    def __init__(self, block_hashes, group, ticket, plan, blocks, write_downs=()):
+        self.block_hashes = [bytes(h) for h in block_hashes]
+        self.group = group
+        self.ticket = ticket
+        self.plan = bytes(plan)
+        self.blocks = blocks
+        self.write_downs = list(write_downs)
+
+    @staticmethod
+    def medium():
+        return MEDIUM
+
+    def __repr__(self):
+        return (f"KvtierSplitLoadStoreSpec({len(self.block_hashes)} blocks, "
+                f"group={self.group}, ticket={self.ticket}, {len(self.plan)} plan bytes)")
+
+
+class KvtierSplitOffloadingManager(_ManagerBase):
+    """vLLM's OffloadingManager over a kvtier.split.Scheduler (the scheduler
+    process). Results from the workers come in through add_results before
+    vLLM completes the job; commit_outcomes() tells what each commit
+    counted."""
+
+    def __init__(self, scheduler, block_size, group=0, kv_group_spec=None,
+                 write_down_blocks=64):
+        _full_attention_only(kv_group_spec, group)
+        self._scheduler = scheduler
+        self._write_down_blocks = write_down_blocks
+        self._block_size = block_size
+        self._group = group
+        self._loading = {}  # block hash -> loads prepared and not completed
+        self._storing = set()
+        # ticket -> (job kind, the job's block hashes, what the ticket is):
+        # a write-down is committed with the job that carried it.
+        self._tickets = {}
+        self._results = {}  # ticket -> result bytes received
+        self._outcomes = []
+        self._events = []
+
+    def _chain(self, keys):
+        return self._scheduler.engine_key_chain(keys, profile="vllm", group=self._group)
+
+    def _present(self, key):
+        return self._scheduler.lookup(self._chain([key])) == 1
+
+    def lookup(self, block_hashes):
+        keys = [bytes(h) for h in block_hashes]
+        if not keys:
+            return 0
+        hit = self._scheduler.lookup(self._chain(keys))
+        if any(k in self._loading or k in self._storing for k in keys[:hit + 1]):
+            return None  # a transfer in flight decides the answer: retry
+        return hit
+
+    def _job(self, kind, keys, make_plan):
+        """The spec of a job: the write-downs owed now (planned first: workers
+        run plans in ticket order), then the job's own plan."""
+        write_downs = []
+        while keys:  # a job without blocks may never be completed: none ride on it
+            owed = self._scheduler.take_write_down(self._write_down_blocks)
+            if not owed.ticket:
+                break
+            write_downs.append((owed.ticket, owed.bytes))
+            self._tickets[owed.ticket] = (kind, keys, "write_down")
+        try:
+            plan = make_plan() if keys else None
+        except Error:
+            for ticket, _ in write_downs:  # never sent: settle them as failed
+                del self._tickets[ticket]
+                self._scheduler.commit(ticket, [])
+            raise
+        ticket, data, blocks = (plan.ticket, plan.bytes, plan.blocks) if plan else (0, b"", 0)
+        if ticket:
+            self._tickets[ticket] = (kind, keys, kind)
+        return KvtierSplitLoadStoreSpec(keys, self._group, ticket, data, blocks, write_downs)
+
+    def prepare_load(self, block_hashes):
+        keys = [bytes(h) for h in block_hashes]
+        # The plan pins what it reads until the commit.
+        spec = self._job("load", keys, lambda: self._scheduler.plan_load(self._chain(keys)))
+        for k in keys:
+            self._loading[k] = self._loading.get(k, 0) + 1
+        return spec
+
+    def touch(self, block_hashes):
+        return  # kvtier tracks recency on its own loads and saves
+
+    def add_results(self, results):
+        """(ticket, result bytes) pairs from the workers' take_results()."""
+        for ticket, result in results:
+            self._results.setdefault(ticket, []).append(bytes(result))
+
+    def _commit(self, kind, keys, job_succeeded=True):
+        """Commits the oldest `kind` job covered by `keys` and the write-downs
+        that rode with it (same block-hash list)."""
+        jobs = [covered for _, (k, covered, _) in sorted(self._tickets.items())
+                if k == kind and set(covered) <= keys]
+        if not jobs:
+            return
+        for ticket, (_, covered, what) in sorted(self._tickets.items()):
+            if covered is not jobs[0]:
+                continue
+            del self._tickets[ticket]
+            results = self._results.pop(ticket, [])
+            if what == kind and not job_succeeded:
+                results = []  # a failed job: no rank's part of it counts
+            blocks, failed = self._scheduler.commit(ticket, results)
+            self._outcomes.append((ticket, what, blocks, failed))
+
+    def complete_load(self, block_hashes):
+        keys = {bytes(h) for h in block_hashes}
+        for k in keys:
+            left = self._loading.get(k, 0) - 1
+            if left > 0:
+                self._loading[k] = left
+            else:
+                self._loading.pop(k, None)
+        self._commit("load", keys)
+
+    def prepare_store(self, block_hashes):
+        keys = [bytes(h) for h in block_hashes]
+        to_store = [k for k in keys if k not in self._storing and not self._present(k)]
+        try:
+            spec = self._job("save", to_store,
+                             lambda: self._scheduler.plan_save(self._chain(to_store)))
+        except Error:
+            return None  # not ready (a rank has not joined) or refused: cannot store
+        self._storing.update(to_store)
+        return PrepareStoreOutput(block_hashes_to_store=to_store, store_spec=spec,
+                                  block_hashes_evicted=[])
+
+    def complete_store(self, block_hashes, success=True):
+        keys = {bytes(h) for h in block_hashes} & self._storing
+        self._storing.difference_update(keys)
+        self._commit("save", keys, job_succeeded=success)
+        stored = [k for k in block_hashes if bytes(k) in keys and self._present(bytes(k))]
+        if success and stored:
+            self._events.append(OffloadingEvent(block_hashes=[bytes(k) for k in stored],
+                                                block_size=self._block_size,
+                                                medium=MEDIUM, removed=False))
+
+    def take_events(self):
+        events, self._events = self._events, []
+        yield from events
+
+    def commit_outcomes(self):
+        """(ticket, "load" | "save" | "write_down", blocks counted, ranks
+        failed) of the commits since the last call."""
+        outcomes, self._outcomes = self._outcomes, []
+        return outcomes
+
+
+class KvtierSplitOffloadingHandler(_HandlerBase):
+    """vLLM's OffloadingHandler over one rank's kvtier.split.Worker (a
+    worker process). kv_segments as KvtierOffloadingHandler's (the rank's
+    shard). Plans run on one thread, in the order transfer_async got them
+    (the split requires ticket order)."""
+
+    def __init__(self, worker, kv_segments, group=0, kv_group_spec=None):
+        _full_attention_only(kv_group_spec, group)
+        self._worker = worker
+        self._kv = list(kv_segments)
+        self._group = group
+        self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
+        self._jobs = {}  # job id -> (future, transfer type)
+        self._outbox = []  # (ticket, result bytes) for the scheduler
+
+    def _segments(self, block_ids):
+        return [kv[b] for b in block_ids for kv in self._kv]
+
+    def transfer_async(self, job_id, spec):
+        src, dst = spec
+        kinds = (src.medium(), dst.medium())
+        if kinds == (MEDIUM, "GPU"):
+            plan, ids = src, [int(b) for b in dst.block_ids]
+        elif kinds == ("GPU", MEDIUM):
+            plan, ids = dst, [int(b) for b in src.block_ids]
+        else:
+            return False
+        if len(plan.block_hashes) != len(ids) or job_id in self._jobs:
+            return False
+        try:
+            segments = self._segments(ids)
+        except IndexError:
+            return False
+        load = kinds[0] == MEDIUM
+        self._jobs[job_id] = (self._pool.submit(self._run, plan, segments, load), kinds)
+        return True
+
+    def _execute(self, ticket, plan, segments, outbox):
+        """This rank's failed moves; None when it could not run the plan
+        (then no result is sent: the rank counts as failed)."""
+        try:
+            result = self._worker.execute(plan, segments)
+            failed = result_moves(result)[1]
+        except Error:
+            return None
+        outbox.append((ticket, result))
+        return failed
+
+    def _run(self, plan, segments, load):
+        """(success, bytes moved, [(ticket, result)])."""
+        outbox = []
+        for ticket, data in plan.write_downs:
+            self._execute(ticket, data, [], outbox)
+        if plan.ticket == 0:  # settled: a load found nothing, a save had nothing new
+            return (not load, 0, outbox)
+        failed = self._execute(plan.ticket, plan.plan, segments, outbox)
+        ok = failed == 0 and (not load or plan.blocks == len(plan.block_hashes))
+        size = plan.blocks * len(self._kv) * memoryview(segments[0]).nbytes if ok else None
+        return (ok, size, outbox)
+
+    def get_finished(self):
+        finished = []
+        for job_id, (future, kinds) in list(self._jobs.items()):
+            if not future.done():
+                continue
+            del self._jobs[job_id]
+            ok, size, results = future.result()
+            self._outbox.extend(results)
+            finished.append(TransferResult(job_id=job_id, success=ok, transfer_size=size,
+                                           transfer_type=kinds))
+        return finished
+
+    def take_results(self):
+        """(ticket, result bytes) of the jobs get_finished reported: send them
+        to the scheduler's KvtierSplitOffloadingManager.add_results."""
+        out, self._outbox = self._outbox, []
+        return out
+
+    def wait(self, job_ids):
+        for job_id in job_ids:
+            job = self._jobs.get(job_id)
+            if job is not None:
+                concurrent.futures.wait([job[0]])
+
+    def shutdown(self):
+        self._pool.shutdown(wait=True)
+        self._jobs.clear()
