@@ -309,6 +309,7 @@ StoreStats StoreImpl::Stats() const {
   s.device_blocks_direct = device_->blocks_direct();
   s.device_blocks_staged = device_->blocks_staged();
   s.device_blocks_d2d = device_->blocks_d2d();
+  s.device_blocks_d2d_saved = device_->blocks_d2d_saved();
   s.lookup_latency = lookup_latency_.Snapshot();
   s.load_latency = load_latency_.Snapshot();
   s.save_latency = save_latency_.Snapshot();

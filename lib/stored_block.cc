@@ -456,6 +456,48 @@ Status CheckStoredHeader(const BlockHash& expected, const BlockCodec& codec,
                      StoredPayloadBytes(codec, dst), GeometryOf(codec, dst), slot_bytes);
 }
 
+void WriteStoredHeader(const BlockHash& hash, const BlockCodec& codec,
+                       std::span<const Segment> segments, std::span<std::byte> header) {
+  assert(header.size() >= kStoredHeaderBytes);
+  EncodeHeader(Header{.magic = kStoredMagic,
+                      .version = kStoredVersion,
+                      .codec = static_cast<uint8_t>(codec.codec()),
+                      .payload_bytes = StoredPayloadBytes(codec, segments),
+                      .hash = hash,
+                      .payload_sum = 0,
+                      .geometry = GeometryOf(codec, segments),
+                      .header_sum = 0},
+               header.data());
+}
+
+namespace {
+
+bool HeaderChecksOut(const Header& h, std::span<const std::byte> stored) {
+  return h.magic == kStoredMagic && h.version == kStoredVersion &&
+         h.header_sum == HeaderSum(stored.data()) &&
+         h.payload_bytes <= stored.size() - kStoredHeaderBytes;
+}
+
+}  // namespace
+
+std::optional<uint64_t> HashStoredPayload(std::span<const std::byte> stored) {
+  if (stored.size() < kStoredHeaderBytes) return std::nullopt;
+  const Header h = DecodeHeader(stored.data());
+  if (!HeaderChecksOut(h, stored)) return std::nullopt;
+  XXH3_state_t state;
+  StartPayloadHash(&state, h.hash.lo);
+  XXH3_64bits_update(&state, stored.data() + kStoredHeaderBytes, h.payload_bytes);
+  return XXH3_64bits_digest(&state);
+}
+
+void SetStoredPayloadSum(std::span<std::byte> stored, uint64_t sum) {
+  if (stored.size() < kStoredHeaderBytes) return;
+  Header h = DecodeHeader(stored.data());
+  if (!HeaderChecksOut(h, stored)) return;
+  h.payload_sum = sum;
+  EncodeHeader(h, stored.data());
+}
+
 void CopyStoredSegments(const BlockCodec& codec, std::span<const std::byte> slot,
                         std::span<const Segment> dst) {
   const std::byte* in = slot.data() + kStoredHeaderBytes;

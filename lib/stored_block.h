@@ -38,6 +38,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 
 #include "kvtier/hash.h"
@@ -92,6 +93,27 @@ namespace kvtier::internal {
 Status CheckStoredHeader(const BlockHash& expected, const BlockCodec& codec,
                          std::span<const std::byte> header, size_t slot_bytes,
                          std::span<const Segment> dst);
+
+// A block whose payload is made where the host cannot hash it (copied or
+// encoded device to device into a GPU-tier slot) gets its header first and
+// its payload checksum later, over the first host copy of that payload:
+//
+// Writes the 64-byte header of the block `hash` whose segments have the
+// sizes of `segments` (their data is not read) under `codec`, with the
+// payload checksum deferred (0, which no payload is expected to hash to:
+// read as it is, the block is Corruption).
+// REQUIRES: header.size() >= kStoredHeaderBytes; segments are whole groups.
+void WriteStoredHeader(const BlockHash& hash, const BlockCodec& codec,
+                       std::span<const Segment> segments, std::span<std::byte> header);
+// The payload checksum of the payload as `stored` (header + payload, host
+// memory) holds it now; nullopt when its header does not check out (magic,
+// version, header checksum, a payload past `stored`).
+std::optional<uint64_t> HashStoredPayload(std::span<const std::byte> stored);
+// Writes `sum` as the payload checksum of `stored`, and the header checksum
+// again, in place (ReadStoredBlock then checks the payload against `sum`).
+// A header that does not check out is left as it is, for ReadStoredBlock to
+// report.
+void SetStoredPayloadSum(std::span<std::byte> stored, uint64_t sum);
 
 // Decodes (raw: copies) the stored segments of `slot` into the non-null
 // segments of `dst` (stored order, as ReadStoredBlock), skipping the null

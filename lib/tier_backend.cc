@@ -63,13 +63,21 @@ Status CheckRequest(const TierBackend& tier, uint32_t slot,
   const BlockCodec& codec = tier.block_codec();
   if (Status s = CheckSlot(tier, slot); !s.ok()) return s;
   size_t total = 0, stored = 0;
+  // A tier whose slots are device memory is written from device memory too
+  // (every segment of the block, or none).
+  const bool device_write = !read && tier.SlotsInDevice() && !segments.empty() &&
+                            segments[0].kind == MemoryKind::kDevice;
   for (size_t i = 0; i < segments.size(); ++i) {
     const Segment& seg = segments[i];
-    if (seg.kind == MemoryKind::kDevice) {
+    if (seg.kind == MemoryKind::kDevice && !device_write) {
       return NotSupported(Where(tier) + "segment " + std::to_string(i) +
                           ": segment memory kind device needs the GPU tier");
     }
-    if (seg.kind != MemoryKind::kHost) {
+    if (device_write && seg.kind != MemoryKind::kDevice) {
+      return InvalidArgument(Where(tier) + "segment " + std::to_string(i) +
+                             ": host memory in a block written from device memory");
+    }
+    if (seg.kind != MemoryKind::kHost && seg.kind != MemoryKind::kDevice) {
       return InvalidArgument(Where(tier) + "segment " + std::to_string(i) +
                              ": unknown memory kind " +
                              std::to_string(static_cast<int>(seg.kind)));

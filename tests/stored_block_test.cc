@@ -379,3 +379,43 @@ TEST_CASE("a version-1 block (kvtier 0.1) reads as Corruption, a miss",
 
 }  // namespace
 }  // namespace kvtier
+
+namespace kvtier {
+namespace {
+
+using namespace stored_block_testing;  // NOLINT: the helpers are this file's
+
+// A block whose payload was copied where the host cannot hash it (device
+// to device into a GPU-tier slot): header first, checksum over a host copy
+// later (lib/stored_block.h).
+TEST_CASE("a header written before its payload is Corruption until the checksum is set",
+          "[stored_block]") {
+  Segments src({300, 700});
+  src.FillFrom(kHashA);
+  Buffer slot(StoredBlockBytes(src.total()));
+  internal::WriteStoredHeader(kHashA, BlockCodec(), src.all(), slot.span());
+  const std::vector<std::byte> payload = src.Concat();
+  std::memcpy(slot.data() + kStoredHeaderBytes, payload.data(), payload.size());
+  Segments dst({300, 700});
+  const Status unsealed = ReadStoredBlock(kHashA, BlockCodec(), slot.span(), dst.all());
+  CHECK(unsealed.code() == StatusCode::kCorruption);
+  CHECK_THAT(unsealed.message(), Catch::Contains("payload checksum mismatch"));
+  const std::optional<uint64_t> sum = internal::HashStoredPayload(slot.span());
+  REQUIRE(sum.has_value());
+  internal::SetStoredPayloadSum(slot.span(), *sum);
+  // Byte for byte what WriteStoredBlock makes from the same segments.
+  Buffer want_copy(StoredBlockBytes(src.total()));
+  WriteStoredBlock(kHashA, BlockCodec(), src.all(), want_copy.span());
+  CHECK(std::equal(slot.span().begin(), slot.span().end(), want_copy.span().begin()));
+  REQUIRE(ReadStoredBlock(kHashA, BlockCodec(), slot.span(), dst.all()).ok());
+  CHECK(dst.Concat() == payload);
+  // A header that does not check out is neither hashed nor rewritten.
+  slot.data()[20] ^= std::byte{1};
+  CHECK_FALSE(internal::HashStoredPayload(slot.span()).has_value());
+  const std::vector<std::byte> before(slot.span().begin(), slot.span().end());
+  internal::SetStoredPayloadSum(slot.span(), 42);
+  CHECK(std::equal(before.begin(), before.end(), slot.span().begin()));
+}
+
+}  // namespace
+}  // namespace kvtier

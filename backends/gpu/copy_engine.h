@@ -67,6 +67,21 @@ struct DecodePiece {
   void* dst = nullptr;
 };
 
+// The inverse, for a save from the engine's device memory into an 8-bit
+// GPU tier: `groups` groups of `group_values` elements of `dtype` at `src`
+// (device memory) encoded into `codes` (one byte per element) and `scales`
+// (one float32 per group), both device memory, by the same codec math: the
+// bytes the CPU encoder (lib/codec/codec_kernels.h) makes from that input.
+struct EncodePiece {
+  Codec codec = Codec::kInt8;
+  DType dtype = DType::kFp16;
+  uint32_t group_values = 0;
+  size_t groups = 0;
+  const void* src = nullptr;
+  uint8_t* codes = nullptr;
+  uint8_t* scales = nullptr;
+};
+
 // A point in a stream: done once every copy enqueued before it is.
 using CopyEvent = uint64_t;
 
@@ -87,6 +102,8 @@ class CopyStream {
                               const CopyPiece* pieces, size_t count) = 0;
   // Enqueues `count` decodes, in order with the copies; errors as Enqueue.
   virtual Status EnqueueDecode(const DecodePiece* pieces, size_t count) = 0;
+  // Enqueues `count` encodes, in order with the copies; errors as Enqueue.
+  virtual Status EnqueueEncode(const EncodePiece* pieces, size_t count) = 0;
   // An event after everything enqueued so far.
   virtual Result<CopyEvent> Record() = 0;
   // True once `event` is done (successfully or not). Never blocks.

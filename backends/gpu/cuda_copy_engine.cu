@@ -117,6 +117,22 @@ class CudaStream final : public CopyStream {
     return Status::Ok();
   }
 
+  Status EnqueueEncode(const EncodePiece* pieces, size_t count) override {
+    if (!broken_.ok()) return broken_;
+    cudaSetDevice(device_);
+    for (size_t i = 0; i < count; ++i) {
+      const EncodePiece& p = pieces[i];
+      const int e = LaunchCodecEncode(p.codec, p.dtype, p.group_values, p.groups, p.src,
+                                      p.codes, p.scales, stream_);
+      if (Status s = FromCuda(static_cast<cudaError_t>(e), "codec encode kernel");
+          !s.ok()) {
+        broken_ = s;
+        return s;
+      }
+    }
+    return Status::Ok();
+  }
+
   Result<CopyEvent> Record() override {
     if (!broken_.ok()) return broken_;
     cudaSetDevice(device_);

@@ -65,6 +65,28 @@ class FakeStream final : public internal::CopyStream {
     return Status::Ok();
   }
 
+  // Encodes run the CPU encoder: the codec math the CUDA kernel runs too.
+  Status EnqueueEncode(const internal::EncodePiece* pieces, size_t count) override {
+    for (size_t i = 0; i < count; ++i) {
+      const internal::EncodePiece& p = pieces[i];
+      const size_t values = p.groups * p.group_values;
+      if (!engine_->IsDevice(p.src, values * DTypeBytes(p.dtype)) ||
+          !engine_->IsDevice(p.codes, values) ||
+          !engine_->IsDevice(p.scales, p.groups * 4)) {
+        return InvalidArgument("fake copy engine: encode " + std::to_string(i) +
+                               " reaches outside device memory");
+      }
+    }
+    if (count == 0) return Status::Ok();
+    std::lock_guard lock(mu_);
+    if (failed_before_ != 0) return broken_;
+    Op op{CopyDirection::kDeviceToDevice, internal::CopyMethod::kDma, {}, 0};
+    op.encodes.assign(pieces, pieces + count);
+    ops_.push_back(std::move(op));
+    changed_.notify_all();
+    return Status::Ok();
+  }
+
   Result<CopyEvent> Record() override {
     std::lock_guard lock(mu_);
     ops_.push_back(
@@ -92,6 +114,7 @@ class FakeStream final : public internal::CopyStream {
     std::vector<CopyPiece> pieces;
     CopyEvent event;                                  // non-zero: an event, no copy
     std::vector<internal::DecodePiece> decodes = {};  // non-empty: decodes, no copy
+    std::vector<internal::EncodePiece> encodes = {};  // non-empty: encodes, no copy
   };
 
   Status Check(CopyDirection d, const CopyPiece& p, size_t i) const {
@@ -121,8 +144,8 @@ class FakeStream final : public internal::CopyStream {
         ops_.pop_front();
       }
       engine_->WaitWhilePaused();
-      if (!op.decodes.empty()) {
-        Decode(op);
+      if (!op.decodes.empty() || !op.encodes.empty()) {
+        RunCodec(op);
         continue;
       }
       if (op.event != 0) {
@@ -137,23 +160,34 @@ class FakeStream final : public internal::CopyStream {
     }
   }
 
-  void Decode(const Op& op) {
+  // An op of decodes or of encodes: each counts as a piece (a failure
+  // injected there breaks the stream before any of the op runs).
+  void RunCodec(const Op& op) {
     {
       std::lock_guard lock(mu_);
       if (failed_before_ != 0) return;
     }
-    for (size_t i = 0; i < op.decodes.size(); ++i) {
+    const bool decode = !op.decodes.empty();
+    const size_t n = decode ? op.decodes.size() : op.encodes.size();
+    for (size_t i = 0; i < n; ++i) {
       if (!engine_->TakePiece()) {
         std::lock_guard lock(mu_);
         failed_before_ = completed_ + 1;
-        broken_ = IoError("fake copy engine: injected failure of a decode");
+        broken_ = IoError(std::string("fake copy engine: injected failure of an ") +
+                          (decode ? "decode" : "encode"));
         return;
       }
     }
+    const internal::CodecKernels& kernels = internal::ScalarCodecKernels();
     for (const internal::DecodePiece& p : op.decodes) {
-      internal::ScalarCodecKernels().decode(p.codec, p.dtype, p.group_values, p.groups,
-                                            p.codes, p.scales, p.dst);
+      kernels.decode(p.codec, p.dtype, p.group_values, p.groups, p.codes, p.scales,
+                     p.dst);
       engine_->decodes_.fetch_add(1);
+    }
+    for (const internal::EncodePiece& p : op.encodes) {
+      kernels.encode(p.codec, p.dtype, p.group_values, p.groups, p.src, p.codes,
+                     p.scales);
+      engine_->encodes_.fetch_add(1);
     }
   }
 
@@ -269,6 +303,8 @@ Status FakeCopyEngine::RegisterHost(std::byte* memory, size_t bytes) {
     page_locked_[reinterpret_cast<uintptr_t>(memory)] = bytes;
   }
   registered_bytes_.fetch_add(bytes);
+  std::byte* none = nullptr;
+  first_registered_.compare_exchange_strong(none, memory);
   return Status::Ok();
 }
 

@@ -10,9 +10,9 @@
 // pointer used as host memory, or the reverse) is refused at Enqueue as the
 // bug it is. Copies go through the same piece math as the CUDA engine
 // (copy_pieces.h): runs for DMA, warps and lanes for the gather kernel.
-// Decodes (EnqueueDecode) run the CPU codec kernels on the stream's thread,
-// in order with the copies: the math of the CUDA codec kernels
-// (lib/codec/codec_math.h), so the bytes are the same.
+// Decodes and encodes (EnqueueDecode, EnqueueEncode) run the CPU codec
+// kernels on the stream's thread, in order with the copies: the math of the
+// CUDA codec kernels (lib/codec/codec_math.h), so the bytes are the same.
 //
 // Host memory as CUDA sees it: pinned (AllocatePinned) and registered
 // (RegisterHost) ranges are tracked; a copy whose host side lies in neither
@@ -81,6 +81,7 @@ class FakeCopyEngine final : public internal::CopyEngine {
   uint64_t dma_batches() const { return dma_batches_.load(); }
   uint64_t gather_batches() const { return gather_batches_.load(); }
   uint64_t decodes() const { return decodes_.load(); }  // DecodePieces run
+  uint64_t encodes() const { return encodes_.load(); }  // EncodePieces run
   uint64_t bytes(internal::CopyDirection d) const {
     return bytes_[static_cast<int>(d)].load();
   }
@@ -92,6 +93,8 @@ class FakeCopyEngine final : public internal::CopyEngine {
   size_t device_bytes_allocated() const;
   // The first AllocateDevice's memory (a store's GPU arena, made at Open).
   std::byte* first_device_allocation() const { return first_device_.load(); }
+  // The first RegisterHost's memory (a store's host arena).
+  std::byte* first_registration() const { return first_registered_.load(); }
 
  private:
   friend class FakeStream;
@@ -115,12 +118,13 @@ class FakeCopyEngine final : public internal::CopyEngine {
   std::atomic<int64_t> delay_us_{0};
   std::atomic<uint64_t> fail_at_{0};
   std::atomic<uint64_t> pieces_{0};
-  std::atomic<uint64_t> dma_batches_{0}, gather_batches_{0}, decodes_{0};
+  std::atomic<uint64_t> dma_batches_{0}, gather_batches_{0}, decodes_{0}, encodes_{0};
   std::atomic<uint64_t> bytes_[3] = {0, 0, 0};
   std::atomic<size_t> registered_bytes_{0};
   std::atomic<uint64_t> pageable_bytes_{0};
   std::atomic<bool> refuse_registration_{false};
   std::atomic<std::byte*> first_device_{nullptr};
+  std::atomic<std::byte*> first_registered_{nullptr};
 };
 
 }  // namespace kvtier::testing

@@ -147,14 +147,19 @@ struct StoreStats {
   // or saved from device memory), by the way they went: direct = one DMA
   // between the engine's memory and the block's raw slot in the registered
   // host arena (verified or checksummed there); staged = through a pinned
-  // staging buffer and a CPU copy (a codec'd or non-memory tier, the GPU
-  // tier, a host arena the CUDA runtime would not register).
+  // staging buffer and a CPU copy (a codec'd or non-memory tier, a host
+  // arena the CUDA runtime would not register; the GPU tier only for a
+  // block whose segments mix host and device memory).
   uint64_t device_blocks_direct = 0;
   uint64_t device_blocks_staged = 0;
   // Blocks loaded from the GPU tier into device memory device to device
   // (copied, or decoded on the device when 8-bit; the header checked on the
   // host, the payload not: see "Device memory" in kvtier/store.h).
   uint64_t device_blocks_d2d = 0;
+  // Blocks saved from device memory into the GPU tier device to device
+  // (copied, or encoded on the device when 8-bit; checksummed when they
+  // first leave HBM for the host: see "Device memory" in kvtier/store.h).
+  uint64_t device_blocks_d2d_saved = 0;
   NvmeStats nvme;      // all zero/false when the tier is off
   RemoteStats remote;  // all zero when the tier is off
   // Per call of Lookup, Load and Save.

@@ -44,16 +44,22 @@
 // Device memory (MemoryKind::kDevice): segments may be in the engine's CUDA
 // memory. They are copied by DMA on the store's own streams. A raw block in
 // the host tier crosses straight between its slot in the host arena
-// (registered with CUDA for DMA) and the engine's memory; other blocks (an
-// 8-bit host tier, NVMe, the GPU tier, an arena CUDA would not register) go
-// through pinned staging buffers (Stats().device_blocks_direct /
-// device_blocks_staged). Save copies them out and makes the stored block and
-// its checksum from that host copy. Load verifies every block on the host
+// (registered with CUDA for DMA) and the engine's memory; GPU-tier blocks
+// go device to device (below); other blocks (an 8-bit host tier, NVMe, an
+// arena CUDA would not register) go through pinned staging buffers
+// (Stats().device_blocks_direct / device_blocks_staged). Save copies them
+// out and makes the stored block and its checksum from that host copy.
+// Load verifies every block on the host
 // (in its slot, or in staging) before copying it in, layer by layer, and
 // keeps the block pinned until its copy completed: BeginLoad reports a layer
 // once its copy to the device completed; a failed copy makes the load a
 // miss (0 blocks, Stats().device_copy_errors). The GPU tier keeps the same
-// stored blocks in HBM, each checksummed on the host before it entered.
+// stored blocks in HBM. A save of device segments into it is copied (raw)
+// or encoded (int8/fp8, on the device) device to device
+// (Stats().device_blocks_d2d_saved) under a header made on the host; its
+// payload checksum is computed on the host over the block's first copy out
+// of HBM (normally the write-down right after the save) and remembered for
+// later ones. A save of host segments is checksummed before it enters.
 // What is verified for blocks that stay in HBM: a GPU-tier block loaded
 // into device memory is copied (raw) or decoded (int8/fp8, on the device)
 // device to device (Stats().device_blocks_d2d) after its 64-byte header is
@@ -61,9 +67,12 @@
 // header checksum); its payload checksum is not recomputed on that path
 // (no host round trip; HBM's own ECC is what guards it there). Every block
 // that leaves HBM for the host (a load into host memory, a write-down) is
-// verified on the host in full first. Without CUDA in this build, a CUDA driver or a device, a call
-// with device segments (and Open with a GPU tier) returns NotSupported with
-// the CUDA runtime's reason; host calls are unaffected.
+// verified on the host in full first; for a block saved device to device,
+// bytes that changed in HBM before its first copy out are checksummed as
+// they are, so no check catches them. Without CUDA in this build, a CUDA
+// driver or a device, a call with device segments (and Open with a GPU
+// tier) returns NotSupported with the CUDA runtime's reason; host calls are
+// unaffected.
 //
 // Best effort: a failing or full tier degrades to misses and counters in
 // Stats(); only bad arguments produce an error Status from Lookup/Load/Save.

@@ -9,10 +9,12 @@
 // (CopyEngine::RegisterHost) when the engine is opened. Where registration
 // succeeded, a raw block in a host slot crosses by one DMA between the slot
 // and the engine's device segments; everything else (a codec'd tier, NVMe,
-// the GPU tier, an arena the engine refused to register) goes through a
-// pinned staging buffer with a CPU copy on the host side. A raw GPU-tier
-// block is copied to the engine device to device. All three are counted
-// (Stats().device_blocks_direct / device_blocks_staged / device_blocks_d2d).
+// an arena the engine refused to register) goes through a pinned staging
+// buffer with a CPU copy on the host side. A GPU-tier block is copied (or
+// decoded) to the engine device to device, and a save into the GPU tier
+// copied (or encoded) from the engine device to device. All are counted
+// (Stats().device_blocks_direct / device_blocks_staged / device_blocks_d2d /
+// device_blocks_d2d_saved).
 //
 // The engine is opened lazily, at the first call that needs it, unless the
 // store opened it already (a GPU tier); a failure to open (no CUDA in this
@@ -82,6 +84,7 @@ class DevicePath {
   uint64_t blocks_direct() const { return direct_.load(std::memory_order_relaxed); }
   uint64_t blocks_staged() const { return staged_.load(std::memory_order_relaxed); }
   uint64_t blocks_d2d() const { return d2d_.load(std::memory_order_relaxed); }
+  uint64_t blocks_d2d_saved() const { return d2d_saved_.load(std::memory_order_relaxed); }
 
  private:
   friend class DeviceTransfer;
@@ -94,6 +97,9 @@ class DevicePath {
     staged_.fetch_add(staged, std::memory_order_relaxed);
     d2d_.fetch_add(d2d, std::memory_order_relaxed);
   }
+  void CountSavedInDevice(uint64_t blocks) {
+    d2d_saved_.fetch_add(blocks, std::memory_order_relaxed);
+  }
 
   const KvLayout layout_;
   std::unique_ptr<CopyEngine> owned_;  // before everything that uses it
@@ -105,7 +111,7 @@ class DevicePath {
   std::unique_ptr<StreamPool> streams_;
   std::mutex mu_;
   std::vector<EngineAllocation> staging_;  // guarded by mu_: free buffers
-  std::atomic<uint64_t> copy_errors_{0}, direct_{0}, staged_{0}, d2d_{0};
+  std::atomic<uint64_t> copy_errors_{0}, direct_{0}, staged_{0}, d2d_{0}, d2d_saved_{0};
 };
 
 }  // namespace kvtier::internal

@@ -17,6 +17,10 @@
 //                 bytes (WriteStoredBlock hashes a segment already in place)
 //   save, staged  device segments are copied (D2H) into staging, and the
 //                 tier writes from there as from host memory
+//   save, D2D     into the GPU tier, the device segments themselves go to
+//                 the tier, which copies (raw) or encodes (int8/fp8) them
+//                 device to device into the slot, its checksum deferred
+//                 until the block first leaves HBM (backends/gpu/gpu_tier.h)
 //
 // Deliver copies layer by layer, an event per layer, at most
 // DevicePath::kLayersInFlight layers ahead, and reports layer l of the
@@ -96,6 +100,12 @@ class DeviceTransfer {
   // Counts saved blocks by the way their device segments crossed.
   void CountSaved(uint64_t direct, uint64_t staged) {
     path_.CountBlocks(direct, staged, 0);
+  }
+  // Counts blocks the GPU tier wrote from device memory, device to device,
+  // and a copy of theirs that failed.
+  void CountSavedInDevice(uint64_t saved, bool copy_failed) {
+    path_.CountSavedInDevice(saved);
+    if (copy_failed) path_.CountCopyError();
   }
 
  private:

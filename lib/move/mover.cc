@@ -81,8 +81,11 @@ void Mover::RunSave(const Plan& plan, EngineMemory engine, TransferHandle::State
                            Status::Ok(),
                            {}});
     }
-    if (engine.device != nullptr) CopyOutOfDevice(plan, engine, tier, moves, io, kept);
+    std::vector<bool> in_device(moves.size());
+    if (engine.device != nullptr)
+      CopyOutOfDevice(plan, engine, tier, moves, io, kept, in_device);
     backend(tier)->WriteBatch(io);
+    if (engine.device != nullptr) CountSavedInDevice(*engine.device, io, in_device);
     for (size_t j = 0; j < moves.size(); ++j) {
       results[moves[j]] = std::move(io[j].status);
       settle(moves[j]);

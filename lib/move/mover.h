@@ -22,7 +22,9 @@
 // served blocks' device segments in, layer by layer, before Run returns
 // (the slots stay pinned until then); a save copies device segments out
 // straight into raw host slots, or into staging for any other tier, then
-// writes as from host memory (lib/move/device_transfer.h).
+// writes as from host memory (lib/move/device_transfer.h); into the GPU
+// tier, device segments are handed to the tier, which copies (or encodes)
+// them device to device (backends/gpu/gpu_tier.h).
 //
 // Progress goes to a TransferHandle::State when given (per layer, per block,
 // cancellation between blocks and layers).
@@ -93,10 +95,18 @@ class Mover {
   }
   // Save with device segments: copies them out of the device (straight into
   // raw host slots, else into staging) and points `io`'s segments at the
-  // host copies; a failed copy fails its blocks' requests.
+  // host copies; a failed copy fails its blocks' requests. A block whose
+  // kept segments are all device memory and whose tier's slots are too (the
+  // GPU tier) keeps its device segments: the tier copies them device to
+  // device; in_device[j] says so.
   void CopyOutOfDevice(const Plan& plan, EngineMemory engine, size_t tier,
                        std::span<const size_t> moves, std::span<BlockIo> io,
-                       std::vector<std::vector<Segment>>& kept) const;
+                       std::vector<std::vector<Segment>>& kept,
+                       std::vector<bool>& in_device) const;
+  static bool SavedInDevice(const TierBackend& to, std::span<const Segment> kept);
+  // Counts the blocks written device to device (and a failed copy among them).
+  void CountSavedInDevice(DeviceTransfer& device, std::span<const BlockIo> io,
+                          const std::vector<bool>& in_device) const;
   void RunSave(const Plan& plan, EngineMemory engine, TransferHandle::State* state,
                std::vector<Status>& results) const;
   void RunLoad(const Plan& plan, EngineMemory engine, LoadOrder order,

@@ -1,6 +1,9 @@
 // Mover: engine memory with device segments (EngineMemory::device). Raw
-// host slots the engine can DMA are read and written in place; everything
-// else goes through the transfer's pinned staging (lib/move/device_transfer.h).
+// host slots the engine can DMA are read and written in place; GPU-tier
+// slots are read and written device to device; everything else goes through
+// the transfer's pinned staging (lib/move/device_transfer.h).
+#include <algorithm>
+
 #include "lib/move/device_transfer.h"
 #include "lib/move/load_run.h"
 #include "lib/move/mover.h"
@@ -127,9 +130,16 @@ size_t Mover::ServedPrefix(const LoadRun& run) const {
 
 // ---- saves --------------------------------------------------------------------------
 
+bool Mover::SavedInDevice(const TierBackend& to, std::span<const Segment> kept) {
+  if (!to.SlotsInDevice() || kept.empty()) return false;
+  return std::all_of(kept.begin(), kept.end(),
+                     [](const Segment& s) { return s.kind == MemoryKind::kDevice; });
+}
+
 void Mover::CopyOutOfDevice(const Plan& plan, EngineMemory engine, size_t tier,
                             std::span<const size_t> moves, std::span<BlockIo> io,
-                            std::vector<std::vector<Segment>>& kept) const {
+                            std::vector<std::vector<Segment>>& kept,
+                            std::vector<bool>& in_device) const {
   DeviceTransfer& device = *engine.device;
   TierBackend* to = backend(tier);
   std::vector<CopyPiece> pieces;
@@ -139,6 +149,9 @@ void Mover::CopyOutOfDevice(const Plan& plan, EngineMemory engine, size_t tier,
     const Move& m = plan.moves[moves[j]];
     const size_t b = m.block - engine.first_block;
     if (!device.HasDevice(b)) continue;
+    // Into HBM device to device: the tier copies (or encodes) the segments.
+    in_device[j] = SavedInDevice(*to, io[j].segments);
+    if (in_device[j]) continue;
     const std::span<const Segment> block = device.Block(b);
     size_t payload = 0;
     for (size_t s = 0; s < block.size(); ++s) {
@@ -182,6 +195,21 @@ void Mover::CopyOutOfDevice(const Plan& plan, EngineMemory engine, size_t tier,
     return;
   }
   device.CountSaved(direct, staged);
+}
+
+void Mover::CountSavedInDevice(DeviceTransfer& device, std::span<const BlockIo> io,
+                               const std::vector<bool>& in_device) const {
+  uint64_t saved = 0;
+  bool copy_failed = false;
+  for (size_t j = 0; j < io.size(); ++j) {
+    if (!in_device[j]) continue;
+    if (io[j].status.ok()) {
+      ++saved;
+    } else if (io[j].status.code() == StatusCode::kIoError) {
+      copy_failed = true;
+    }
+  }
+  device.CountSavedInDevice(saved, copy_failed);
 }
 
 }  // namespace kvtier::internal
