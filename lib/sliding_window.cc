@@ -2,6 +2,7 @@
 #include "lib/sliding_window.h"
 
 #include <algorithm>
+#include <cassert>
 
 #include "lib/codec/block_codec.h"
 #include "lib/stored_block.h"
@@ -41,6 +42,19 @@ BlockForm SlidingWindow::ProvidedForm(std::span<const Segment> block) const {
     if (sliding_[s] && block[s].data == nullptr) return BlockForm::kTrimmed;
   }
   return BlockForm::kWhole;
+}
+
+std::vector<BlockForm> SlidingWindow::SaveForms(
+    size_t first_block, size_t chain_blocks, std::span<const BlockForm> provided) const {
+  assert(provided.size() == chain_blocks - first_block);
+  std::vector<BlockForm> forms(chain_blocks - first_block, BlockForm::kWhole);
+  if (!trims()) return forms;  // no sliding segment to lack
+  for (size_t k = 0; k < forms.size(); ++k) {
+    forms[k] = SaveForm(first_block + k, chain_blocks) == BlockForm::kWhole
+                   ? provided[k]
+                   : BlockForm::kTrimmed;
+  }
+  return forms;
 }
 
 std::span<const Segment> SlidingWindow::Kept(std::span<const Segment> block,

@@ -51,6 +51,14 @@ class SlidingWindow {
   // block's segments); a null sliding segment means it no longer holds
   // that layer, so the block can only be kept trimmed.
   BlockForm ProvidedForm(std::span<const Segment> block) const;
+  // The forms a save keeps chain blocks [first_block, chain_blocks) in:
+  // whole where a servable prefix needs the sliding layers (SaveForm) and
+  // the engine still holds them (`provided`, per block from first_block:
+  // ProvidedForm of its segments, or what the split's scheduler was told
+  // the engine freed), trimmed otherwise. Store::Save and
+  // Scheduler::PlanSave both decide with this.
+  std::vector<BlockForm> SaveForms(size_t first_block, size_t chain_blocks,
+                                   std::span<const BlockForm> provided) const;
 
   // The segments a copy of `form` stores, in stored order: `block` itself
   // when whole, else its full-attention segments, built in `scratch` (which

@@ -162,15 +162,14 @@ SaveResult StoreImpl::RunSave(std::span<const BlockHash> chain,
   const auto source = [&](size_t b) {
     return src.subspan((b - first_block) * segments_per_block_, segments_per_block_);
   };
-  // Whole where a servable prefix needs the sliding layers and the engine
-  // still holds them; trimmed otherwise.
-  std::vector<BlockForm> forms(chain.size() - first_block);
-  for (size_t k = 0; k < forms.size(); ++k) {
-    const size_t b = first_block + k;
-    const BlockForm wanted = window_.SaveForm(b, chain.size());
-    forms[k] = wanted == BlockForm::kWhole ? window_.ProvidedForm(source(b))
-                                           : BlockForm::kTrimmed;
+  // What the engine still holds of each block decides, with the window,
+  // the form it is kept in.
+  std::vector<BlockForm> provided(chain.size() - first_block);
+  for (size_t k = 0; k < provided.size(); ++k) {
+    provided[k] = window_.ProvidedForm(source(first_block + k));
   }
+  const std::vector<BlockForm> forms =
+      window_.SaveForms(first_block, chain.size(), provided);
   SaveResult result;
   const Plan plan = placement_.PlanSave(chain, forms, first_block, kind, &result);
   if (state != nullptr) {

@@ -6,6 +6,7 @@
 
 #include "lib/split/messages.h"
 #include "tests/split_support.h"
+#include "tests/trim_support.h"
 
 namespace kvtier::testing {
 namespace {
@@ -263,6 +264,105 @@ TEST_CASE("split: a slot one rank cannot verify is a miss and leaves the index")
   CHECK(out->blocks == 0);
   CHECK(out->ranks_failed == 0);
   CHECK(p.scheduler->Lookup(a).blocks == 0);
+}
+
+// The engine's segments of `chain` with the sliding-window segments of the
+// blocks in `freed` null (the engine let them go).
+std::vector<Segment> WithFreed(const KvLayout& layout, const EngineBuffers& src,
+                               const std::vector<uint8_t>& freed) {
+  std::vector<Segment> segs(src.all().begin(), src.all().end());
+  const size_t per_block = layout.SegmentsPerBlock();
+  for (size_t b = 0; b < freed.size(); ++b) {
+    for (size_t s = 0; s < per_block; ++s) {
+      if (freed[b] != 0 && layout.WindowOf(s / layout.parts_per_layer) > 0) {
+        segs[b * per_block + s].data = nullptr;
+      }
+    }
+  }
+  return segs;
+}
+
+TEST_CASE(
+    "split: a save of blocks the engine freed keeps them trimmed as Store::Save does") {
+  // Gemma-style layers, checkpoints every 2 blocks: blocks 0-1 and 2-3 are
+  // saved whole unless freed; the engine freed the sliding layers of 2-3.
+  const KvLayout layout = GemmaStyleLayout();
+  const Options o = TrimOptions(layout, /*checkpoint_blocks=*/2);
+  InProcess p(2, o);
+  const std::vector<BlockHash> a = Chain(7, 4);
+  const std::vector<uint8_t> freed = {0, 0, 1, 1};
+  auto t = p.scheduler->PlanSave(a, 0, freed);
+  REQUIRE(t.ok());
+  std::vector<std::vector<std::byte>> results;
+  for (auto& w : p.workers) {
+    EngineBuffers src(layout, a.size());
+    src.FillFrom(RankChain(a, w->rank()));
+    results.push_back(Must(w->Execute(t->bytes, WithFreed(layout, src, freed))));
+  }
+  CHECK(Must(p.scheduler->Commit(t->ticket, results)).blocks == 4);
+  // The single-process Store given the same segments answers the same.
+  auto store = Must(Store::Open(o));
+  EngineBuffers src(layout, a.size());
+  src.FillFrom(a);
+  REQUIRE(store->Save(a, WithFreed(layout, src, freed)).ok());
+  for (size_t n = 1; n <= a.size(); ++n) {
+    INFO("prefix " << n);
+    CHECK(p.scheduler->Lookup(std::span(a).first(n)).blocks ==
+          store->Lookup(std::span(a).first(n)).blocks);
+  }
+  CHECK(p.scheduler->Lookup(a).blocks == 2);  // 2-3 lack their window
+  // What is offered loads byte for byte on every rank.
+  auto load = p.scheduler->PlanLoad(std::span(a).first(2));
+  REQUIRE(load.ok());
+  REQUIRE(load->blocks == 2);
+  results.clear();
+  std::vector<std::unique_ptr<EngineBuffers>> dst;
+  for (auto& w : p.workers) {
+    dst.push_back(std::make_unique<EngineBuffers>(layout, 2));
+    results.push_back(Must(w->Execute(load->bytes, dst.back()->all())));
+  }
+  CHECK(Must(p.scheduler->Commit(load->ticket, results)).blocks == 2);
+  for (uint32_t r = 0; r < 2; ++r) {
+    for (size_t b = 0; b < 2; ++b) CHECK(dst[r]->Matches(b, RankContent(a[b], r)));
+  }
+}
+
+TEST_CASE("split: a null segment the plan saves whole is refused naming the block") {
+  const KvLayout layout = MistralStyleLayout();
+  InProcess p(2, TrimOptions(layout, 0));
+  const std::vector<BlockHash> a = Chain(8, 2);
+  const std::vector<uint8_t> freed = {1, 1};
+  EngineBuffers src(layout, a.size());
+  // Not told the engine freed them: both blocks (the chain's last window)
+  // are planned whole, and the worker refuses their null segments.
+  auto whole = Must(p.scheduler->PlanSave(a, 0));
+  Result<std::vector<std::byte>> r =
+      p.workers[0]->Execute(whole.bytes, WithFreed(layout, src, freed));
+  CHECK(r.status().code() == StatusCode::kInvalidArgument);
+  CHECK(r.status().message().find("engine[0]") != std::string::npos);
+  CHECK(r.status().message().find("freed") != std::string::npos);
+  CHECK(Must(p.scheduler->Commit(whole.ticket, {})).blocks == 0);
+  // Told: every layer slides, so the blocks are index entries without
+  // bytes, and a lookup misses them rather than serve anything.
+  auto trimmed = Must(p.scheduler->PlanSave(a, 0, freed));
+  std::vector<std::vector<std::byte>> results;
+  for (auto& w : p.workers) {
+    results.push_back(Must(w->Execute(trimmed.bytes, WithFreed(layout, src, freed))));
+  }
+  CHECK(Must(p.scheduler->Commit(trimmed.ticket, results)).blocks == 2);
+  CHECK(p.scheduler->Lookup(a).blocks == 0);
+  // Nothing of them to load.
+  auto load = p.scheduler->PlanLoad(a);
+  REQUIRE(load.ok());
+  CHECK(load->ticket == 0);
+  // `freed` of the wrong size, or on a layout without sliding layers.
+  CHECK(p.scheduler->PlanSave(a, 0, std::vector<uint8_t>{1})
+            .status()
+            .message()
+            .find("freed") != std::string::npos);
+  InProcess full;
+  CHECK(full.scheduler->PlanSave(a, 0, freed).status().message().find("freed[0]") !=
+        std::string::npos);
 }
 
 }  // namespace

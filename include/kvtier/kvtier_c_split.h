@@ -68,9 +68,15 @@ KVTIER_EXPORT kvtier_code kvtier_scheduler_plan_load(kvtier_scheduler* scheduler
                                                      const kvtier_block_hash* chain,
                                                      size_t n_blocks, kvtier_plan* out,
                                                      kvtier_error* err);
+/* Plans saving chain blocks [first_block, n_blocks). freed: NULL (n_freed
+ * 0) when the engine holds every block's sliding-window segments, else
+ * n_blocks - first_block bytes, nonzero where the engine freed them (vLLM's
+ * null block): those blocks are kept trimmed and the workers may pass
+ * their sliding-window segments as NULL (Scheduler::PlanSave). */
 KVTIER_EXPORT kvtier_code kvtier_scheduler_plan_save(kvtier_scheduler* scheduler,
                                                      const kvtier_block_hash* chain,
                                                      size_t n_blocks, size_t first_block,
+                                                     const uint8_t* freed, size_t n_freed,
                                                      kvtier_plan* out, kvtier_error* err);
 /* One write-down plan of at most max_blocks blocks; ticket 0 when none is
  * owed. */

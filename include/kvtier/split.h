@@ -116,10 +116,22 @@ class KVTIER_EXPORT Scheduler {
   // Plans saving chain blocks [first_block, n) from engine memory holding
   // those blocks (block-major, from first_block) on every rank. Blocks
   // already stored are refreshed, not written. With sliding-window layers,
-  // blocks in the chain's last window are saved whole: the engine must still
-  // hold their sliding-window segments.
+  // Store::Save's rule decides each block's form: whole where a servable
+  // prefix needs its sliding-window segments (the chain's last window, and
+  // before each checkpoint) unless the engine freed them, trimmed
+  // otherwise (all layers sliding: an index entry without bytes).
+  // `freed`: one byte per block [first_block, n), nonzero where the engine
+  // no longer holds the block's sliding-window segments (vLLM's null
+  // block); empty = it holds every block's. The workers may then pass null
+  // sliding-window segments for the freed blocks, as Store::Save may.
+  // InvalidArgument naming `freed` when its size is neither 0 nor n -
+  // first_block.
   virtual Result<PlanTicket> PlanSave(std::span<const BlockHash> chain,
-                                      size_t first_block) = 0;
+                                      size_t first_block,
+                                      std::span<const uint8_t> freed) = 0;
+  Result<PlanTicket> PlanSave(std::span<const BlockHash> chain, size_t first_block) {
+    return PlanSave(chain, first_block, {});
+  }
   // Plans for the copies to slower tiers (host -> NVMe) that saves owed.
   // Execute them like any plan (they need no engine memory) and commit them:
   // their source blocks stay pinned until then. At most `max_blocks` blocks.
@@ -151,12 +163,14 @@ class KVTIER_EXPORT Worker {
   // Executes a plan. `engine`: the rank's KV of the plan's engine blocks,
   // SegmentsPerBlock() segments each, block-major, host memory: chain
   // blocks [0, n) for a load, [first_block, n) for a save, none for a
-  // write-down. Returns the result bytes for Commit, or Corruption (damaged
-  // plan, or one naming tiers or slots this worker does not have) /
-  // InvalidArgument (segment count or size); a per-block failure is not an
-  // error but part of the result. Execute plans in the order the scheduler
-  // made them (ticket order): a slot a plan lets go may be reused by the
-  // next one.
+  // write-down. A save's blocks that the plan keeps trimmed (the engine
+  // freed them: PlanSave's `freed`) may have null sliding-window segments.
+  // Returns the result bytes for Commit, or Corruption (damaged plan, or one
+  // naming tiers or slots this worker does not have) / InvalidArgument
+  // (segment count, size, or a null segment the plan reads); a per-block
+  // failure is not an error but part of the result. Execute plans in the order the
+  // scheduler made them (ticket order): a slot a plan lets go may be reused by the next
+  // one.
   virtual Result<std::vector<std::byte>> Execute(std::span<const std::byte> plan,
                                                  std::span<const Segment> engine) = 0;
   virtual uint32_t rank() const = 0;

@@ -145,14 +145,16 @@ kvtier_code kvtier_scheduler_plan_load(kvtier_scheduler* scheduler,
 
 kvtier_code kvtier_scheduler_plan_save(kvtier_scheduler* scheduler,
                                        const kvtier_block_hash* chain, size_t n_blocks,
-                                       size_t first_block, kvtier_plan* out,
+                                       size_t first_block, const uint8_t* freed,
+                                       size_t n_freed, kvtier_plan* out,
                                        kvtier_error* err) {
   if (scheduler == nullptr) return CNull("scheduler", err);
   if (chain == nullptr && n_blocks > 0) return CNull("chain", err);
+  if (freed == nullptr && n_freed > 0) return CNull("freed", err);
   if (out == nullptr) return CNull("out", err);
   return CGuarded(err, [&] {
-    Result<kvtier::PlanTicket> t =
-        scheduler->scheduler->PlanSave(ChainOf(chain, n_blocks), first_block);
+    Result<kvtier::PlanTicket> t = scheduler->scheduler->PlanSave(
+        ChainOf(chain, n_blocks), first_block, std::span<const uint8_t>(freed, n_freed));
     if (!t.ok()) return CFail(t.status(), err);
     return GivePlan(*t, out, err);
   });

@@ -79,20 +79,33 @@ Result<PlanTicket> SplitScheduler::PlanLoad(std::span<const BlockHash> chain) {
 }
 
 Result<PlanTicket> SplitScheduler::PlanSave(std::span<const BlockHash> chain,
-                                            size_t first_block) {
+                                            size_t first_block,
+                                            std::span<const uint8_t> freed) {
   if (first_block > chain.size()) {
     return InvalidArgument("first_block: " + std::to_string(first_block) +
                            " is past the chain of " + std::to_string(chain.size()) +
                            " blocks");
   }
+  const size_t blocks = chain.size() - first_block;
+  if (!freed.empty() && freed.size() != blocks) {
+    return InvalidArgument("freed: " + std::to_string(freed.size()) +
+                           " entries, the save has " + std::to_string(blocks) +
+                           " blocks (or pass none)");
+  }
+  // Store::Save's rule, with what the engine holds told instead of seen.
+  std::vector<BlockForm> provided(blocks, BlockForm::kWhole);
+  for (size_t k = 0; k < freed.size(); ++k) {
+    if (freed[k] == 0) continue;
+    if (!window_.trims()) {
+      return InvalidArgument("freed[" + std::to_string(k) +
+                             "]: the layout has no sliding-window layers to free");
+    }
+    provided[k] = BlockForm::kTrimmed;
+  }
+  const std::vector<BlockForm> forms =
+      window_.SaveForms(first_block, chain.size(), provided);
   MutexLock lock(&mu_);
   if (!ReadyLocked()) return Unavailable("split scheduler: not every rank has joined");
-  // Whole where a servable prefix needs the sliding layers (the engine still
-  // holds them for the chain's last window), trimmed elsewhere.
-  std::vector<BlockForm> forms(chain.size() - first_block);
-  for (size_t k = 0; k < forms.size(); ++k) {
-    forms[k] = window_.SaveForm(first_block + k, chain.size());
-  }
   SaveResult save;
   Plan plan = placement_->PlanSave(chain, forms, first_block, MemoryKind::kHost, &save);
   const size_t writes = plan.moves.size();

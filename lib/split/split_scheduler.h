@@ -32,8 +32,9 @@ class SplitScheduler final : public Scheduler {
   bool Ready() const override;
   LookupResult Lookup(std::span<const BlockHash> chain) override;
   Result<PlanTicket> PlanLoad(std::span<const BlockHash> chain) override;
-  Result<PlanTicket> PlanSave(std::span<const BlockHash> chain,
-                              size_t first_block) override;
+  using Scheduler::PlanSave;
+  Result<PlanTicket> PlanSave(std::span<const BlockHash> chain, size_t first_block,
+                              std::span<const uint8_t> freed) override;
   std::vector<PlanTicket> TakeWriteDowns(size_t max_blocks) override;
   Result<CommitOutcome> Commit(uint64_t ticket,
                                std::span<const std::vector<std::byte>> results) override;

@@ -137,16 +137,48 @@ class SplitWorker final : public Worker {
       return InvalidArgument("engine: " + std::to_string(engine.size()) +
                              " segments, the plan needs " + std::to_string(want));
     }
+    const std::vector<bool> whole = ReadWhole(e);
     for (size_t i = 0; i < engine.size(); ++i) {
       const Segment& s = engine[i];
+      // As Store::Save: the engine may have freed a sliding-window segment
+      // of a block the plan keeps trimmed (PlanSave's `freed`).
+      if (s.data == nullptr && !whole[i / per_block] &&
+          window_.IsSliding(i % per_block)) {
+        continue;
+      }
+      if (s.kind == MemoryKind::kDevice) {
+        return NotSupported(
+            "engine[" + std::to_string(i) +
+            "].kind: device memory; the split's workers take host memory");
+      }
       if (s.data == nullptr || s.bytes != options_.layout.SegmentBytes() ||
           s.kind != MemoryKind::kHost) {
         return InvalidArgument("engine[" + std::to_string(i) + "]: needs " +
                                std::to_string(options_.layout.SegmentBytes()) +
-                               " bytes of host memory");
+                               " bytes of host memory" +
+                               (s.data == nullptr ? NullWhy(e, i / per_block) : ""));
       }
     }
     return Status::Ok();
+  }
+
+  // Per engine block (from first_block): true when every segment must be
+  // there: a load or promotion may touch any, a save reads a whole block's.
+  std::vector<bool> ReadWhole(const Envelope& e) const {
+    const bool save = e.plan.kind == PlanKind::kSave;
+    std::vector<bool> whole(e.plan.chain.size() - e.first_block, !save);
+    if (!save) return whole;
+    for (const Move& m : e.plan.moves) {
+      if (m.from.engine() && m.form == BlockForm::kWhole)
+        whole[m.block - e.first_block] = true;
+    }
+    return whole;
+  }
+
+  std::string NullWhy(const Envelope& e, size_t block) const {
+    if (e.plan.kind != PlanKind::kSave) return " (a load writes every segment)";
+    return " (chain block " + std::to_string(e.first_block + block) +
+           " is saved whole; a freed block must be named in PlanSave's freed)";
   }
 
   // A persistent tier drops the slots' records (a restart does not bring

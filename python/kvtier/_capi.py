@@ -260,7 +260,7 @@ _sigs = {
     "kvtier_scheduler_plan_load": (c_int, [c_void_p, P(BlockHash), c_size_t, P(Plan),
                                            P(Error)]),
     "kvtier_scheduler_plan_save": (c_int, [c_void_p, P(BlockHash), c_size_t, c_size_t,
-                                           P(Plan), P(Error)]),
+                                           c_char_p, c_size_t, P(Plan), P(Error)]),
     "kvtier_scheduler_take_write_down": (c_int, [c_void_p, c_size_t, P(Plan), P(Error)]),
     "kvtier_scheduler_commit": (c_int, [c_void_p, c_uint64, P(c_char_p), P(c_size_t),
                                         c_size_t, P(c_size_t), P(c_size_t), P(Error)]),

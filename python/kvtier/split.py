@@ -15,7 +15,10 @@ the engine (vLLM: the per-step connector metadata and KVConnectorOutput):
 A block counts only if every rank succeeded; a rank whose result is missing
 (its worker gone) failed. Chains are rank-free: a kvtier.Chain or a list of
 (lo, hi) pairs. Segments: a list (one per segment of each block the plan
-names, block-major) of writable buffers or (pointer, size) pairs.
+names, block-major) of writable buffers or (pointer, size) pairs, host
+memory only (device memory is NOT_SUPPORTED on the split); in a save,
+(0, size) for a sliding-window segment of a block plan_save was told the
+engine freed (freed=), as Store.save accepts.
 """
 import ctypes
 from collections import namedtuple
@@ -61,7 +64,9 @@ class Scheduler:
     """The scheduler side. Thread-safe."""
 
     def __init__(self, options=None, ranks=1, **kwargs):
-        c, self._keep = _options(options, kwargs).to_c()
+        self.options = _options(options, kwargs)
+        c, self._keep = self.options.to_c()
+        self.block_tokens = c.block_tokens
         handle = ctypes.c_void_p()
         err = _capi.Error()
         _check(_capi.lib.kvtier_scheduler_open(ctypes.byref(c), ranks,
@@ -104,10 +109,15 @@ class Scheduler:
                                                     ctypes.byref(err)), err)
         return _take_plan(p)
 
-    def plan_save(self, chain, first_block=0):
+    def plan_save(self, chain, first_block=0, freed=None):
+        """freed: per block from first_block, true where the engine no longer
+        holds the block's sliding-window segments (vLLM's null block): kept
+        trimmed, and the workers may pass those segments as (0, size)."""
         ptr, n = _chain(chain)
+        mask = bytes(1 if f else 0 for f in freed) if freed is not None else b""
         p, err = _capi.Plan(), _capi.Error()
         _check(_capi.lib.kvtier_scheduler_plan_save(self._h, ptr, n, first_block,
+                                                    mask or None, len(mask),
                                                     ctypes.byref(p), ctypes.byref(err)), err)
         return _take_plan(p)
 
@@ -147,7 +157,9 @@ class Worker:
     """One rank's worker. Thread-safe; executes one plan at a time."""
 
     def __init__(self, options=None, **kwargs):
-        c, self._keep = _options(options, kwargs).to_c()
+        self.options = _options(options, kwargs)
+        c, self._keep = self.options.to_c()
+        self.block_tokens = c.block_tokens
         handle = ctypes.c_void_p()
         err = _capi.Error()
         _check(_capi.lib.kvtier_worker_open(ctypes.byref(c), ctypes.byref(handle),

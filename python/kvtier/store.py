@@ -3,6 +3,16 @@
 Every call that copies bytes or does I/O (hash_chain, lookup, load, save,
 prefetch waits, flush) goes through ctypes.CDLL, which releases the GIL for
 the call's duration, so other Python threads run meanwhile.
+
+Segments (load, save, their begin_ forms): one buffer of whole blocks, or a
+list with one entry per segment: a buffer (numpy array, bytearray, ...) or
+a (pointer, size) pair for host memory; an object exposing
+__cuda_array_interface__ (a torch or CuPy tensor on the GPU, C-contiguous)
+or a (pointer, size, True) triple for CUDA memory on the options'
+gpu_device. A store that cannot copy device memory (no GPU, or built
+without CUDA) raises NOT_SUPPORTED naming the segment, before touching it.
+(0, size) is a null segment: a sliding-window segment the engine freed,
+accepted by save only.
 """
 import ctypes
 
@@ -86,6 +96,27 @@ class Prefetch:
             self._handle = None
 
 
+def _cuda_memory(obj, where):
+    """(pointer, bytes) of a C-contiguous object exposing
+    __cuda_array_interface__ (a torch or CuPy tensor on the GPU)."""
+    iface = obj.__cuda_array_interface__
+    shape = tuple(iface["shape"])
+    itemsize = int(iface["typestr"][2:])
+    strides = iface.get("strides")
+    if strides is not None:
+        want, step = [], itemsize
+        for n in reversed(shape):
+            want.insert(0, step)
+            step *= n
+        if tuple(strides) != tuple(want):
+            raise Error(INVALID_ARGUMENT, f"{where}: device memory not C-contiguous "
+                                          f"(strides {tuple(strides)})")
+    size = itemsize
+    for n in shape:
+        size *= n
+    return int(iface["data"][0] or 0), size
+
+
 class _Segments:
     """kvtier_segment[] over the caller's memory, with the buffers held."""
 
@@ -109,25 +140,33 @@ class _Segments:
         self._views.append(view)
         return view.buf, view.len
 
+    def _item(self, item, writable, i):
+        """(pointer, size, device) of one segment."""
+        if isinstance(item, tuple) and len(item) in (2, 3) and all(
+                isinstance(v, (int, bool)) for v in item):
+            # (pointer, size[, device]): an engine tensor's memory
+            return item[0], item[1], 1 if len(item) == 3 and item[2] else 0
+        if hasattr(item, "__cuda_array_interface__"):
+            return _cuda_memory(item, f"segments[{i}]") + (1,)
+        return self._borrow(item, writable) + (0,)
+
     def _fill(self, memory, count, seg_bytes, writable):
         if isinstance(memory, (list, tuple)):
             if len(memory) != count:
                 raise Error(INVALID_ARGUMENT, f"segments: {len(memory)} given, "
                                               f"expected {count}")
             for i, item in enumerate(memory):
-                if isinstance(item, tuple) and len(item) == 2 and all(
-                        isinstance(v, int) for v in item):
-                    ptr, size = item  # (pointer, size): an engine tensor's memory
-                else:
-                    ptr, size = self._borrow(item, writable)
-                self.array[i] = _capi.Segment(ptr, size, 0)
+                self.array[i] = _capi.Segment(*self._item(item, writable, i))
             return
-        ptr, size = self._borrow(memory, writable)  # one contiguous buffer
+        if hasattr(memory, "__cuda_array_interface__"):  # one contiguous device buffer
+            (ptr, size), device = _cuda_memory(memory, "segments"), 1
+        else:
+            (ptr, size), device = self._borrow(memory, writable), 0  # one contiguous buffer
         if size != count * seg_bytes:
             raise Error(INVALID_ARGUMENT, f"segments: a buffer of {size} bytes, expected "
                                           f"{count} segments x {seg_bytes} bytes")
         for i in range(count):
-            self.array[i] = _capi.Segment(ptr + i * seg_bytes, seg_bytes, 0)
+            self.array[i] = _capi.Segment(ptr + i * seg_bytes, seg_bytes, device)
 
     def release(self):
         for view in self._views:

@@ -24,7 +24,12 @@ process per tensor-parallel rank, KvtierSplitOffloadingManager (over a
 kvtier.split.Scheduler) and KvtierSplitOffloadingHandler (over each rank's
 kvtier.split.Worker) serve the same interfaces: plans travel as bytes in
 the spec vLLM hands the workers, results come back through the handler's
-take_results() and the manager's add_results() (vllm_split.py).
+take_results() and the manager's add_results() (vllm_split.py), sliding-window
+groups included (the glue names the freed blocks: prepare_store(...,
+block_ids=)). The handlers pass vLLM's GPU tensors as device segments
+(__cuda_array_interface__); where the store cannot copy device memory (no
+GPU) transfer_async returns False, and on the split (host memory only) the
+job fails: NOT_SUPPORTED from kvtier, never a crash.
 
 Hybrid models (KV-cache groups of different kinds). One manager and one
 handler per group, as vLLM keeps a block table per group:

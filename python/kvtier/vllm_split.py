@@ -23,40 +23,49 @@ Data flow of one job:
 A job's result on one rank never makes another rank's bytes count; each
 worker verifies every block it writes into the engine, so a stale plan or a
 restarted worker is a failed job (a miss), never other KV.
-Full-attention groups only here (a sliding-window group on the split:
-NotImplementedError; the single-process classes serve them).
+
+Hybrid models: as in one process (vllm.py), one manager and one handler per
+KV group, each over its own scheduler and per-rank workers (a
+sliding-window group's opened with layer_windows = [sliding_window - 1] *
+its layers). A sliding-window group's lookup is vLLM's SlidingWindowManager
+rule, prepare_load plans only the blocks of the window (skipped = those
+before it, whose GPU ids the handler skips), and saves keep only the
+window before each job's end (and before every swa_checkpoint_blocks-th
+block) whole, the rest index entries without bytes. A block the engine
+already freed (its GPU id is vLLM's null block) is kept the same way, but
+the scheduler cannot see GPU ids: the glue passes the group's block ids to
+prepare_store(block_hashes, block_ids=...) (vLLM's scheduler-side connector
+has them when it builds the GPU spec). Without them every block is taken as
+held, and a store job naming the null block where the plan saves whole
+fails on every rank (nothing is stored for it; never the null block's
+bytes). Other group kinds raise NotImplementedError naming the group.
 """
 import concurrent.futures
 
 from .errors import Error
 from .split import result_moves
-from .vllm import (MEDIUM, OffloadingEvent, PrepareStoreOutput, TransferResult,
-                   _HandlerBase, _ManagerBase, _SpecBase, window_blocks)
-
-
-def _full_attention_only(kv_group_spec, group):
-    if window_blocks(kv_group_spec, group):
-        raise NotImplementedError(
-            f"kvtier.vllm: KV-cache group {group} slides: sliding-window groups are not "
-            "served on the scheduler/worker split yet (KvtierOffloadingManager serves them "
-            "in one process)")
+from .vllm import (MEDIUM, NULL_BLOCK_ID, OffloadingEvent, PrepareStoreOutput,
+                   TransferResult, _HandlerBase, _ManagerBase, _SpecBase,
+                   check_kv_group_spec, sliding_window_hit)
 
 
 class KvtierSplitLoadStoreSpec(_SpecBase):
     """A kvtier plan on its way from the scheduler to every worker: the vLLM
     block hashes it covers, the ticket, the plan bytes and the blocks it
-    moves (Plan.blocks). ticket 0: nothing for the workers to do (settled).
+    moves (Plan.blocks); `skipped`: leading blocks of the load vLLM asked
+    for that a sliding-window group's plan leaves out. ticket 0: nothing for the workers to do (settled).
     write_downs: (ticket, plan bytes) of copies to slower tiers (host ->
     NVMe) the scheduler owed, run before the plan; they ride along because
     vLLM has no other channel to the workers."""
 
-    def __init__(self, block_hashes, group, ticket, plan, blocks, write_downs=()):
+    def __init__(self, block_hashes, group, ticket, plan, blocks, write_downs=(), skipped=0):
         self.block_hashes = [bytes(h) for h in block_hashes]
         self.group = group
         self.ticket = ticket
         self.plan = bytes(plan)
         self.blocks = blocks
         self.write_downs = list(write_downs)
+        self.skipped = skipped
 
     @staticmethod
     def medium():
@@ -75,7 +84,7 @@ class KvtierSplitOffloadingManager(_ManagerBase):
 
     def __init__(self, scheduler, block_size, group=0, kv_group_spec=None,
                  write_down_blocks=64):
-        _full_attention_only(kv_group_spec, group)
+        self._window = check_kv_group_spec(kv_group_spec, group, scheduler)
         self._scheduler = scheduler
         self._write_down_blocks = write_down_blocks
         self._block_size = block_size
@@ -99,14 +108,24 @@ class KvtierSplitOffloadingManager(_ManagerBase):
         keys = [bytes(h) for h in block_hashes]
         if not keys:
             return 0
-        hit = self._scheduler.lookup(self._chain(keys))
-        if any(k in self._loading or k in self._storing for k in keys[:hit + 1]):
+        hit = self._hit(self._chain(keys))
+        first = max(0, hit - self._window) if self._window else 0
+        if any(k in self._loading or k in self._storing for k in keys[first:hit + 1]):
             return None  # a transfer in flight decides the answer: retry
         return hit
 
-    def _job(self, kind, keys, make_plan):
+    def _hit(self, chain):
+        if not self._window:
+            return self._scheduler.lookup(chain)
+        # A one-block chain counts only when the block is whole (vllm.py).
+        return sliding_window_hit(lambda i: self._scheduler.lookup(chain[i:i + 1]) == 1,
+                                  len(chain), self._window)
+
+    def _job(self, kind, keys, make_plan, planned=None):
         """The spec of a job: the write-downs owed now (planned first: workers
-        run plans in ticket order), then the job's own plan."""
+        run plans in ticket order), then the job's own plan over `planned`
+        (default: all of `keys`, which the job's completion names)."""
+        planned = keys if planned is None else planned
         write_downs = []
         while keys:  # a job without blocks may never be completed: none ride on it
             owed = self._scheduler.take_write_down(self._write_down_blocks)
@@ -124,12 +143,16 @@ class KvtierSplitOffloadingManager(_ManagerBase):
         ticket, data, blocks = (plan.ticket, plan.bytes, plan.blocks) if plan else (0, b"", 0)
         if ticket:
             self._tickets[ticket] = (kind, keys, kind)
-        return KvtierSplitLoadStoreSpec(keys, self._group, ticket, data, blocks, write_downs)
+        return KvtierSplitLoadStoreSpec(planned, self._group, ticket, data, blocks, write_downs,
+                                        skipped=len(keys) - len(planned))
 
     def prepare_load(self, block_hashes):
         keys = [bytes(h) for h in block_hashes]
-        # The plan pins what it reads until the commit.
-        spec = self._job("load", keys, lambda: self._scheduler.plan_load(self._chain(keys)))
+        # A sliding-window group loads only the blocks of its window. The
+        # plan pins what it reads until the commit.
+        loaded = keys[-self._window:] if self._window else keys
+        spec = self._job("load", keys, lambda: self._scheduler.plan_load(self._chain(loaded)),
+                         planned=loaded)
         for k in keys:
             self._loading[k] = self._loading.get(k, 0) + 1
         return spec
@@ -169,12 +192,23 @@ class KvtierSplitOffloadingManager(_ManagerBase):
                 self._loading.pop(k, None)
         self._commit("load", keys)
 
-    def prepare_store(self, block_hashes):
+    def prepare_store(self, block_hashes, block_ids=None):
+        """block_ids (optional, kvtier's extension): the group's GPU block id
+        of each block hash; a sliding-window group keeps the blocks whose id
+        is vLLM's null block (the engine freed them) without bytes."""
         keys = [bytes(h) for h in block_hashes]
-        to_store = [k for k in keys if k not in self._storing and not self._present(k)]
+        picked = [i for i, k in enumerate(keys) if k not in self._storing
+                  and not self._present(k)]
+        to_store = [keys[i] for i in picked]
+        freed = None
+        if self._window and block_ids is not None:
+            ids = list(block_ids)
+            if len(ids) != len(keys):
+                raise ValueError(f"block_ids: {len(ids)} given for {len(keys)} block hashes")
+            freed = [int(ids[i]) == NULL_BLOCK_ID for i in picked]
         try:
-            spec = self._job("save", to_store,
-                             lambda: self._scheduler.plan_save(self._chain(to_store)))
+            spec = self._job("save", to_store, lambda: self._scheduler.plan_save(
+                self._chain(to_store), freed=freed))
         except Error:
             return None  # not ready (a rank has not joined) or refused: cannot store
         self._storing.update(to_store)
@@ -209,34 +243,43 @@ class KvtierSplitOffloadingHandler(_HandlerBase):
     (the split requires ticket order)."""
 
     def __init__(self, worker, kv_segments, group=0, kv_group_spec=None):
-        _full_attention_only(kv_group_spec, group)
+        self._window = check_kv_group_spec(kv_group_spec, group, worker)
         self._worker = worker
         self._kv = list(kv_segments)
+        # Bytes of one segment: a row of the engine's tensors (block 0, the
+        # null block, exists in every one).
+        self._seg_bytes = memoryview(self._kv[0][NULL_BLOCK_ID]).nbytes if self._kv else 0
         self._group = group
         self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
         self._jobs = {}  # job id -> (future, transfer type)
         self._outbox = []  # (ticket, result bytes) for the scheduler
 
-    def _segments(self, block_ids):
-        return [kv[b] for b in block_ids for kv in self._kv]
+    def _segments(self, block_ids, load):
+        if load or not self._window:
+            return [kv[b] for b in block_ids for kv in self._kv]
+        null = (0, self._seg_bytes)  # the engine freed it: the plan keeps it trimmed
+        return [null if b == NULL_BLOCK_ID else kv[b] for b in block_ids for kv in self._kv]
 
     def transfer_async(self, job_id, spec):
         src, dst = spec
         kinds = (src.medium(), dst.medium())
         if kinds == (MEDIUM, "GPU"):
             plan, ids = src, [int(b) for b in dst.block_ids]
+            if len(ids) == plan.skipped + len(plan.block_hashes):
+                ids = ids[plan.skipped:]  # vLLM named the blocks before the window
         elif kinds == ("GPU", MEDIUM):
             plan, ids = dst, [int(b) for b in src.block_ids]
         else:
             return False
         if len(plan.block_hashes) != len(ids) or job_id in self._jobs:
             return False
+        load = kinds[0] == MEDIUM
         try:
-            segments = self._segments(ids)
+            segments = self._segments(ids, load)
         except IndexError:
             return False
-        load = kinds[0] == MEDIUM
-        self._jobs[job_id] = (self._pool.submit(self._run, plan, segments, load), kinds)
+        held = sum(1 for b in ids if not (self._window and b == NULL_BLOCK_ID))
+        self._jobs[job_id] = (self._pool.submit(self._run, plan, segments, load, held), kinds)
         return True
 
     def _execute(self, ticket, plan, segments, outbox):
@@ -250,8 +293,9 @@ class KvtierSplitOffloadingHandler(_HandlerBase):
         outbox.append((ticket, result))
         return failed
 
-    def _run(self, plan, segments, load):
-        """(success, bytes moved, [(ticket, result)])."""
+    def _run(self, plan, segments, load, held):
+        """(success, bytes moved, [(ticket, result)]); `held`: blocks of the
+        job the engine holds (a sliding group's freed ones move no bytes)."""
         outbox = []
         for ticket, data in plan.write_downs:
             self._execute(ticket, data, [], outbox)
@@ -259,7 +303,7 @@ class KvtierSplitOffloadingHandler(_HandlerBase):
             return (not load, 0, outbox)
         failed = self._execute(plan.ticket, plan.plan, segments, outbox)
         ok = failed == 0 and (not load or plan.blocks == len(plan.block_hashes))
-        size = plan.blocks * len(self._kv) * memoryview(segments[0]).nbytes if ok else None
+        size = min(plan.blocks, held) * len(self._kv) * self._seg_bytes if ok else None
         return (ok, size, outbox)
 
     def get_finished(self):

@@ -24,6 +24,16 @@ def small_store(**extra):
     return kvtier.Store(**opts)
 
 
+class FakeCudaTensor:
+    """Stands in for a torch/CuPy tensor on the GPU: only the
+    __cuda_array_interface__ kvtier reads (no GPU here)."""
+
+    def __init__(self, ptr, shape, typestr, strides=None):
+        self.__cuda_array_interface__ = {"data": (ptr, False), "shape": shape,
+                                         "typestr": typestr, "strides": strides,
+                                         "version": 3}
+
+
 def pattern(n, seed):
     return bytearray((i * 7 + seed) & 0xFF for i in range(n))
 
@@ -178,6 +188,27 @@ class StoreTest(unittest.TestCase):
             with self.assertRaises(kvtier.Error) as e:
                 store.load(chain, bytes(2 * store.block_bytes))  # read-only
             self.assertIn("not writable", str(e.exception))
+            self.assertEqual(store.save(chain, bytearray(2 * store.block_bytes)), 2)
+
+    def test_device_segments_without_a_gpu_are_not_supported_never_touched(self):
+        # Addresses no process maps: a read or write through them would crash.
+        bogus = 0x7ead00000000
+        with small_store() as store:
+            chain = store.hash_chain(list(range(8)))
+            n, seg = len(chain) * store.segments_per_block, store.segment_bytes
+            tensors = [FakeCudaTensor(bogus + i * seg, (seg // 2,), "<f2") for i in range(n)]
+            triples = [(bogus + i * seg, seg, True) for i in range(n)]
+            whole = FakeCudaTensor(bogus, (n, seg), "|u1")
+            for segments in (tensors, triples, whole):
+                for call in (store.save, store.load):
+                    with self.assertRaises(kvtier.Error) as e:
+                        call(chain, segments)
+                    self.assertEqual(e.exception.code_name, "NOT_SUPPORTED")
+                    self.assertIn("device", str(e.exception))
+            strided = [FakeCudaTensor(bogus, (seg // 2,), "<f2", strides=(4,))] * n
+            with self.assertRaises(kvtier.Error) as e:
+                store.save(chain, strided)
+            self.assertIn("segments[0]: device memory not C-contiguous", str(e.exception))
             self.assertEqual(store.save(chain, bytearray(2 * store.block_bytes)), 2)
 
     def test_calls_from_threads_share_one_store(self):

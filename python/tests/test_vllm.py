@@ -176,6 +176,39 @@ def test_handler_waits_and_rejects_unknown_transfers(store):
     assert [(r.job_id, r.success) for r in handler.get_finished()] == [(2, True)]
 
 
+class FakeCudaKv:
+    """One of vLLM's per-layer KV tensors on a GPU, as the handler sees it:
+    row [block_id] exposes __cuda_array_interface__ (no GPU here; the
+    addresses are mapped by no process, so a touch would crash)."""
+
+    def __init__(self, base, seg):
+        self.base, self.seg = base, seg
+
+    def __getitem__(self, block_id):
+        row = type("Row", (), {})()
+        row.__cuda_array_interface__ = {"data": (self.base + block_id * self.seg, False),
+                                        "shape": (self.seg,), "typestr": "|u1",
+                                        "strides": None, "version": 3}
+        return row
+
+
+def test_gpu_tensors_are_device_segments_refused_cleanly_without_a_gpu(store):
+    kv_gpu = [FakeCudaKv(0x7ead00000000 + s * (1 << 20), store.segment_bytes)
+              for s in range(store.segments_per_block)]
+    handler = kv.KvtierOffloadingHandler(store, kv_gpu)
+    manager = kv.KvtierOffloadingManager(store, 4)
+    hashes = block_hashes(2)
+    out = manager.prepare_store(hashes)
+    # NOT_SUPPORTED from the store, before any byte is touched: refused.
+    assert not handler.transfer_async(1, (standin.GPULoadStoreSpec([1, 2]), out.store_spec))
+    manager.complete_store(out.block_hashes_to_store, success=False)
+    assert manager.lookup(hashes) == 0
+    with pytest.raises(kvtier.Error, match="device") as e:
+        store.save(store.engine_key_chain(hashes), [kv_gpu[s][b] for b in (1, 2)
+                                                    for s in range(store.segments_per_block)])
+    assert e.value.code_name == "NOT_SUPPORTED"
+
+
 # -- hybrid models: a full-attention group and a sliding-window group -----
 FULL = standin.FullAttentionSpec(block_size=4, num_kv_heads=2, head_size=8)
 SWA = standin.SlidingWindowSpec(block_size=4, num_kv_heads=2, head_size=8, sliding_window=9)

@@ -249,11 +249,182 @@ def test_write_downs_ride_with_the_next_job_and_survive_a_worker_restart():
         engine.close()
 
 
-def test_sliding_window_groups_are_refused_on_the_split():
-    spec = standin.SlidingWindowSpec(block_size=4, num_kv_heads=2, head_size=8, sliding_window=9)
+# -- hybrid models: a full-attention group and a sliding-window group -----
+FULL = standin.FullAttentionSpec(block_size=4, num_kv_heads=2, head_size=8)
+SWA = standin.SlidingWindowSpec(block_size=4, num_kv_heads=2, head_size=8, sliding_window=8)
+WINDOW = standin.sliding_window_contiguous_blocks(SWA)  # 2 blocks
+SPECS = [FULL, SWA]
+
+
+def group_options(group, rank=0):
+    o = options(rank)
+    if group == 1:  # every layer of the sliding group slides
+        o["layer_windows"] = [SWA.sliding_window - 1] * LAYOUT["num_layers"]
+    return o
+
+
+def hybrid_worker_main(conn, rank):
+    """A worker process of a hybrid model: per KV group, its Worker, tensors
+    and handler. Per job: fills the stored blocks with this rank's KV (the
+    null block's memory with junk), or fills every block with a sentinel
+    before a load; answers whether the blocks loaded hold this rank's KV
+    and every other block still holds the sentinel."""
+    workers = [kvtier.split.Worker(group_options(g, rank)) for g in range(2)]
+    conn.send([w.hello() for w in workers])
+    for w, reply in zip(workers, conn.recv()):
+        w.apply_join(reply)
+    gpu = [[np.zeros((GPU_BLOCKS, SEG), np.uint8) for _ in range(PER_BLOCK)] for _ in range(2)]
+    handlers = [kv.KvtierSplitOffloadingHandler(w, t, group=g, kv_group_spec=SPECS[g])
+                for g, (w, t) in enumerate(zip(workers, gpu))]
+    while True:
+        try:
+            group, job_id, spec, ids, hashes = conn.recv()
+        except EOFError:
+            return
+        tensors, handler = gpu[group], handlers[group]
+        load = spec[0].medium() != "GPU"
+        for t in tensors:
+            t[:] = 0xEE if load else 0x5A  # not KV: a sentinel, the null block's junk
+        if not load:
+            for b, h in zip(ids, hashes):
+                for s in range(PER_BLOCK):
+                    tensors[s][b] = content(rank, h, s + 100 * group)
+        ok = handler.transfer_async(job_id, spec)
+        handler.wait({job_id})
+        results = handler.get_finished()
+        verified = [all(np.array_equal(tensors[s][b], content(rank, h, s + 100 * group))
+                        for s in range(PER_BLOCK)) for b, h in zip(ids, hashes)]
+        others = [b for b in range(GPU_BLOCKS) if b not in ids]
+        untouched = all((t[others] == 0xEE).all() for t in tensors) if load else True
+        conn.send((ok, [(r.job_id, r.success) for r in results], handler.take_results(),
+                   verified, untouched))
+
+
+class HybridEngine:
+    """vLLM's role for a hybrid model: a scheduler and a manager per group."""
+
+    def __init__(self):
+        self.schedulers = [kvtier.split.Scheduler(group_options(g), ranks=RANKS)
+                           for g in range(2)]
+        self.managers = [kv.KvtierSplitOffloadingManager(s, 4, group=g, kv_group_spec=SPECS[g])
+                         for g, s in enumerate(self.schedulers)]
+        ctx = multiprocessing.get_context("fork")
+        self.workers = []
+        for rank in range(RANKS):
+            parent, child = ctx.Pipe()
+            proc = ctx.Process(target=hybrid_worker_main, args=(child, rank), daemon=True)
+            proc.start()
+            child.close()
+            parent.send([s.join(h) for s, h in zip(self.schedulers, parent.recv())])
+            self.workers.append((proc, parent))
+        self.job_id = 0
+
+    def close(self):
+        for proc, conn in self.workers:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.join()
+            conn.close()
+
+    def run(self, group, spec, ids, hashes):
+        """One job on every rank: [(success, verified, untouched)] per rank."""
+        self.job_id += 1
+        for _, conn in self.workers:
+            conn.send((group, self.job_id, spec, ids, hashes))
+        answers = []
+        for _, conn in self.workers:
+            ok, finished, results, verified, untouched = conn.recv()
+            assert ok and finished[0][0] == self.job_id
+            self.managers[group].add_results(results)
+            answers.append((finished[0][1], verified, untouched))
+        return answers
+
+    def store(self, group, hashes, gpu_ids, tell_ids=True):
+        manager = self.managers[group]
+        out = manager.prepare_store(hashes, block_ids=gpu_ids if tell_ids else None)
+        ids = [gpu_ids[hashes.index(h)] for h in out.block_hashes_to_store]
+        held = [(b, h) for b, h in zip(ids, out.block_hashes_to_store) if b != 0]
+        answers = self.run(group, (standin.GPULoadStoreSpec(ids), out.store_spec),
+                           [b for b, _ in held], [h for _, h in held])
+        success = all(a[0] for a in answers)
+        manager.complete_store(out.block_hashes_to_store, success)
+        return answers
+
+    def load(self, group, hashes, gpu_ids):
+        """Loads `hashes` into `gpu_ids` (the null block before the window)."""
+        manager = self.managers[group]
+        spec = manager.prepare_load(hashes)
+        real = [(b, h) for b, h in zip(gpu_ids, hashes) if b != 0]
+        answers = self.run(group, (spec, standin.GPULoadStoreSpec(gpu_ids)),
+                           [b for b, _ in real], [h for _, h in real])
+        manager.complete_load(hashes)
+        return spec, answers
+
+
+def vllm_hybrid_hit(full_cached, swa_cached):
+    hit = 0
+    while hit < len(full_cached) and full_cached[hit]:
+        hit += 1
+    return standin.sliding_window_longest_hit(swa_cached[:hit], SWA)
+
+
+@pytest.fixture
+def hybrid():
+    e = HybridEngine()
+    yield e
+    e.close()
+
+
+def test_a_hybrid_model_on_the_split_loads_only_the_window_every_byte_on_both_ranks(hybrid):
+    hashes = block_hashes(10, salt=8)
+    # Two store jobs per group, as vLLM offloads a request step by step; by
+    # the second, the engine freed the sliding group's blocks 0 and 1.
+    hybrid.store(0, hashes[:4], [1, 2, 3, 4])
+    hybrid.store(0, hashes[4:], [5, 6, 7, 1, 2, 3])
+    hybrid.store(1, hashes[:4], [0, 0, 3, 4])
+    hybrid.store(1, hashes[4:], [5, 6, 7, 1, 2, 3])
+    assert [o[1:] for o in hybrid.managers[1].commit_outcomes()] == [("save", 4, 0),
+                                                                      ("save", 6, 0)]
+    swa_cached = [i in (2, 3, 8, 9) for i in range(10)]  # the window before each job's end
+    for n in range(11):
+        want = vllm_hybrid_hit([True] * n, swa_cached[:n])
+        assert kv.hybrid_lookup(hybrid.managers, hashes[:n]) == want, n
+    assert [hybrid.managers[1].lookup(hashes[:n]) for n in (10, 9, 7, 4, 3)] == [10, 4, 4, 4, 0]
+    # The sliding group: vLLM names a GPU block for every block of the hit,
+    # the null block before the window; only the window is read and written.
+    spec, answers = hybrid.load(1, hashes, [0] * 8 + [9, 11])
+    assert (len(spec.block_hashes), spec.skipped, spec.blocks) == (WINDOW, 8, WINDOW)
+    assert answers == [(True, [True] * WINDOW, True)] * RANKS
+    assert [o[1:] for o in hybrid.managers[1].commit_outcomes()] == [("load", WINDOW, 0)]
+    _, answers = hybrid.load(0, hashes, list(range(10, 16)) + [1, 2, 3, 4])
+    assert answers == [(True, [True] * 10, True)] * RANKS
+
+
+def test_blocks_the_engine_freed_are_index_entries_on_the_split_never_the_null_block(hybrid):
+    hashes = block_hashes(2, salt=9)
+    # Both blocks left the window before the store: their ids are the null
+    # block. Told so, the plan keeps them without bytes on every rank.
+    answers = hybrid.store(1, hashes, [0, 0])
+    assert [a[0] for a in answers] == [True] * RANKS
+    assert [o[1:] for o in hybrid.managers[1].commit_outcomes()] == [("save", 2, 0)]
+    assert hybrid.managers[1].lookup(hashes) == 0  # a miss, not the null block's bytes
+    # Not told: the plan saves them whole, every rank refuses the null
+    # segments, the job fails and nothing is stored.
+    more = block_hashes(2, salt=10)
+    answers = hybrid.store(1, more, [0, 0], tell_ids=False)
+    assert [a[0] for a in answers] == [False] * RANKS
+    assert [o[1:] for o in hybrid.managers[1].commit_outcomes()] == [("save", 0, RANKS)]
+    assert hybrid.managers[1].lookup(more) == 0
+    with pytest.raises(ValueError, match="block_ids"):
+        hybrid.managers[1].prepare_store(more, block_ids=[0])
+
+
+def test_a_sliding_group_needs_a_scheduler_with_its_window():
     sched = kvtier.split.Scheduler(options(), ranks=1)
-    with pytest.raises(NotImplementedError, match="group 1 slides"):
-        kv.KvtierSplitOffloadingManager(sched, 4, group=1, kv_group_spec=spec)
+    with pytest.raises(ValueError, match="layer_windows"):
+        kv.KvtierSplitOffloadingManager(sched, 4, group=1, kv_group_spec=SWA)
+    mamba = standin.MambaSpec(block_size=4)
+    with pytest.raises(NotImplementedError, match="group 2 has a MambaSpec"):
+        kv.KvtierSplitOffloadingManager(sched, 4, group=2, kv_group_spec=mamba)
 
 
 def test_the_scheduler_names_engine_keys_as_a_rank_0_store_does():
