@@ -190,7 +190,8 @@ size_t BlockIndex::memory_bytes() const {
   // absl's flat_hash_map: one slot and one control byte per bucket.
   size_t bytes = by_hash_.capacity() * (sizeof(decltype(by_hash_)::slot_type) + 1) +
                  entries_.capacity() * sizeof(Entry) +
-                 (free_ids_.capacity() + scratch_.capacity()) * sizeof(EntryId);
+                 (free_ids_.capacity() + scratch_.capacity() + chain_ids_.capacity()) *
+                     sizeof(EntryId);
   for (const auto& order : orders_) bytes += order->memory_bytes();
   return bytes;
 }
@@ -318,34 +319,42 @@ uint32_t BlockIndex::Remove(Tier tier, const BlockHash& hash) {
 // ---- Use ----------------------------------------------------------------------
 
 void BlockIndex::TouchChain(std::span<const BlockHash> chain, bool hit) {
-  for (size_t i = chain.size(); i-- > 0;) {
-    const EntryId id = Find(chain[i]);
-    if (id == kNoEntry) continue;
-    const Entry& e = entries_[id];
-    if (e.orphan) continue;  // dead weight stays at the cold end
-    for (unsigned ready = e.ready; ready != 0; ready &= ready - 1) {
-      EvictionOrder& order = *orders_[std::countr_zero(ready)];
-      if (hit) {
-        order.Hit(id);
-      } else {
-        order.Touch(id);
-      }
-    }
-  }
+  for (size_t i = chain.size(); i-- > 0;) TouchId(Find(chain[i]), hit);
 }
 
 void BlockIndex::TouchChain(std::span<const BlockHash> chain, bool hit,
                             const RequestContext& context) {
-  TouchChain(chain, hit);
-  if (context.session_id == 0 && context.priority == 0) return;
+  if (context.session_id == 0 && context.priority == 0) {
+    TouchChain(chain, hit);
+    return;
+  }
+  // One lookup per block for both passes: touching changes no entry.
+  chain_ids_.resize(chain.size());
+  for (size_t i = chain.size(); i-- > 0;) {
+    chain_ids_[i] = Find(chain[i]);
+    TouchId(chain_ids_[i], hit);
+  }
   for (const std::unique_ptr<EvictionOrder>& order : orders_) {
     if (order) order->BeginUse(context);
   }
-  for (const BlockHash& hash : chain) {
-    const EntryId id = Find(hash);
+  for (const EntryId id : chain_ids_) {
     if (id == kNoEntry || entries_[id].orphan) continue;
     for (unsigned ready = entries_[id].ready; ready != 0; ready &= ready - 1) {
       orders_[std::countr_zero(ready)]->Used(id, context);
+    }
+  }
+}
+
+void BlockIndex::TouchId(EntryId id, bool hit) {
+  if (id == kNoEntry) return;
+  const Entry& e = entries_[id];
+  if (e.orphan) return;  // dead weight stays at the cold end
+  for (unsigned ready = e.ready; ready != 0; ready &= ready - 1) {
+    EvictionOrder& order = *orders_[std::countr_zero(ready)];
+    if (hit) {
+      order.Hit(id);
+    } else {
+      order.Touch(id);
     }
   }
 }

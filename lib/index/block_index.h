@@ -221,6 +221,8 @@ class BlockIndex {
   const Entry* FindPresent(const BlockHash& hash, Tier tier) const;
   Entry& Present(const BlockHash& hash, Tier tier);
   bool Evictable(EntryId id, int tier) const;
+  // TouchChain's step for one block (kNoEntry: not indexed, skipped).
+  void TouchId(EntryId id, bool hit);
 
   // Admission and eviction (block_index.cc).
   std::optional<std::vector<EntryId>> PlanEvictions(int tier, uint64_t need,
@@ -252,9 +254,10 @@ class BlockIndex {
   absl::flat_hash_map<BlockHash, EntryId, BlockHashHash> by_hash_;
   std::vector<Entry> entries_;  // slab; ids index it
   std::vector<EntryId> free_ids_;
-  size_t live_entries_ = 0;       // entries present in at least one tier
-  std::vector<EntryId> scratch_;  // DFS stack for the tree walks
-  uint8_t enabled_ = 0;           // bit per enabled tier
+  size_t live_entries_ = 0;         // entries present in at least one tier
+  std::vector<EntryId> scratch_;    // DFS stack for the tree walks
+  std::vector<EntryId> chain_ids_;  // TouchChain with a context: the chain's ids
+  uint8_t enabled_ = 0;             // bit per enabled tier
   uint32_t window_blocks_ = 0;
 };
 

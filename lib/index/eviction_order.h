@@ -6,11 +6,11 @@
 #pragma once
 
 #include <cstdint>
-#include <functional>
 #include <memory>
 #include <optional>
 #include <string_view>
 
+#include "absl/functional/function_ref.h"
 #include "kvtier/options.h"
 #include "kvtier/request_context.h"
 
@@ -48,8 +48,9 @@ class EvictionOrder {
   // (orphans: their parent is gone from every tier, so they can never hit).
   virtual void Demote(EntryId id) = 0;
   // The coldest block for which `acceptable` returns true, or kNoEntry.
-  // Visits candidates from the cold end; cost is the number visited.
-  virtual EntryId FindVictim(const std::function<bool(EntryId)>& acceptable) const = 0;
+  // Visits candidates from the cold end; cost is the number visited (a
+  // FunctionRef: no allocation per call, one indirect call per candidate).
+  virtual EntryId FindVictim(absl::FunctionRef<bool(EntryId)> acceptable) const = 0;
   virtual size_t size() const = 0;
   // Makes room for ids below `ids` up front, so no later call allocates.
   virtual void Reserve(size_t ids) {}

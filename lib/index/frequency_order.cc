@@ -45,7 +45,7 @@ void FrequencyOrder::Demote(EntryId id) {
 }
 
 // Probation (segment 0) before protected, each from its cold end.
-EntryId FrequencyOrder::FindVictim(const std::function<bool(EntryId)>& acceptable) const {
+EntryId FrequencyOrder::FindVictim(absl::FunctionRef<bool(EntryId)> acceptable) const {
   return lists_.ColdestAcceptable(acceptable);
 }
 

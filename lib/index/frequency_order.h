@@ -39,7 +39,7 @@ class FrequencyOrder final : public EvictionOrder {
   void Hit(EntryId id) override;    // counted; to protected, most recent
   void Remove(EntryId id) override;
   void Demote(EntryId id) override;  // probation's cold end
-  EntryId FindVictim(const std::function<bool(EntryId)>& acceptable) const override;
+  EntryId FindVictim(absl::FunctionRef<bool(EntryId)> acceptable) const override;
   size_t size() const override {
     return lists_.size(kProbation) + lists_.size(kProtected);
   }

@@ -38,7 +38,7 @@ void LruOrder::Demote(EntryId id) {
   PushCold(id);
 }
 
-EntryId LruOrder::FindVictim(const std::function<bool(EntryId)>& acceptable) const {
+EntryId LruOrder::FindVictim(absl::FunctionRef<bool(EntryId)> acceptable) const {
   for (EntryId id = cold_; id != kNoEntry; id = prev_[id]) {
     if (acceptable(id)) return id;
   }

@@ -18,7 +18,7 @@ class LruOrder final : public EvictionOrder {
   void Touch(EntryId id) override;
   void Remove(EntryId id) override;
   void Demote(EntryId id) override;
-  EntryId FindVictim(const std::function<bool(EntryId)>& acceptable) const override;
+  EntryId FindVictim(absl::FunctionRef<bool(EntryId)> acceptable) const override;
   size_t size() const override { return size_; }
   void Reserve(size_t ids) override;
   size_t memory_bytes() const override;

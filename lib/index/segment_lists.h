@@ -1,20 +1,28 @@
 // SegmentLists: N intrusive LRU lists ("segments") over entry ids, for the
-// eviction orders that keep blocks in more than one list (SLRU-style). Links
-// live in vectors indexed by id (9 bytes per id up to the largest id seen),
-// so every operation is O(1) and allocation-free once they have grown.
+// eviction orders that keep blocks in more than one list (SLRU-style), and
+// the order's own `Payload` per id (SessionOrder's owner and time of use).
+// Links, segments and payloads live in vectors indexed by id (9 bytes per id
+// plus the payload, up to the largest id seen), so every operation is O(1)
+// and allocation-free once they have grown. One node struct per id (links,
+// segment and payload in one cache line) was measured slower on
+// BM_PolicyHit at 1M ids (bench/RESULTS.md, issue 17): the segment bytes
+// (1 MB) stay in L2 and the two link loads go out in parallel.
 //
 // Thread safety: externally synchronized.
 #pragma once
 
 #include <cassert>
 #include <cstdint>
+#include <type_traits>
 #include <vector>
 
 #include "lib/index/eviction_order.h"
 
 namespace kvtier::internal {
 
-template <uint8_t kSegments>
+struct NoPayload {};
+
+template <uint8_t kSegments, typename Payload = NoPayload>
 class SegmentLists {
  public:
   static constexpr uint8_t kNone = kSegments;  // segment of an id in no list
@@ -26,6 +34,9 @@ class SegmentLists {
   EntryId cold(uint8_t segment) const { return lists_[segment].cold; }
   // Towards the hot end within the id's segment (kNoEntry past the hot end).
   EntryId Hotter(EntryId id) const { return prev_[id]; }
+  // The order's data for `id` (value-initialized when the id first grows in).
+  Payload& payload(EntryId id) { return payload_[id]; }
+  const Payload& payload(EntryId id) const { return payload_[id]; }
 
   void Grow(EntryId id) {
     if (id < segment_.size()) return;
@@ -33,14 +44,19 @@ class SegmentLists {
     prev_.resize(id + 1, kNoEntry);
     next_.resize(id + 1, kNoEntry);
     segment_.resize(id + 1, kNone);
+    if constexpr (kHasPayload) payload_.resize(id + 1);
   }
   void Reserve(size_t ids) {
     prev_.reserve(ids);
     next_.reserve(ids);
     segment_.reserve(ids);
+    if constexpr (kHasPayload) payload_.reserve(ids);
   }
+  // Ids grown in so far: the largest id seen + 1.
+  size_t ids() const { return segment_.size(); }
   size_t memory_bytes() const {
-    return (prev_.capacity() + next_.capacity()) * sizeof(EntryId) + segment_.capacity();
+    return (prev_.capacity() + next_.capacity()) * sizeof(EntryId) + segment_.capacity() +
+           payload_.capacity() * sizeof(Payload);
   }
 
   void Unlink(EntryId id) {
@@ -84,11 +100,12 @@ class SegmentLists {
     Unlink(id);
     PushCold(segment, id);
   }
-  // The coldest id `acceptable` takes, segment 0 first, each from its cold
-  // end; kNoEntry when none.
+  // The coldest id `acceptable` takes in segments `first` to `last`, lower
+  // segments first, each from its cold end; kNoEntry when none.
   template <typename Acceptable>
-  EntryId ColdestAcceptable(const Acceptable& acceptable) const {
-    for (uint8_t segment = 0; segment < kSegments; ++segment) {
+  EntryId ColdestAcceptable(const Acceptable& acceptable, uint8_t first = 0,
+                            uint8_t last = kSegments - 1) const {
+    for (uint8_t segment = first; segment <= last; ++segment) {
       for (EntryId id = cold(segment); id != kNoEntry; id = Hotter(id)) {
         if (acceptable(id)) return id;
       }
@@ -97,6 +114,7 @@ class SegmentLists {
   }
 
  private:
+  static constexpr bool kHasPayload = !std::is_empty_v<Payload>;
   struct List {
     EntryId hot = kNoEntry;
     EntryId cold = kNoEntry;
@@ -106,6 +124,7 @@ class SegmentLists {
   std::vector<EntryId> prev_;
   std::vector<EntryId> next_;
   std::vector<uint8_t> segment_;
+  std::vector<Payload> payload_;  // empty without a payload
   List lists_[kSegments];
 };
 

@@ -4,25 +4,20 @@
 namespace kvtier::internal {
 
 void SessionOrder::Insert(EntryId id) {
-  if (id >= owner_.size()) {
-    owner_.resize(id + 1, kNobody);
-    opening_.resize(id + 1, 0);
-  }
-  if (id >= stamp_.size()) stamp_.resize(id + 1, 0);
-  closed_.Grow(id);
-  owner_[id] = kNobody;
-  opening_[id] = 0;
-  Stamp(id);
   slru_.Insert(id);
+  Mark& mark = lists().payload(id);
+  mark.owner = kNobody;
+  mark.opening = 0;
+  Stamp(id);
 }
 
 void SessionOrder::Revive(EntryId id) {
-  closed_.Unlink(id);
+  lists().Unlink(id);
   slru_.Insert(id);
 }
 
 void SessionOrder::Touch(EntryId id) {
-  if (closed_.Linked(id)) {
+  if (Closed(id)) {
     Revive(id);
   } else {
     slru_.Touch(id);
@@ -31,47 +26,57 @@ void SessionOrder::Touch(EntryId id) {
 }
 
 void SessionOrder::Hit(EntryId id) {
-  if (closed_.Linked(id)) Revive(id);
+  if (Closed(id)) Revive(id);
   slru_.Hit(id);
   Stamp(id);
 }
 
 void SessionOrder::Demote(EntryId id) {
-  if (closed_.Linked(id)) Revive(id);
+  if (Closed(id)) Revive(id);
   slru_.Demote(id);
-  stamp_[id] = 0;
+  lists().payload(id).stamp = 0;
 }
 
-EntryId SessionOrder::FindVictim(const std::function<bool(EntryId)>& acceptable) const {
+EntryId SessionOrder::FindVictim(absl::FunctionRef<bool(EntryId)> acceptable) const {
   const EntryId live = slru_.FindVictim(acceptable);
-  if (closed_.size(0) == 0) return live;
-  const EntryId opening = closed_.ColdestAcceptable(acceptable);
+  if (lists().size(kClosed) == 0) return live;
+  const EntryId opening = lists().ColdestAcceptable(acceptable, kClosed, kClosed);
   if (opening == kNoEntry) return live;
   if (live == kNoEntry) return opening;
-  if (stamp_[live] == 0) return live;  // demoted: goes first
-  const double opening_age = static_cast<double>(clock_ - stamp_[opening]);
-  const double live_age = static_cast<double>(clock_ - stamp_[live]);
+  const uint64_t live_stamp = lists().payload(live).stamp;
+  if (live_stamp == 0) return live;  // demoted: goes first
+  const double opening_age = static_cast<double>(clock_ - lists().payload(opening).stamp);
+  const double live_age = static_cast<double>(clock_ - live_stamp);
   return kOpeningAgeWeight * opening_age >= live_age ? opening : live;
+}
+
+bool SessionOrder::OpeningChain(uint64_t session) {
+  if (cached_chain_ != chain_ || cached_session_ != session) {
+    cached_chain_ = chain_;
+    cached_session_ = session;
+    cached_opening_ = first_chain_.try_emplace(session, chain_).first->second == chain_;
+  }
+  return cached_opening_;
 }
 
 void SessionOrder::Used(EntryId id, const RequestContext& context) {
   if (context.priority > 0) Hit(id);
   const uint64_t session = context.session_id;
   if (session == 0 || session == kShared) return;
-  uint64_t& owner = owner_[id];
-  if (owner == kNobody) {
-    owner = session;
-    opening_[id] = first_chain_.try_emplace(session, chain_).first->second == chain_;
-  } else if (owner != session) {
-    owner = kShared;
+  Mark& mark = lists().payload(id);
+  if (mark.owner == kNobody) {
+    mark.owner = session;
+    mark.opening = OpeningChain(session);
+  } else if (mark.owner != session) {
+    mark.owner = kShared;
   }
   // Root first: each demoted block lands below its parent, tails coldest.
-  if (context.session != SessionState::kClosed || owner != session) return;
-  if (!opening_[id]) {
+  if (context.session != SessionState::kClosed || mark.owner != session) return;
+  if (!mark.opening) {
     Demote(id);
-  } else if (!closed_.Linked(id)) {
+  } else if (!Closed(id)) {
     slru_.Remove(id);
-    closed_.PushHot(0, id);
+    lists().PushHot(kClosed, id);
     Stamp(id);
   }
 }
@@ -82,32 +87,20 @@ void SessionOrder::BeginUse(const RequestContext& context) {
     first_chain_.erase(closed_session_);  // its load's and save's chains are done
   }
   closed_session_ = context.session == SessionState::kClosed ? context.session_id : 0;
-  if (first_chain_.size() > owner_.size()) first_chain_.clear();
+  if (first_chain_.size() > lists().ids()) first_chain_.clear();
 }
 
 void SessionOrder::Remove(EntryId id) {
-  owner_[id] = kNobody;
-  opening_[id] = 0;
-  if (closed_.Linked(id)) {
-    closed_.Unlink(id);
-  } else {
-    slru_.Remove(id);
-  }
+  Mark& mark = lists().payload(id);
+  mark.owner = kNobody;
+  mark.opening = 0;
+  lists().Unlink(id);
 }
 
-void SessionOrder::Reserve(size_t ids) {
-  slru_.Reserve(ids);
-  owner_.reserve(ids);
-  opening_.reserve(ids);
-  closed_.Reserve(ids);
-  stamp_.reserve(ids);
-}
+void SessionOrder::Reserve(size_t ids) { lists().Reserve(ids); }
 
 size_t SessionOrder::memory_bytes() const {
-  return slru_.memory_bytes() + owner_.capacity() * sizeof(uint64_t) +
-         opening_.capacity() + closed_.memory_bytes() +
-         stamp_.capacity() * sizeof(uint64_t) +
-         first_chain_.bucket_count() * sizeof(void*) +
+  return lists().memory_bytes() + first_chain_.bucket_count() * sizeof(void*) +
          first_chain_.size() *
              (sizeof(std::pair<const uint64_t, uint64_t>) + 2 * sizeof(void*));
 }

@@ -17,15 +17,17 @@
 // A request with priority > 0 counts as a hit for its blocks (protected).
 // Without a context (BlockIndex::TouchChain without one) it is SLRU.
 //
-// Memory: SLRU's 9 bytes per id, 9 for the owner and its opening mark, 8
-// for its time of last use, 9 for the list of closed opening blocks, and
-// a map entry per session that holds blocks.
+// Memory: 25 bytes per id: 9 for the links and segment of one SegmentLists
+// (SLRU's two segments and the list of closed opening blocks share it, so a
+// block is in one list), 16 for its payload: the owner, the opening mark and
+// the time of last use side by side (a Used reads one record, not three
+// arrays); and a map entry per session that holds blocks (looked up once per
+// chain, not per block).
 // Thread safety: externally synchronized.
 #pragma once
 
 #include <cstdint>
 #include <unordered_map>
-#include <vector>
 
 #include "lib/index/eviction_order.h"
 #include "lib/index/segment_lists.h"
@@ -51,25 +53,36 @@ class SessionOrder final : public EvictionOrder {
   void Used(EntryId id, const RequestContext& context) override;
   void Remove(EntryId id) override;
   void Demote(EntryId id) override;
-  EntryId FindVictim(const std::function<bool(EntryId)>& acceptable) const override;
-  size_t size() const override { return slru_.size() + closed_.size(0); }
+  EntryId FindVictim(absl::FunctionRef<bool(EntryId)> acceptable) const override;
+  size_t size() const override { return slru_.size() + lists().size(kClosed); }
   void Reserve(size_t ids) override;
   size_t memory_bytes() const override;
 
  private:
   static constexpr uint64_t kNobody = 0;
   static constexpr uint64_t kShared = ~uint64_t{0};
+  // Segments 0 and 1 are SLRU's (probation, protected); 2 holds the closed
+  // sessions' opening blocks, by time of closing, root first.
+  static constexpr uint8_t kClosed = 2;
+  // Per id, beside its links.
+  struct Mark {
+    uint64_t owner = kNobody;  // the session that used it, or kShared
+    uint64_t stamp : 63 = 0;   // clock at its last use or closing; 0 = demoted
+    uint64_t opening : 1 = 0;  // an opening block of its owner
+  };
+  using Lists = SegmentLists<3, Mark>;
 
-  void Stamp(EntryId id) { stamp_[id] = ++clock_; }
+  Lists& lists() { return slru_.lists(); }
+  const Lists& lists() const { return slru_.lists(); }
+  bool Closed(EntryId id) const { return lists().SegmentOf(id) == kClosed; }
+  void Stamp(EntryId id) { lists().payload(id).stamp = ++clock_; }
   void Revive(EntryId id);  // a closed session's opening block used again
+  // Whether `session`'s blocks taken in this chain are opening ones (it
+  // took its first block in this chain); records the chain if none yet.
+  bool OpeningChain(uint64_t session);
 
-  SlruOrder slru_;
-  // A closed session's opening blocks, by time of closing, root first.
-  SegmentLists<1> closed_;
-  std::vector<uint64_t> stamp_;  // by id: clock at its last use or closing; 0 = demoted
+  SlruSegments<Lists> slru_{SlruOrder::kProtectedShare};
   uint64_t clock_ = 0;
-  std::vector<uint64_t> owner_;   // by id: the session that used it, or kShared
-  std::vector<uint8_t> opening_;  // by id: 1 if an opening block of its owner
   // Sessions that took a block: the number of the chain (BeginUse) in which
   // they took their first. Erased once a closed session's chains are done;
   // cleared when it outgrows the ids (sessions never closed), after which a
@@ -77,6 +90,11 @@ class SessionOrder final : public EvictionOrder {
   std::unordered_map<uint64_t, uint64_t> first_chain_;
   uint64_t chain_ = 0;           // BeginUse calls so far
   uint64_t closed_session_ = 0;  // the last closed chain's session, or 0
+  // OpeningChain's last answer, valid within chain `cached_chain_` (the
+  // map's entry for that session cannot change before the next BeginUse).
+  uint64_t cached_chain_ = 0;  // 0: none (chains count from 1)
+  uint64_t cached_session_ = 0;
+  bool cached_opening_ = false;
 };
 
 }  // namespace kvtier::internal
