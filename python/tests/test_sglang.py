@@ -8,6 +8,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import sglang_standin as sg  # noqa: E402
+from nvme_files import corrupt_slot_files  # noqa: E402
 
 sg.install()  # before kvtier.sglang is imported: it subclasses SGLang's base
 import numpy as np  # noqa: E402
@@ -216,20 +217,6 @@ class CorruptTest(unittest.TestCase):
             got = b.batch_get_v1(ks, indices(range(3)))
             self.assertEqual(got, [False] * 3)
             b.close()
-
-
-def corrupt_slot_files(directory):
-    """Flips every byte of the NVMe tier's data files (not RocksDB's)."""
-    for root, _, files in os.walk(directory):
-        for name in files:
-            path = os.path.join(root, name)
-            if "manifest" in root or name.endswith((".log", ".sst", ".key")) or \
-                    name.startswith(("MANIFEST", "CURRENT", "OPTIONS", "LOCK", "LOG", "IDENTITY")):
-                continue
-            with open(path, "r+b") as f:
-                data = bytearray(f.read())
-                f.seek(0)
-                f.write(bytes(b ^ 0xFF for b in data))
 
 
 class V2Test(unittest.TestCase):

@@ -5,6 +5,7 @@ pending transfers make lookup answer retry; failures are failed jobs."""
 import inspect
 import os
 import sys
+import tempfile
 import time
 from dataclasses import fields
 
@@ -16,6 +17,7 @@ from kvtier import vllm as kv
 
 sys.path.insert(0, os.path.dirname(__file__))
 import vllm_standin as standin  # noqa: E402
+from nvme_files import corrupt_slot_files  # noqa: E402
 
 LAYOUT = dict(num_layers=2, kv_heads=2, head_dim=8, block_tokens=4)
 GPU_BLOCKS = 8
@@ -164,6 +166,38 @@ def test_a_block_gone_before_its_load_is_a_failed_job(store):
     assert handler.transfer_async(2, (spec, standin.GPULoadStoreSpec([3, 4, 5])))
     result = finish(handler, 2)
     assert not result.success and result.transfer_size is None
+
+
+def test_a_corrupt_block_on_nvme_is_a_failed_job_never_wrong_kv():
+    with tempfile.TemporaryDirectory(dir=os.environ.get("TMPDIR", "/var/tmp")) as d:
+        options = dict(model_id="vllm-test@1", host_capacity_bytes=1 << 20,
+                       host_lock_memory=False, nvme_capacity_bytes=64 * 4096,
+                       nvme_directories=[d])
+        try:
+            first = kvtier.Store(LAYOUT, **options)
+        except kvtier.Error as e:
+            if e.code_name == "NOT_SUPPORTED":
+                pytest.skip("no NVMe tier in this build")
+            raise
+        hashes = block_hashes(3)
+        with first:
+            manager = kv.KvtierOffloadingManager(first, block_size=4)
+            handler = kv.KvtierOffloadingHandler(first, gpu_tensors(first, seed=11))
+            _, result = store_blocks(manager, handler, hashes, [0, 1, 2], job_id=1)
+            assert result.success
+            first.flush()
+        corrupt_slot_files(d)
+        with kvtier.Store(LAYOUT, **options) as store:  # host empty: NVMe serves
+            manager = kv.KvtierOffloadingManager(store, block_size=4)
+            fresh = gpu_tensors(store)
+            loader = kv.KvtierOffloadingHandler(store, fresh)
+            assert manager.lookup(hashes) == 3  # the index still names them
+            spec = manager.prepare_load(hashes)
+            assert loader.transfer_async(2, (spec, standin.GPULoadStoreSpec([3, 4, 5])))
+            result = finish(loader, 2)
+            manager.complete_load(hashes)
+            assert not result.success  # the engine recomputes; nothing it uses is wrong
+            assert manager.lookup(hashes) == 0  # the damaged blocks were dropped
 
 
 def test_handler_waits_and_rejects_unknown_transfers(store):
