@@ -222,30 +222,25 @@ class KvtierLoadStoreSpec(_SpecBase):
                 f"lease={self.lease}, skipped={self.skipped})")
 
 
-class KvtierOffloadingManager(_ManagerBase):
-    """vLLM's OffloadingManager over a kvtier.Store (the scheduler's side).
-    A sliding-window group's store is opened with every layer's window set to
-    sliding_window - 1 (check_kv_group_spec says so otherwise)."""
+class _GroupIndex:
+    """What both managers share: naming a KV group's blocks, vLLM's hit rule
+    (the whole prefix, or a sliding-window group's trailing window) and
+    "retry" while a transfer in flight decides the answer. `index` is a
+    kvtier.Store or a kvtier.split.Scheduler (both answer lookup and
+    engine_key_chain)."""
 
-    def __init__(self, store, block_size, group=0, kv_group_spec=None, lease_ms=30000):
-        self._window = check_kv_group_spec(kv_group_spec, group, store)
-        self._store = store
-        self._block_size = block_size
+    def _init_index(self, index, group, kv_group_spec):
+        self._window = check_kv_group_spec(kv_group_spec, group, index)
+        self._index = index
         self._group = group
-        self._lease_ms = lease_ms
         self._loading = {}  # block hash -> loads prepared and not completed
         self._storing = set()  # block hashes with a store prepared
-        self._leases = {}  # lease -> block hashes of its load not yet completed
-        self._events = []
 
     def _chain(self, keys):
-        return self._store.engine_key_chain(keys, profile="vllm", group=self._group)
+        return self._index.engine_key_chain(keys, profile="vllm", group=self._group)
 
     def _present(self, key):
-        return self._store.lookup(self._chain([key])) == 1
-
-    def _busy(self, key):
-        return key in self._loading or key in self._storing
+        return self._index.lookup(self._chain([key])) == 1
 
     def lookup(self, block_hashes):
         keys = [bytes(h) for h in block_hashes]
@@ -253,17 +248,39 @@ class KvtierOffloadingManager(_ManagerBase):
             return 0
         hit = self._hit(self._chain(keys))
         first = max(0, hit - self._window) if self._window else 0
-        if any(self._busy(k) for k in keys[first:hit + 1]):
+        if any(k in self._loading or k in self._storing for k in keys[first:hit + 1]):
             return None  # a transfer in flight decides the answer: retry
         return hit
 
     def _hit(self, chain):
         if not self._window:
-            return self._store.lookup(chain)
+            return self._index.lookup(chain)
         # A one-block chain counts only when the block keeps its sliding
         # layers (whole): exactly "its in-window bytes are loadable".
-        return sliding_window_hit(lambda i: self._store.lookup(chain[i:i + 1]) == 1,
+        return sliding_window_hit(lambda i: self._index.lookup(chain[i:i + 1]) == 1,
                                   len(chain), self._window)
+
+    def _loads_completed(self, keys):
+        for k in keys:
+            left = self._loading.get(k, 0) - 1
+            if left > 0:
+                self._loading[k] = left
+            else:
+                self._loading.pop(k, None)
+
+
+class KvtierOffloadingManager(_GroupIndex, _ManagerBase):
+    """vLLM's OffloadingManager over a kvtier.Store (the scheduler's side).
+    A sliding-window group's store is opened with every layer's window set to
+    sliding_window - 1 (check_kv_group_spec says so otherwise)."""
+
+    def __init__(self, store, block_size, group=0, kv_group_spec=None, lease_ms=30000):
+        self._init_index(store, group, kv_group_spec)
+        self._store = store
+        self._block_size = block_size
+        self._lease_ms = lease_ms
+        self._leases = {}  # lease -> block hashes of its load not yet completed
+        self._events = []
 
     def prepare_load(self, block_hashes):
         keys = [bytes(h) for h in block_hashes]
@@ -283,12 +300,7 @@ class KvtierOffloadingManager(_ManagerBase):
 
     def complete_load(self, block_hashes):
         keys = {bytes(h) for h in block_hashes}
-        for k in keys:
-            left = self._loading.get(k, 0) - 1
-            if left > 0:
-                self._loading[k] = left
-            else:
-                self._loading.pop(k, None)
+        self._loads_completed(keys)
         for lease, pinned in list(self._leases.items()):
             pinned -= keys
             if not pinned:

@@ -45,8 +45,8 @@ import concurrent.futures
 from .errors import Error
 from .split import result_moves
 from .vllm import (MEDIUM, NULL_BLOCK_ID, OffloadingEvent, PrepareStoreOutput,
-                   TransferResult, _HandlerBase, _ManagerBase, _SpecBase,
-                   check_kv_group_spec, sliding_window_hit)
+                   TransferResult, _GroupIndex, _HandlerBase, _ManagerBase, _SpecBase,
+                   check_kv_group_spec)
 
 
 class KvtierSplitLoadStoreSpec(_SpecBase):
@@ -76,7 +76,7 @@ class KvtierSplitLoadStoreSpec(_SpecBase):
                 f"group={self.group}, ticket={self.ticket}, {len(self.plan)} plan bytes)")
 
 
-class KvtierSplitOffloadingManager(_ManagerBase):
+class KvtierSplitOffloadingManager(_GroupIndex, _ManagerBase):
     """vLLM's OffloadingManager over a kvtier.split.Scheduler (the scheduler
     process). Results from the workers come in through add_results before
     vLLM completes the job; commit_outcomes() tells what each commit
@@ -84,42 +84,16 @@ class KvtierSplitOffloadingManager(_ManagerBase):
 
     def __init__(self, scheduler, block_size, group=0, kv_group_spec=None,
                  write_down_blocks=64):
-        self._window = check_kv_group_spec(kv_group_spec, group, scheduler)
+        self._init_index(scheduler, group, kv_group_spec)
         self._scheduler = scheduler
         self._write_down_blocks = write_down_blocks
         self._block_size = block_size
-        self._group = group
-        self._loading = {}  # block hash -> loads prepared and not completed
-        self._storing = set()
         # ticket -> (job kind, the job's block hashes, what the ticket is):
         # a write-down is committed with the job that carried it.
         self._tickets = {}
         self._results = {}  # ticket -> result bytes received
         self._outcomes = []
         self._events = []
-
-    def _chain(self, keys):
-        return self._scheduler.engine_key_chain(keys, profile="vllm", group=self._group)
-
-    def _present(self, key):
-        return self._scheduler.lookup(self._chain([key])) == 1
-
-    def lookup(self, block_hashes):
-        keys = [bytes(h) for h in block_hashes]
-        if not keys:
-            return 0
-        hit = self._hit(self._chain(keys))
-        first = max(0, hit - self._window) if self._window else 0
-        if any(k in self._loading or k in self._storing for k in keys[first:hit + 1]):
-            return None  # a transfer in flight decides the answer: retry
-        return hit
-
-    def _hit(self, chain):
-        if not self._window:
-            return self._scheduler.lookup(chain)
-        # A one-block chain counts only when the block is whole (vllm.py).
-        return sliding_window_hit(lambda i: self._scheduler.lookup(chain[i:i + 1]) == 1,
-                                  len(chain), self._window)
 
     def _job(self, kind, keys, make_plan, planned=None):
         """The spec of a job: the write-downs owed now (planned first: workers
@@ -184,12 +158,7 @@ class KvtierSplitOffloadingManager(_ManagerBase):
 
     def complete_load(self, block_hashes):
         keys = {bytes(h) for h in block_hashes}
-        for k in keys:
-            left = self._loading.get(k, 0) - 1
-            if left > 0:
-                self._loading[k] = left
-            else:
-                self._loading.pop(k, None)
+        self._loads_completed(keys)
         self._commit("load", keys)
 
     def prepare_store(self, block_hashes, block_ids=None):
