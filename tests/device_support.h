@@ -71,10 +71,6 @@ class DeviceBuffers {
   std::vector<Segment> segments_;
 };
 
-// Host-tier bytes for `blocks` raw blocks of `layout`.
-inline uint64_t HostBytesFor(const KvLayout& layout, size_t blocks) {
-  return blocks * ((internal::StoredBlockBytes(layout.BlockBytes()) + 63) / 64 * 64);
-}
 // GPU-tier bytes for `blocks` blocks of `layout` under `codec`.
 inline uint64_t GpuBytesFor(const KvLayout& layout, size_t blocks,
                             Codec codec = Codec::kRaw) {
@@ -91,6 +87,15 @@ inline Options DeviceOptions(const KvLayout& layout, size_t host_blocks) {
   o.model_id = "device-model@1";
   o.host.capacity_bytes = HostBytesFor(layout, host_blocks);
   o.host.lock_memory = false;
+  return o;
+}
+
+// DeviceOptions with a GPU tier of `gpu_blocks` blocks under `gpu_codec`.
+inline Options GpuOptions(const KvLayout& layout, size_t gpu_blocks, size_t host_blocks,
+                          Codec gpu_codec = Codec::kRaw) {
+  Options o = DeviceOptions(layout, host_blocks);
+  o.gpu.capacity_bytes = GpuBytesFor(layout, gpu_blocks, gpu_codec);
+  o.gpu.codec = gpu_codec;
   return o;
 }
 

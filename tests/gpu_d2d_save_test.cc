@@ -30,17 +30,10 @@ using testing::DeviceOptions;
 using testing::EngineBuffers;
 using testing::FakeCopyEngine;
 using testing::GpuBytesFor;
+using testing::GpuOptions;
 using testing::HostBytesFor;
 using testing::OpenWithEngine;
 using testing::SmallLayout;
-
-Options GpuOptions(const KvLayout& layout, size_t gpu_blocks, size_t host_blocks,
-                   Codec gpu_codec = Codec::kRaw) {
-  Options o = DeviceOptions(layout, host_blocks);
-  o.gpu.capacity_bytes = GpuBytesFor(layout, gpu_blocks, gpu_codec);
-  o.gpu.codec = gpu_codec;
-  return o;
-}
 
 // The stored block of `hash` in `memory` cut into slots of `slot_bytes`
 // (the GPU arena or the host arena), found by the hash in its header; null

@@ -20,16 +20,9 @@ using testing::DeviceOptions;
 using testing::EngineBuffers;
 using testing::FakeCopyEngine;
 using testing::GpuBytesFor;
+using testing::GpuOptions;
 using testing::OpenWithEngine;
 using testing::SmallLayout;
-
-Options GpuOptions(const KvLayout& layout, size_t gpu_blocks, size_t host_blocks,
-                   Codec gpu_codec = Codec::kRaw) {
-  Options o = DeviceOptions(layout, host_blocks);
-  o.gpu.capacity_bytes = GpuBytesFor(layout, gpu_blocks, gpu_codec);
-  o.gpu.codec = gpu_codec;
-  return o;
-}
 
 TEST_CASE("device saves land in the GPU tier, the fastest, and load from there",
           "[gpu]") {

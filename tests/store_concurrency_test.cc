@@ -20,7 +20,7 @@ TEST_CASE("8 threads of mixed Lookup/Load/Save never see a wrong byte",
   o.layout = testing::SmallLayout(4, 8);
   o.model_id = "concurrency-model@1";
   o.host.capacity_bytes =
-      testing::HostBytesFor(60, o.layout);  // small: constant eviction under load
+      testing::HostBytesFor(o.layout, 60);  // small: constant eviction under load
   o.host.lock_memory = false;
   auto opened = Store::Open(o);
   REQUIRE(opened.ok());

@@ -15,7 +15,7 @@ Options SmallOptions(size_t capacity_blocks) {
   Options o;
   o.layout = testing::SmallLayout();
   o.model_id = "test-model@1";
-  o.host.capacity_bytes = testing::HostBytesFor(capacity_blocks, o.layout);
+  o.host.capacity_bytes = testing::HostBytesFor(o.layout, capacity_blocks);
   o.host.lock_memory = false;
   return o;
 }

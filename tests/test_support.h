@@ -42,7 +42,7 @@ inline std::vector<uint32_t> SeededTokens(size_t n, uint32_t seed) {
 
 // Host-tier bytes that hold `blocks` whole blocks of `layout`: a slot is the
 // 64-byte stored header and the block, rounded to 64.
-inline uint64_t HostBytesFor(size_t blocks, const KvLayout& layout) {
+inline uint64_t HostBytesFor(const KvLayout& layout, size_t blocks) {
   return blocks * ((64 + layout.BlockBytes() + 63) / 64 * 64);
 }
 
