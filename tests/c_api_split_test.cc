@@ -58,6 +58,23 @@ struct CWorker {
   kvtier_error err{};
 };
 
+// `blocks` blocks of a chain (the tests' small layout) and host memory for
+// them, every byte `fill`, as one segment list.
+struct CEngineBlocks {
+  CEngineBlocks(size_t blocks, uint32_t seed, unsigned char fill) {
+    kvtier::testing::CStore probe;
+    const size_t seg_bytes = kvtier_segment_bytes(probe.store);
+    const size_t per_block = kvtier_segments_per_block(probe.store);
+    chain = kvtier::testing::CChain(probe.store, blocks, seed);
+    memory.assign(blocks * per_block * seg_bytes, fill);
+    for (size_t i = 0; i < blocks * per_block; ++i)
+      segs.push_back({memory.data() + i * seg_bytes, seg_bytes, 0});
+  }
+  std::vector<kvtier_block_hash> chain;
+  std::vector<unsigned char> memory;
+  std::vector<kvtier_segment> segs;
+};
+
 // Two vLLM block hashes (32 bytes each), end to end.
 const std::string kVllmKeys = std::string(32, 'a') + std::string(32, 'b');
 const std::vector<size_t> kVllmSizes = {32, 32};
@@ -148,14 +165,9 @@ TEST_CASE("c api: a rank reads its own result bytes without the scheduler",
   CScheduler s;
   CWorker w;
   w.Join(s);
-  kvtier::testing::CStore probe;
-  const size_t seg_bytes = kvtier_segment_bytes(probe.store);
-  const size_t per_block = kvtier_segments_per_block(probe.store);
-  const std::vector<kvtier_block_hash> chain = kvtier::testing::CChain(probe.store, 3, 4);
-  std::vector<unsigned char> memory(3 * per_block * seg_bytes, 0x5a);
-  std::vector<kvtier_segment> segs(3 * per_block);
-  for (size_t i = 0; i < segs.size(); ++i)
-    segs[i] = {memory.data() + i * seg_bytes, seg_bytes, 0};
+  CEngineBlocks engine(3, 4, 0x5a);
+  const std::vector<kvtier_block_hash>& chain = engine.chain;
+  std::vector<kvtier_segment>& segs = engine.segs;
 
   kvtier_plan save{};
   REQUIRE(kvtier_scheduler_plan_save(s.scheduler, chain.data(), 3, 0, nullptr, 0, &save,
@@ -217,14 +229,9 @@ TEST_CASE("c api: every cut of good result bytes is Corruption never a read past
   CScheduler s;
   CWorker w;
   w.Join(s);
-  kvtier::testing::CStore probe;
-  const size_t seg_bytes = kvtier_segment_bytes(probe.store);
-  const size_t per_block = kvtier_segments_per_block(probe.store);
-  const std::vector<kvtier_block_hash> chain = kvtier::testing::CChain(probe.store, 2, 5);
-  std::vector<unsigned char> memory(2 * per_block * seg_bytes, 0x33);
-  std::vector<kvtier_segment> segs(2 * per_block);
-  for (size_t i = 0; i < segs.size(); ++i)
-    segs[i] = {memory.data() + i * seg_bytes, seg_bytes, 0};
+  CEngineBlocks engine(2, 5, 0x33);
+  const std::vector<kvtier_block_hash>& chain = engine.chain;
+  std::vector<kvtier_segment>& segs = engine.segs;
   kvtier_plan save{};
   REQUIRE(kvtier_scheduler_plan_save(s.scheduler, chain.data(), 2, 0, nullptr, 0, &save,
                                      &s.err) == KVTIER_OK);
