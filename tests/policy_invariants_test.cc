@@ -62,25 +62,6 @@ TEST_CASE("policies: no policy's hit rate exceeds Belady's bound on the same tra
   }
 }
 
-// The Store's sequence on one tier: Lookup, TouchChain(hit), Save of the
-// missed blocks (MakeRoom + AddPending + MarkReady), TouchChain; both
-// touches with the request's context.
-void Request(BlockIndex& index, std::span<const BlockHash> chain,
-             const RequestContext& context) {
-  const size_t k = index.LongestPrefix(chain).blocks;
-  index.TouchChain(chain.first(k), /*hit=*/true, context);
-  std::vector<BlockHash> added;
-  for (size_t i = k; i < chain.size(); ++i) {
-    if (index.IsPresent(chain[i], Tier::kHost)) continue;
-    const BlockHash* parent = i > 0 ? &chain[i - 1] : nullptr;
-    if (!index.MakeRoom(Tier::kHost, 1, parent)) break;
-    index.AddPending(Tier::kHost, chain[i], parent, 0);
-    added.push_back(chain[i]);
-  }
-  for (const BlockHash& h : added) index.MarkReady(Tier::kHost, h);
-  index.TouchChain(chain, /*hit=*/false, context);
-}
-
 TEST_CASE("policies: capacity is never exceeded and every ready block has its prefix",
           "[policy][replay]") {
   TempDir dir;
@@ -93,7 +74,7 @@ TEST_CASE("policies: capacity is never exceeded and every ready block has its pr
     BlockIndex index(budgets, p);
     size_t broken = 0, over = 0;
     for (size_t q = 0; q < t.requests(); ++q) {
-      Request(index, t.chain(q), t.ContextOf(q));
+      replay::testing::IndexRequest(index, t.chain(q), t.ContextOf(q));
       over += index.used_units(Tier::kHost) > kCapacity;
       // The chains of the last 50 requests: a ready block's parent is ready.
       for (size_t back = q >= 50 ? q - 50 : 0; back <= q; ++back) {

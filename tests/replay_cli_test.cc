@@ -8,6 +8,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "bench/replay/trace_gen.h"
+#include "bench/replay/trace_gen_writer.h"
 #include "kvtier/options.h"
 #include "lib/index/eviction_order.h"
 #include "tests/cli_support.h"
@@ -88,6 +90,44 @@ TEST_CASE("cli: an out-of-range number gets a short message", "[replay][cli]") {
   CHECK(run.exit_code == 2);
   CHECK(run.err.find("at least 1") != std::string::npos);
   CHECK(run.err.size() < 200);  // not DBL_MAX written out
+}
+
+TEST_CASE("cli: --ttl-hint gives the session policy hints; bad uses are refused",
+          "[replay][cli][ttl]") {
+  TempDir dir;
+  GenOptions o;
+  o.kind = GenKind::kChat;
+  o.sessions = 100;
+  const std::string folder = (dir.path() / "chat").string();
+  REQUIRE(WriteSessionsFolder(Generate(o), folder).ok());
+  const std::string base =
+      "--trace " + folder + " --format sessions --capacity-blocks 100 --policy session";
+  const Run plain = Replay(dir, base + " --json");
+  const Run hinted = Replay(dir, base + " --ttl-hint 0.5 --json");
+  INFO(hinted.err);
+  REQUIRE(plain.exit_code == 0);
+  REQUIRE(hinted.exit_code == 0);
+  CHECK(hinted.out.find("ttl hints") != std::string::npos);
+  const nlohmann::json j = LastLineJson(hinted.out);
+  CHECK(j["ttl_hint_sigma"] == 0.5);
+  CHECK(j["hit_rate_blocks"].get<double>() >
+        LastLineJson(plain.out)["hit_rate_blocks"].get<double>());
+  CHECK_FALSE(LastLineJson(plain.out).contains("ttl_hint_sigma"));
+
+  const auto refused = [&](const std::string& args, int code, const std::string& says) {
+    const Run run = Replay(dir, args);
+    INFO(args << " -> " << run.err);
+    CHECK(run.exit_code == code);
+    CHECK(run.err.find(says) != std::string::npos);
+    CHECK(run.err.size() < 300);
+  };
+  refused(base + " --ttl-hint -1", 2, "--ttl-hint: give a sigma from 0");
+  refused(base + " --ttl-hint 11", 2, "--ttl-hint: give a sigma from 0");
+  refused(base + " --ttl-hint x", 2, "--ttl-hint");
+  refused(base + " --ttl-hint 1 --real", 2, "--ttl-hint is for simulate mode");
+  const std::string hand = WriteFile(dir, "hand.jsonl", testing::kHandTrace);
+  refused("--trace " + hand + " --block-tokens 4 --capacity-blocks 2 --ttl-hint 1", 1,
+          "--ttl-hint: ttl hints need a session and a timestamp");
 }
 
 TEST_CASE("cli: --policy defaults to the Store's default policy", "[replay][cli]") {

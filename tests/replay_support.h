@@ -2,9 +2,12 @@
 #pragma once
 
 #include <fstream>
+#include <span>
 #include <string>
+#include <vector>
 
 #include "bench/replay/trace_reader.h"
+#include "lib/index/block_index.h"
 #include "tests/test_support.h"
 
 namespace kvtier::replay::testing {
@@ -32,6 +35,25 @@ inline Trace ReadOk(const std::string& path, TraceFormat format,
   INFO(t.status().message());
   REQUIRE(t.ok());
   return std::move(t).value();
+}
+
+// The Store's sequence on one host tier, on a BlockIndex alone: Lookup,
+// TouchChain(hit), Save of the missed blocks (MakeRoom + AddPending +
+// MarkReady), TouchChain; both touches with the request's context.
+inline void IndexRequest(internal::BlockIndex& index, std::span<const BlockHash> chain,
+                         const RequestContext& context) {
+  const size_t k = index.LongestPrefix(chain).blocks;
+  index.TouchChain(chain.first(k), /*hit=*/true, context);
+  std::vector<BlockHash> added;
+  for (size_t i = k; i < chain.size(); ++i) {
+    if (index.IsPresent(chain[i], Tier::kHost)) continue;
+    const BlockHash* parent = i > 0 ? &chain[i - 1] : nullptr;
+    if (!index.MakeRoom(Tier::kHost, 1, parent)) break;
+    index.AddPending(Tier::kHost, chain[i], parent, 0);
+    added.push_back(chain[i]);
+  }
+  for (const BlockHash& h : added) index.MarkReady(Tier::kHost, h);
+  index.TouchChain(chain, /*hit=*/false, context);
 }
 
 }  // namespace kvtier::replay::testing

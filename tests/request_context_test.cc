@@ -4,8 +4,10 @@
 // fields are InvalidArgument naming them, and the store stays usable.
 #include <catch2/catch.hpp>
 
+#include <chrono>
 #include <cmath>
 #include <limits>
+#include <thread>
 
 #include "kvtier/kvtier.h"
 #include "tests/test_support.h"
@@ -113,6 +115,63 @@ TEST_CASE("store: a bad request context is InvalidArgument naming the field",
   REQUIRE(store.Save(a, buf.all())->stored == 2);
   CHECK(store.Load(a, buf.all())->blocks == 2);
   CHECK(store.Stats().invalid_calls == 3);
+}
+
+// The TTL hint through the Store (its clock: the steady clock). Session 2's
+// block b goes in first; session 1 opens with a's first block, then saves
+// a's second with `ttl_s`; a third session's block needs room (capacity 3;
+// a's first block holds its child, so the choice is a's tail or b).
+// Expected back in an hour, a's tail goes before b, idle for milliseconds;
+// without a hint b, the coldest, goes.
+// `pause`: between the hinted save and the last one.
+void SaveWithTtl(double ttl_s, std::chrono::milliseconds pause, bool* a_tail_kept,
+                 bool* b_kept) {
+  auto opened = Store::Open(SessionOptions(3));
+  REQUIRE(opened.ok());
+  Store& store = **opened;
+  const auto b = store.hasher().Chain(Tokens(4, 2));
+  const auto a = store.hasher().Chain(Tokens(8, 1));
+  const auto c = store.hasher().Chain(Tokens(4, 3));
+  EngineBuffers bb(store.layout(), 1), ba(store.layout(), 2), bc(store.layout(), 1);
+  bb.FillFrom(b);
+  ba.FillFrom(a);
+  bc.FillFrom(c);
+  REQUIRE(store.Save(b, bb.all(), 0, SaveOptions{Session(2, SessionState::kOpen)}).ok());
+  const auto a_opening = store.hasher().Chain(Tokens(4, 1));  // a's first block
+  EngineBuffers bo(store.layout(), 1);
+  bo.FillFrom(a_opening);
+  REQUIRE(
+      store.Save(a_opening, bo.all(), 0, SaveOptions{Session(1, SessionState::kOpen)})
+          ->stored == 1);
+  RequestContext hinted = Session(1, SessionState::kOpen);
+  hinted.ttl_s = ttl_s;
+  REQUIRE(store.Save(a, ba.all(), 0, SaveOptions{hinted})->stored == 1);
+  std::this_thread::sleep_for(pause);
+  REQUIRE(
+      store.Save(c, bc.all(), 0, SaveOptions{Session(3, SessionState::kOpen)})->stored ==
+      1);
+  *a_tail_kept = store.Lookup(a).blocks == 2;
+  *b_kept = store.Lookup(b).blocks == 1;
+  CHECK(store.Lookup(c).blocks == 1);
+}
+
+TEST_CASE(
+    "store: a block whose session is expected back in an hour goes before an "
+    "older one",
+    "[store][session][ttl]") {
+  using std::chrono::milliseconds;
+  bool a_tail = true, b = false;
+  SaveWithTtl(3600, milliseconds(0), &a_tail, &b);
+  CHECK_FALSE(a_tail);
+  CHECK(b);
+  SaveWithTtl(0, milliseconds(0), &a_tail, &b);  // no hint: the coldest block goes
+  CHECK(a_tail);
+  CHECK_FALSE(b);
+  // Expected back in 50 ms, not back after 300: live again (the Store's
+  // clock moved), and more recent than b.
+  SaveWithTtl(0.05, milliseconds(300), &a_tail, &b);
+  CHECK(a_tail);
+  CHECK_FALSE(b);
 }
 
 }  // namespace

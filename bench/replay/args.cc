@@ -8,6 +8,7 @@
 
 #include "bench/common/cli.h"
 #include "bench/replay/trace_reader.h"
+#include "bench/replay/ttl_hints.h"
 #include "kvtier/config.h"
 
 namespace kvtier::replay {
@@ -66,6 +67,22 @@ int CheckTrim(Args& a) {
   return 0;
 }
 
+// --ttl-hint: simulate only (a real Store's clock is the wall clock, which
+// runs far slower than a replayed trace's).
+int CheckTtlHint(const Args& a) {
+  if (!a.ttl_hint) return 0;
+  const double s = *a.ttl_hint;
+  if (!(s >= 0 && s <= kMaxTtlHintSigma)) {
+    return ArgError("--ttl-hint: give a sigma from 0 (exact) to 10");
+  }
+  if (a.real) {
+    return ArgError(
+        "--ttl-hint is for simulate mode: a real Store's clock runs at wall speed, "
+        "not at the trace's");
+  }
+  return 0;
+}
+
 // Checks what CLI11 cannot: values that depend on each other.
 int Check(Args& a) {
   const auto format = ParseTraceFormat(a.format);
@@ -76,7 +93,9 @@ int Check(Args& a) {
     const size_t comma = std::min(a.policy.find(',', begin), a.policy.size());
     const std::string name = a.policy.substr(begin, comma - begin);
     const auto policy = ParseEvictionPolicy(name);
-    if (!policy) return ArgError("--policy: '" + name + "'; use lru, slru or freq");
+    if (!policy) {
+      return ArgError("--policy: '" + name + "'; use lru, slru, freq or session");
+    }
     a.policies.push_back(*policy);
     begin = comma + 1;
   }
@@ -130,7 +149,7 @@ int Check(Args& a) {
   }
   if (a.redis_cluster && a.redis.empty())
     return ArgError("--redis-cluster needs --redis");
-  return 0;
+  return CheckTtlHint(a);
 }
 
 }  // namespace
@@ -166,6 +185,10 @@ std::optional<int> ParseReplayArgs(int argc, const char* const* argv, Args* args
   app.add_flag("--json", a.json, "print one JSON object as the last line");
   app.add_flag("--skip-bad", a.skip_bad, "skip malformed records, count them");
   app.add_flag("--no-progress", a.no_progress, "no progress line even on a terminal");
+  app.add_option("--ttl-hint", a.ttl_hint,
+                 "give each request a TTL hint (RequestContext::ttl_s, used by the "
+                 "session policy): the time to its session's next request in the trace "
+                 "times e^(SIGMA * N(0,1)); 0 = exact (sessions format; simulate)");
   app.add_flag("--real", a.real,
                "drive a real Store (host + NVMe) instead of simulating");
   app.add_option("--window-tokens", a.window_tokens,
@@ -201,8 +224,7 @@ std::optional<int> ParseReplayArgs(int argc, const char* const* argv, Args* args
     Options o;
     o.eviction = EvictionPolicy::kLru;  // the tool's default, unless the file says
     if (Status s = ApplyConfigFile(a.config, &o); !s.ok()) return ArgError(s.message());
-    if (app.count("--policy") == 0)
-      a.policy = o.eviction == EvictionPolicy::kLru ? "lru" : "slru";
+    if (app.count("--policy") == 0) a.policy = EvictionPolicyName(o.eviction);
     if (app.count("--dir") == 0 && !o.nvme.directories.empty())
       a.dir = o.nvme.directories[0];
     if (app.count("--nvme-bytes") == 0) a.nvme_bytes = o.nvme.capacity_bytes;

@@ -31,6 +31,8 @@ struct Args {
   // Sliding-window trimming (0 = no sliding layers).
   uint32_t window_tokens = 0, checkpoint_blocks = 0;
   std::optional<double> sliding_share;
+  // The error of the engine's TTL hints (ttl_hints.h); nullopt: no hints.
+  std::optional<double> ttl_hint;
   bool json = false, skip_bad = false, real = false, no_progress = false;
   // Derived.
   TraceFormat trace_format = TraceFormat::kMooncake;

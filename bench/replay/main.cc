@@ -20,6 +20,7 @@
 #include "bench/replay/simulator.h"
 #include "bench/replay/sweep.h"
 #include "bench/replay/trace_reader.h"
+#include "bench/replay/ttl_hints.h"
 #include "kvtier/options.h"
 #include "lib/index/eviction_order.h"
 
@@ -39,6 +40,7 @@ Report BaseReport(const Args& a, const Trace& trace, const BlockNumbers& numbers
   r.trace = a.trace;
   r.format = a.format;
   r.block_tokens = trace.block_tokens;
+  r.ttl_hint = a.ttl_hint;
   r.block_bytes = a.real ? RealBlockBytes(trace.block_tokens)
                          : a.kv_bytes_per_token * trace.block_tokens;
   r.distinct_blocks = numbers.distinct_references;
@@ -220,6 +222,12 @@ int Main(int argc, char** argv) {
   }
   if (trace->bad_lines > 0) {
     std::cerr << "kvtier-replay: skipped " << trace->bad_lines << " malformed records\n";
+  }
+  if (a.ttl_hint) {
+    if (Status s = AddTtlHints(*trace, *a.ttl_hint); !s.ok()) {
+      std::cerr << "kvtier-replay: --ttl-hint: " << s.message() << "\n";
+      return 1;
+    }
   }
   const BlockNumbers numbers = NumberBlocks(*trace);
   Report base = BaseReport(a, *trace, numbers);

@@ -122,6 +122,7 @@ nlohmann::json ToJson(const Report& r) {
   j["mode"] = r.mode;
   if (!r.write_down.empty()) j["write_down"] = r.write_down;
   j["policy"] = r.policy;
+  if (r.ttl_hint) j["ttl_hint_sigma"] = *r.ttl_hint;
   j["block_tokens"] = r.block_tokens;
   j["block_bytes"] = r.block_bytes;
   j["host_blocks"] = r.config.host_blocks;
@@ -228,6 +229,11 @@ void PrintTable(const Report& r, std::ostream& out) {
   };
   out << "kvtier-replay: " << r.trace << " (" << r.format << ", " << r.mode << ")\n";
   row("policy", r.policy);
+  if (r.ttl_hint) {
+    char sigma[32];
+    std::snprintf(sigma, sizeof sigma, "%g", *r.ttl_hint);
+    row("ttl hints", std::string("next request's time x e^(") + sigma + " N(0,1))");
+  }
   row("capacity (blocks)", "host " + std::to_string(r.config.host_blocks) + ", nvme " +
                                std::to_string(r.config.nvme_blocks));
   row("requests", std::to_string(r.sim.requests));

@@ -36,6 +36,7 @@ struct Report {
   std::string mode = "simulate";
   std::string write_down;  // real mode: "settle" or "overlap"
   std::string policy;
+  std::optional<double> ttl_hint;  // the TTL hints' sigma (ttl_hints.h), if given
   uint32_t block_tokens = 0;
   uint64_t block_bytes = 0;  // bytes of one block, for bytes read per tier
   uint64_t distinct_blocks = 0;

@@ -66,12 +66,15 @@ class Simulator {
  public:
   explicit Simulator(const SimConfig& config)
       : window_(WindowLayout(config.trim), config.trim.checkpoint_blocks),
-        placement_(StackOf(config), config.policy, window_, /*gate=*/nullptr),
+        placement_(StackOf(config), config.policy, window_, /*gate=*/nullptr,
+                   [this] { return now_s_; }),
         record_hits_(config.record_hits) {}
 
-  // One request of the engine's `context` (the Store's Load and Save carry it).
+  // One request of the engine's `context` (the Store's Load and Save carry
+  // it), arriving at `time_s` (the trace's clock: placement's).
   void Request(std::span<const BlockHash> chain, const RequestContext& context,
-               SimResult& r) {
+               double time_s, SimResult& r) {
+    now_s_ = time_s;
     const internal::PrefixInfo info = placement_.Lookup(chain);
     const size_t k = info.blocks;
     r.hit_blocks += k;
@@ -120,6 +123,7 @@ class Simulator {
   const SlidingWindow window_;
   Placement placement_;
   const bool record_hits_;
+  double now_s_ = 0;  // the current request's arrival (placement's clock)
   std::vector<BlockForm> forms_;
 };
 
@@ -151,7 +155,7 @@ SimResult Simulate(const Trace& trace, const SimConfig& config,
   }
   Simulator sim(config);
   for (size_t q = 0; q < trace.requests(); ++q) {
-    sim.Request(trace.chain(q), trace.ContextOf(q), r);
+    sim.Request(trace.chain(q), trace.ContextOf(q), trace.TimeOf(q), r);
     if (progress && (q + 1) % kProgressEvery == 0) progress(q + 1, trace.requests());
   }
   sim.Report(r);

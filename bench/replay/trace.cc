@@ -102,6 +102,7 @@ RequestContext Trace::ContextOf(size_t r) const {
   c.session_id = uint64_t{session_ids[r]} + 1;
   c.session = r < session_ends.size() && session_ends[r] ? SessionState::kClosed
                                                          : SessionState::kOpen;
+  if (r < ttl_hints.size()) c.ttl_s = ttl_hints[r];
   return c;
 }
 

@@ -28,8 +28,8 @@ struct Trace {
   std::vector<BlockHash> partial_tails;  // hashes of trailing partial blocks
   uint64_t references = 0;               // block references, partial ones included
   uint64_t bad_lines = 0;                // malformed records skipped (--skip-bad)
-  // Arrival time of each request, when every record so far carried one
-  // (sessions: "timestamp"); otherwise empty.
+  // Arrival time of each request in milliseconds, when every record so far
+  // carried one (sessions: "timestamp"); otherwise empty.
   std::vector<double> timestamps;
   bool all_timestamped = true;
   // Session of each request (sessions format: a file, or a sub-agent entry
@@ -38,6 +38,9 @@ struct Trace {
   uint32_t session_count = 0;
   // Per request: the last of its session (after FindSessionEnds).
   std::vector<bool> session_ends;
+  // Per request: the engine's TTL hint in seconds, 0 for none (empty: no
+  // hints; AddTtlHints in ttl_hints.h makes them).
+  std::vector<float> ttl_hints;
 
   size_t requests() const { return input_tokens.size(); }
   std::span<const BlockHash> chain(size_t r) const {
@@ -60,8 +63,12 @@ struct Trace {
   void FindSessionEnds();
   // The engine's context of request `r`, as a store would be told it: its
   // session (session_ids[r] + 1; 0 when the format has none), closed on the
-  // session's last request, open before.
+  // session's last request, open before; with its TTL hint, if any.
   RequestContext ContextOf(size_t r) const;
+  // Request r's arrival in seconds (0 when the trace has no times).
+  double TimeOf(size_t r) const {
+    return r < timestamps.size() ? timestamps[r] / 1000 : 0;
+  }
 };
 
 // The BlockHash that stands for trace id `id` in namespace `ns` (a sessions

@@ -479,7 +479,7 @@ typedef struct kvtier_request_context {
   uint64_t session_id;    /* conversation, agent or sub-agent; 0 = unknown */
   int32_t session_state;  /* a kvtier_session_state */
   uint8_t priority;       /* > 0: kept as if reused; 0 = normal */
-  double ttl_s;           /* expected re-send within, seconds; 0 = unknown; >= 0 */
+  double ttl_s;           /* seconds until the session's next request; 0 = unknown; >= 0 */
 } kvtier_request_context;
 
 /* Unknown everything, struct_size = sizeof. */

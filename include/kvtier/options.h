@@ -61,8 +61,11 @@ enum class EvictionPolicy : uint8_t {
   // session's last request is done, the blocks only that session used go to
   // the cold end, except those of its first request (they may be a document
   // the next session reads): these go next, oldest closing first, unless a
-  // live block is far older. priority > 0 protects. Without hints it is
-  // kSlru.
+  // live block is far older. priority > 0 protects. With a TTL (ttl_s) on
+  // an open session's request, that session's later blocks wait for its
+  // expected return, and the one expected furthest goes first once that is
+  // further off than the coldest other block has been idle. Without hints
+  // it is kSlru.
   kSession = 3,
 };
 

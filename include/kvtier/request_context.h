@@ -30,9 +30,13 @@ struct RequestContext {
   // Higher is kept longer: a request with priority > 0 counts its blocks as
   // reused (a frequency-aware order protects them). 0 = normal.
   uint8_t priority = 0;
-  // Seconds the engine expects to re-send this prefix within; 0 = unknown.
-  // Carried for the policies to come; no order uses it yet. Must be finite
-  // and >= 0.
+  // Seconds until the engine expects this session's next request (which
+  // re-sends this prefix), from now: an agent framework's estimate of its
+  // tool call, say; 0 = unknown. With EvictionPolicy::kSession, the blocks
+  // only this open session used, past its first request, are kept until
+  // then unless the cache needs room sooner than they return; a guess off
+  // by a factor of e still closes most of LRU's gap to the optimum on the
+  // evaluation traces (bench/RESULTS.md). Must be finite and >= 0.
   double ttl_s = 0;
 };
 

@@ -345,6 +345,12 @@ void BlockIndex::TouchChain(std::span<const BlockHash> chain, bool hit,
   }
 }
 
+void BlockIndex::SetTime(double now_s) {
+  for (const std::unique_ptr<EvictionOrder>& order : orders_) {
+    if (order) order->SetTime(now_s);
+  }
+}
+
 void BlockIndex::TouchId(EntryId id, bool hit) {
   if (id == kNoEntry) return;
   const Entry& e = entries_[id];

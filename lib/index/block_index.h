@@ -172,6 +172,8 @@ class BlockIndex {
   // the blocks of a closed session to its cold end.
   void TouchChain(std::span<const BlockHash> chain, bool hit,
                   const RequestContext& context);
+  // Tells each tier's order the time (EvictionOrder::SetTime).
+  void SetTime(double now_s);
   // A pinned block is not evicted; pins nest.
   // REQUIRES: IsReady(hash, tier).
   void Pin(const BlockHash& hash, Tier tier);

@@ -38,6 +38,11 @@ class EvictionOrder {
   // before that chain's Used calls (BlockIndex::TouchChain with a context),
   // so an order can tell the blocks of one chain from the next chain's.
   virtual void BeginUse(const RequestContext& context) {}
+  // The time now, in seconds on the caller's monotonic clock (the Store's
+  // steady clock, the simulator's trace time), told before each placement
+  // step that may evict or touch. Orders that take time hints
+  // (RequestContext::ttl_s) compare them against it; it never goes back.
+  virtual void SetTime(double now_s) {}
   // The engine's context of a request that used the block (after its Touch
   // or Hit); orders that know sessions use it, the others ignore it.
   // Called in chain order, root first, after the chain's BeginUse.

@@ -4,6 +4,7 @@
 #include "lib/placement/placement.h"
 
 #include <cassert>
+#include <chrono>
 #include <utility>
 
 namespace kvtier::internal {
@@ -27,11 +28,20 @@ std::vector<PageSpace> SpacesOf(const TierStack& tiers) {
 
 }  // namespace
 
+SecondsClock SteadySeconds() {
+  const auto start = std::chrono::steady_clock::now();
+  return [start] {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+        .count();
+  };
+}
+
 Placement::Placement(TierStack tiers, EvictionPolicy policy, const SlidingWindow& window,
-                     TierGate* gate)
+                     TierGate* gate, SecondsClock clock)
     : tiers_(std::move(tiers)),
       window_(window),
       gate_(gate),
+      clock_(std::move(clock)),
       index_(BudgetsOf(tiers_), policy, window.window_blocks()),
       space_(SpacesOf(tiers_)),
       counters_(tiers_.size()),

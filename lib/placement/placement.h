@@ -104,11 +104,17 @@ struct EraseCount {
   size_t busy = 0;    // blocks with a copy in use, left in place
 };
 
+// Seconds on a monotonic clock: the time the eviction orders compare the
+// engine's TTL hints (RequestContext::ttl_s) against. The Store's is the
+// steady clock; kvtier-replay's simulator gives the trace's time.
+using SecondsClock = std::function<double()>;
+SecondsClock SteadySeconds();
+
 class Placement {
  public:
   // `gate` may be null (always accepting, nothing to forget: the simulator).
   Placement(TierStack tiers, EvictionPolicy policy, const SlidingWindow& window,
-            TierGate* gate);
+            TierGate* gate, SecondsClock clock = SteadySeconds());
 
   const TierStack& tiers() const { return tiers_; }
   // Shared tiers (Authority::kShared) sit below the others and are not
@@ -222,6 +228,9 @@ class Placement {
 
  private:
   Tier IdAt(size_t tier) const { return tiers_[tier].id; }
+  // Tells the eviction orders the time; first thing of every step that may
+  // evict or touch.
+  void TellTime() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { index_.SetTime(clock_()); }
   // An indexed tier below `tier` (the next one down is where its blocks go).
   bool HasBelow(size_t tier) const {
     return tier + 1 < tiers_.size() && !Shared(tier + 1);
@@ -298,6 +307,7 @@ class Placement {
   const TierStack tiers_;
   const SlidingWindow window_;
   TierGate* const gate_;
+  const SecondsClock clock_;
 
   mutable Mutex mu_;
   BlockIndex index_ ABSL_GUARDED_BY(mu_);

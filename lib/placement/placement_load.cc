@@ -64,6 +64,7 @@ Plan Placement::PlanLoad(std::span<const BlockHash> chain, uint64_t lease,
   plan.kind = PlanKind::kLoad;
   plan.chain.assign(chain.begin(), chain.end());
   MutexLock lock(&mu_);
+  TellTime();
   ExpireLeasesLocked();
   if (lease != 0) {
     plan.moves = TakeLease(lease, chain);
@@ -118,6 +119,7 @@ LoadCommit Placement::CommitLoad(const Plan& plan, std::span<const Status> resul
   c.partial = c.loaded < reads;
   const bool count_hits = !c.partial || !window_.trims();
   MutexLock lock(&mu_);
+  TellTime();
   UnpinSources(plan, reads);
   for (size_t k = 0; count_hits && k < c.loaded; ++k) {
     ++counters_[plan.moves[k].from.tier].hits;
@@ -149,6 +151,7 @@ Plan Placement::PlanPrefetch(std::span<const BlockHash> chain, MemoryKind kind) 
   plan.kind = PlanKind::kPrefetch;
   plan.chain.assign(chain.begin(), chain.end());
   MutexLock lock(&mu_);
+  TellTime();
   ExpireLeasesLocked();
   const size_t engine = EngineTier(kind);
   std::vector<Move> pinned = PinPrefix(chain);

@@ -26,6 +26,7 @@ Plan Placement::PlanSave(std::span<const BlockHash> chain,
   std::vector<size_t> blocks(chain.size() - first_block);
   for (size_t k = 0; k < blocks.size(); ++k) blocks[k] = first_block + k;
   MutexLock lock(&mu_);
+  TellTime();
   ExpireLeasesLocked();
   Reserve(EngineTier(kind), chain, blocks, forms, /*refresh_below=*/true, plan, result);
   return plan;
@@ -99,6 +100,7 @@ std::vector<WriteDownJob> Placement::CommitSave(const Plan& plan,
   for (size_t k = 0; k < all.size(); ++k) all[k] = k;
   std::vector<WriteDownJob> jobs;
   MutexLock lock(&mu_);
+  TellTime();
   const size_t ok = Publish(plan, all, results, *releases);
   result->stored += ok;
   result->skipped += plan.moves.size() - ok;
@@ -196,6 +198,7 @@ Plan Placement::PlanWriteDown(std::span<const WriteDownJob> jobs) {
     plan.parents.push_back(j.parent);
   }
   MutexLock lock(&mu_);
+  TellTime();
   for (size_t i = 0; i < jobs.size(); ++i) {
     const WriteDownJob& j = jobs[i];
     if (Shared(j.to)) {

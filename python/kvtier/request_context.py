@@ -15,8 +15,9 @@ class RequestContext:
     """session_id: the conversation, agent or sub-agent (0 = unknown);
     session: "unknown", "open" (more requests may follow) or "closed" (its
     last request); priority: > 0 keeps the blocks as if reused (0..255);
-    ttl_s: seconds the engine expects to re-send the prefix within
-    (0 = unknown). Bad values raise ValueError naming the field."""
+    ttl_s: seconds until the session's next request is expected; under the
+    session policy its blocks wait for it (0 = unknown). Bad values raise
+    ValueError naming the field."""
     session_id: int = 0
     session: str = "unknown"
     priority: int = 0
