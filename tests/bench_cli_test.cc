@@ -129,8 +129,9 @@ TEST_CASE("bench cli: a load run on the nvme tier is served by NVMe, not host",
   CHECK(j["hits"]["nvme"].get<uint64_t>() > 10 * j["hits"]["host"].get<uint64_t>());
 }
 
-TEST_CASE("bench cli: --checksum-key-file keys the nvme tier; its blocks load from NVMe",
-          "[bench][cli][keyed]") {
+TEST_CASE(
+    "bench cli: --checksum-key-file keys the nvme tier and its blocks load from NVMe",
+    "[bench][cli][keyed]") {
   TempDir dir;
   std::filesystem::create_directory(dir.path() / "nvme");
   const std::filesystem::path key = dir.path() / "nvme.key";
