@@ -85,6 +85,34 @@ TEST_CASE("c api: a session closed by its last load has its own blocks evicted f
   CHECK(s.Lookup(b) == 4);
 }
 
+// ttl_s through the C API (as request_context_test.cc through C++): b is
+// saved first; session 1 opens with a's first block, then saves a's second
+// with `ttl_s`; c needs room (3 blocks; a's first holds its child).
+void SaveWithTtl(double ttl_s, size_t* a_hit, size_t* b_hit) {
+  SessionStore s(3);
+  const auto a = s.Chain(2, 1), b = s.Chain(1, 2), c = s.Chain(1, 3);
+  const kvtier_request_context open1 = Session(1, KVTIER_SESSION_OPEN);
+  REQUIRE(s.Save(b, nullptr) == KVTIER_OK);
+  REQUIRE(s.Save(s.Chain(1, 1), &open1) == KVTIER_OK);
+  kvtier_request_context hinted = open1;
+  hinted.ttl_s = ttl_s;
+  REQUIRE(s.Save(a, &hinted) == KVTIER_OK);
+  REQUIRE(s.Save(c, nullptr) == KVTIER_OK);
+  *a_hit = s.Lookup(a);
+  *b_hit = s.Lookup(b);
+}
+
+TEST_CASE("c api: a block whose session is expected back in an hour goes first",
+          "[c_api][session][ttl]") {
+  size_t a = 0, b = 0;
+  SaveWithTtl(3600, &a, &b);
+  CHECK(a == 1);  // its tail went
+  CHECK(b == 1);
+  SaveWithTtl(0, &a, &b);  // no hint: b, the coldest, went
+  CHECK(a == 2);
+  CHECK(b == 0);
+}
+
 TEST_CASE("c api: a bad request context is invalid argument naming its field",
           "[c_api][session]") {
   SessionStore s(8);

@@ -39,6 +39,24 @@ class RequestContextTest(unittest.TestCase):
         self.assertEqual(store.lookup(a), 3)
         self.assertEqual(store.lookup(b), 4)
 
+    def test_a_block_expected_back_in_an_hour_goes_before_an_older_one(self):
+        # b first; session 1 opens with a's first block, then saves a's
+        # second with a TTL; c needs room (3 blocks; a's first holds its
+        # child). Without the hint b, the coldest, goes.
+        for ttl, a_hit, b_hit in ((3600.0, 1, 1), (0.0, 2, 0)):
+            store = session_store(3)
+            a = store.hash_chain(tokens(2, 1))
+            b = store.hash_chain(tokens(1, 2))
+            one = bytearray(store.block_bytes)
+            store.save(b, one)
+            opened = kvtier.RequestContext(session_id=1, session="open")
+            store.save(store.hash_chain(tokens(1, 1)), one, context=opened)
+            hinted = kvtier.RequestContext(session_id=1, session="open", ttl_s=ttl)
+            store.save(a, bytearray(2 * store.block_bytes), context=hinted)
+            store.save(store.hash_chain(tokens(1, 3)), one)
+            self.assertEqual(store.lookup(a), a_hit, ttl)
+            self.assertEqual(store.lookup(b), b_hit, ttl)
+
     def test_bad_fields_raise_naming_the_field(self):
         store = session_store(8)
         a = store.hash_chain(tokens(2, 1))
