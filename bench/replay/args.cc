@@ -4,6 +4,7 @@
 #include <CLI/CLI.hpp>
 
 #include <charconv>
+#include <cstdio>
 #include <string>
 
 #include "bench/common/cli.h"
@@ -73,7 +74,9 @@ int CheckTtlHint(const Args& a) {
   if (!a.ttl_hint) return 0;
   const double s = *a.ttl_hint;
   if (!(s >= 0 && s <= kMaxTtlHintSigma)) {
-    return ArgError("--ttl-hint: give a sigma from 0 (exact) to 10");
+    char max[32];
+    std::snprintf(max, sizeof max, "%g", kMaxTtlHintSigma);
+    return ArgError(std::string("--ttl-hint: give a sigma from 0 (exact) to ") + max);
   }
   if (a.real) {
     return ArgError(

@@ -49,8 +49,7 @@ void SessionOrder::Demote(EntryId id) {
 EntryId SessionOrder::FindVictim(absl::FunctionRef<bool(EntryId)> acceptable) const {
   const EntryId aged = VictimByAge(acceptable);
   if (returns_.empty()) return aged;
-  if (aged != kNoEntry && lists().SegmentOf(aged) != kClosed &&
-      lists().payload(aged).stamp == 0) {
+  if (aged != kNoEntry && !Closed(aged) && lists().payload(aged).stamp == 0) {
     return aged;  // demoted: goes first
   }
   const EntryId waiting = FurthestReturn(acceptable);
